@@ -1,0 +1,38 @@
+import { InputError } from '../parse.js';
+import type { SmmuFeatures } from '../cmdq/index.js';
+
+const FLAGS: Record<string, keyof SmmuFeatures> = {
+  stage1: 'stage1',
+  s1: 'stage1',
+  stage2: 'stage2',
+  s2: 'stage2',
+  ats: 'ats',
+  pri: 'pri',
+  hyp: 'hyp',
+  ril: 'ril',
+  mpam: 'mpam',
+  ds: 'ds',
+  asid16: 'asid16',
+  vmid16: 'vmid16',
+};
+
+/** "no-stage2,ds,stall-model=1" → features, starting from `base`. */
+export function parseFeatureList(list: string, base: SmmuFeatures): SmmuFeatures {
+  const out: Record<string, unknown> = { ...base };
+  for (const raw of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^stall-model=([0-2])$/.exec(raw);
+    if (m) {
+      out.stallModel = Number(m[1]);
+      continue;
+    }
+    const neg = raw.startsWith('no-');
+    const key = FLAGS[neg ? raw.slice(3) : raw];
+    if (!key)
+      throw new InputError(
+        '--features',
+        `unknown feature ${JSON.stringify(raw)} (known: ${Object.keys(FLAGS).join(', ')}, stall-model=N; prefix no- to disable)`,
+      );
+    out[key] = !neg;
+  }
+  return out as unknown as SmmuFeatures;
+}
