@@ -25,6 +25,7 @@ import {
   withExamples,
 } from './common.js';
 import { parseHexPairs } from './hexwords.js';
+import { BUILTIN_SAMPLE } from './sample.js';
 
 interface DecodeOpts {
   file?: string;
@@ -36,6 +37,7 @@ interface DecodeOpts {
   idr3?: number;
   idr5?: number;
   errorsOnly?: boolean;
+  sample?: boolean;
 }
 
 export function buildChecker(o: { lax?: boolean; queue?: QueueKind; features?: string; idr0?: number; idr3?: number; idr5?: number }): CommandChecker {
@@ -77,10 +79,13 @@ export function registerDecode(program: Program): void {
     .option('--idr3 <value>', 'SMMU_IDR3 value', uintOption('--idr3'))
     .option('--idr5 <value>', 'SMMU_IDR5 value', uintOption('--idr5'))
     .option('--errors-only', 'print only illegal entries (human output)')
+    .option('--sample', 'decode a small built-in queue captured from a real Linux guest')
     .action(
       action(async (words: string[], o: DecodeOpts) => {
         const checker = buildChecker(o);
-        const u32 = await readEntries(words, o.file);
+        const u32 = o.sample
+          ? parseHexPairs(BUILTIN_SAMPLE.map(([, w0, w1]) => `${w0} ${w1}`).join('\n'), 'sample')
+          : await readEntries(words, o.file);
         const n = u32.length / 4;
         let illegal = 0;
         const json: Record<string, unknown>[] = [];
@@ -98,6 +103,7 @@ export function registerDecode(program: Program): void {
     );
   withExamples(
     cmd,
+    'smmuv3-tlbi decode --sample',
     'smmuv3-tlbi decode 0x0001000000000012 0x00000000ffff6701',
     'smmuv3-tlbi decode --file cmdq.bin --json',
     'echo "0x0000000000000018 0x0" | smmuv3-tlbi decode --queue secure',
