@@ -11,7 +11,11 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['node:*'], message: 'The core must not import node: modules (it also runs in the browser).' }] },
+        {
+          patterns: [
+            { group: ['node:*'], message: 'The core must not import node: modules (it also runs in the browser).' },
+          ],
+        },
       ],
     },
   },

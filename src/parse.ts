@@ -30,7 +30,8 @@ export function parseUint(value: unknown, field: string): number {
   const raw = value.trim();
   const s = raw.replace(/_/g, '');
   const m = /^(0[xX][0-9a-fA-F]+|[0-9]+)([kKmMgGtTpP])?[bB]?$/.exec(s);
-  if (!m) throw new InputError(field, `cannot parse ${JSON.stringify(raw)} (use 0x hex, decimal, or a size such as 4K, 2M)`);
+  if (!m)
+    throw new InputError(field, `cannot parse ${JSON.stringify(raw)} (use 0x hex, decimal, or a size such as 4K, 2M)`);
   let big = BigInt(m[1]!);
   if (m[2]) big *= BigInt(SUFFIX[m[2].toUpperCase()]!);
   return fromBig(big, field, raw);

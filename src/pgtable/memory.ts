@@ -77,7 +77,8 @@ export class FrameAllocator {
   private live = 0;
 
   constructor(frameSize: number, base: number, bytes: number) {
-    if (base % frameSize !== 0) throw new RangeError(`frame allocator base 0x${base.toString(16)} is not frame aligned`);
+    if (base % frameSize !== 0)
+      throw new RangeError(`frame allocator base 0x${base.toString(16)} is not frame aligned`);
     this.frameSize = frameSize;
     this.base = base;
     this.limit = base + bytes;
