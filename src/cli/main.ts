@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE, reportError } from './common.js';
 import { registerDecode } from './decode.js';
 import { registerEncode } from './encode.js';
+import { registerServe } from './serve.js';
 
 function packageVersion(): string {
   try {
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)');
   registerDecode(program);
   registerEncode(program);
+  registerServe(program);
   // Subcommands inherit exitOverride so that parse errors map to exit 2.
   for (const c of program.commands) c.exitOverride();
   return program;
