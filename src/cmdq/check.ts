@@ -73,6 +73,11 @@ export class CheckedEntry {
   readonly values = new Float64Array(FIELD_COUNT);
   error: CommandIssue | null = null;
   warnings: CommandIssue[] = [];
+  /**
+   * @internal The opcode whose fields `values` may hold (the others are 0), or -1 when unknown; lets the
+   * checker clear only what the previous entry set.
+   */
+  valuesOpcode = -1;
 }
 
 interface CompiledField {
@@ -82,6 +87,10 @@ interface CompiledField {
   mask: number; // applied after the shift; 0xffffffff for 32-bit fields
 }
 
+/** How the reserved-value rules apply to a command (precomputed so the hot path does not compare names). */
+const ReservedKind = { None: 0, Sync: 1, PriResp: 2, AtcInv: 3, Range: 4 } as const;
+type ReservedKind = (typeof ReservedKind)[keyof typeof ReservedKind];
+
 interface Compiled {
   spec: OpcodeSpec;
   fields: CompiledField[];
@@ -90,6 +99,12 @@ interface Compiled {
   addrLsb: number;
   addrMsb: number;
   addrId: number;
+  /** Masks selecting the address bits in h2 and h3 (0 when the command has no address). */
+  addrLoMask: number;
+  addrHiMask: number;
+  reserved: ReservedKind;
+  hasAsid: boolean;
+  hasVmid: boolean;
 }
 
 function compile(spec: OpcodeSpec): Compiled {
@@ -103,6 +118,8 @@ function compile(spec: OpcodeSpec): Compiled {
   let addrLsb = 0;
   let addrMsb = -1;
   let addrId = F.addr;
+  let addrLoMask = 0;
+  let addrHiMask = 0;
   if (spec.addr) {
     addrId = F[spec.addr.name];
     addrLsb = spec.addr.lsb;
@@ -110,9 +127,33 @@ function compile(spec: OpcodeSpec): Compiled {
     for (let b = addrLsb; b <= addrMsb; b++) {
       const h = b < 32 ? 2 : 3;
       defined[h] = (defined[h]! | (1 << (b & 31))) >>> 0;
+      if (b < 32) addrLoMask = (addrLoMask | (1 << b)) >>> 0;
+      else addrHiMask = (addrHiMask | (1 << (b - 32))) >>> 0;
     }
   }
-  return { spec, fields, defined, addrLsb, addrMsb, addrId };
+  const reserved =
+    spec.name === 'CMD_SYNC'
+      ? ReservedKind.Sync
+      : spec.name === 'PRI_RESP'
+        ? ReservedKind.PriResp
+        : spec.name === 'ATC_INV'
+          ? ReservedKind.AtcInv
+          : spec.range
+            ? ReservedKind.Range
+            : ReservedKind.None;
+  return {
+    spec,
+    fields,
+    defined,
+    addrLsb,
+    addrMsb,
+    addrId,
+    addrLoMask,
+    addrHiMask,
+    reserved,
+    hasAsid: spec.fields.some((x) => x.name === 'asid'),
+    hasVmid: spec.fields.some((x) => x.name === 'vmid'),
+  };
 }
 
 const COMPILED: (Compiled | undefined)[] = OPCODE_NAME.map((n) => (n ? compile(OPCODE_SPECS[n]) : undefined));
@@ -176,6 +217,35 @@ function issue(
   return command === undefined ? { kind, rule, field, value, reason } : { kind, rule, command, field, value, reason };
 }
 
+/** Clear bits [lsb+from, lsb+from+count) of field `fl` from `mask` (used to narrow the defined bits). */
+function withoutFieldBits(mask: number, fl: CompiledField, from: number, count: number): number {
+  const bits = count >= 32 ? 0xffffffff : (((1 << count) - 1) << (fl.lsb + from)) >>> 0;
+  return (mask & ~bits) >>> 0;
+}
+
+/**
+ * Make `out.values` all zero except possibly the fields of `opcode` (which the caller then overwrites): clears
+ * only the fields of the entry held before, so a run of same-kind entries costs nothing here.
+ */
+function clearValues(out: CheckedEntry, opcode: number): void {
+  const prev = out.valuesOpcode;
+  if (prev === opcode) return;
+  const v = out.values;
+  const p = prev >= 0 ? COMPILED[prev] : undefined;
+  if (prev < 0) v.fill(0);
+  else if (p !== undefined) {
+    const fs = p.fields;
+    for (let k = 0; k < fs.length; k++) v[fs[k]!.id] = 0;
+    if (p.addrMsb >= 0) v[p.addrId] = 0;
+  }
+  out.valuesOpcode = opcode;
+}
+
+/** @internal For the encoder: prepare `out.values` to receive the fields of `opcode` (see checkWithValues). */
+export function prepareValues(out: CheckedEntry, opcode: number): void {
+  clearValues(out, opcode & 0xff);
+}
+
 /**
  * A validator bound to one SMMU's features and queue. `check()` never throws; it fills `out` and returns
  * true when the entry is legal (warnings may still be present in lax mode).
@@ -184,11 +254,39 @@ export class CommandChecker {
   readonly features: SmmuFeatures;
   readonly queue: QueueKind;
   readonly lax: boolean;
+  /** Per opcode: why the command is not available on this SMMU and queue, or null. */
+  private readonly unavailable: (string | null)[];
+  /**
+   * Per opcode, 4 halves: the bits that may be set in a legal entry on this SMMU (the defined bits, narrowed
+   * by the features: SCALE[5] without DS, ASID/VMID[15:8] with 8-bit tags, VMID of NH_* without stage 2,
+   * TG/TTL/NUM/SCALE without RIL). An entry with no bit outside these and no range field set with TG=0 has no
+   * RES0 issue, so the detailed (allocating) RES0 report runs only for entries that have one.
+   */
+  private readonly allowed: Uint32Array;
 
   constructor(opts: CheckOptions = {}) {
     this.features = opts.features ?? DEFAULT_FEATURES;
     this.queue = opts.queue ?? 'non-secure';
     this.lax = opts.lax ?? false;
+    const feats = this.features;
+    this.unavailable = COMPILED.map((c) => (c ? unsupportedReason(c.spec.name, feats, this.queue) : null));
+    this.allowed = new Uint32Array(256 * 4);
+    COMPILED.forEach((c, op) => {
+      if (!c) return;
+      const a = [...c.defined];
+      for (const fl of c.fields) {
+        if (c.spec.range && !feats.ril && (fl.id === F.num || fl.id === F.scale || fl.id === F.ttl || fl.id === F.tg))
+          a[fl.half] = withoutFieldBits(a[fl.half]!, fl, 0, 32 - Math.clz32(fl.mask));
+        else if (c.spec.range && !feats.ds && fl.id === F.scale) a[fl.half] = withoutFieldBits(a[fl.half]!, fl, 5, 1);
+        if (fl.id === F.asid && !feats.asid16) a[fl.half] = withoutFieldBits(a[fl.half]!, fl, 8, 8);
+        if (fl.id === F.vmid) {
+          if (!feats.stage2 && c.spec.name.startsWith('TLBI_NH_'))
+            a[fl.half] = withoutFieldBits(a[fl.half]!, fl, 0, 16);
+          else if (!feats.vmid16) a[fl.half] = withoutFieldBits(a[fl.half]!, fl, 8, 8);
+        }
+      }
+      for (let k = 0; k < 4; k++) this.allowed[op * 4 + k] = a[k]!;
+    });
   }
 
   /** Check the entry at `slot` (16-byte slots) of a little-endian u32 view. */
@@ -198,12 +296,42 @@ export class CommandChecker {
   }
 
   check(h0: number, h1: number, h2: number, h3: number, out: CheckedEntry): boolean {
+    h0 >>>= 0;
+    h1 >>>= 0;
+    h2 >>>= 0;
+    h3 >>>= 0;
+    const opcode = h0 & 0xff;
+    clearValues(out, opcode);
+    const c = COMPILED[opcode];
+    if (c !== undefined) {
+      const v = out.values;
+      const fs = c.fields;
+      for (let k = 0; k < fs.length; k++) {
+        const fl = fs[k]!;
+        const h = fl.half === 0 ? h0 : fl.half === 1 ? h1 : fl.half === 2 ? h2 : h3;
+        v[fl.id] = ((h >>> fl.lsb) & fl.mask) >>> 0;
+      }
+      // Byte address from w1[msb:lsb]; bits below lsb are zero.
+      if (c.addrMsb >= 0) v[c.addrId] = ((h3 & c.addrHiMask) >>> 0) * TWO_POW_32 + ((h2 & c.addrLoMask) >>> 0);
+    }
+    return this.judge(h0, h1, h2, h3, out);
+  }
+
+  /**
+   * @internal For the encoder, which already holds the field values: `out.values` must hold exactly the
+   * fields of the entry (after `prepareValues(out, opcode)` and storing them), which must fit their widths.
+   * Then this judges the entry like `check()` without extracting the fields again.
+   */
+  checkWithValues(h0: number, h1: number, h2: number, h3: number, out: CheckedEntry): boolean {
+    return this.judge(h0 >>> 0, h1 >>> 0, h2 >>> 0, h3 >>> 0, out);
+  }
+
+  /** The rules, on an entry whose fields are in `out.values`. */
+  private judge(h0: number, h1: number, h2: number, h3: number, out: CheckedEntry): boolean {
     const opcode = h0 & 0xff;
     out.opcode = opcode;
     out.error = null;
     if (out.warnings.length) out.warnings = [];
-    const v = out.values;
-    v.fill(0);
     const c = COMPILED[opcode];
     if (c === undefined) {
       out.name = undefined;
@@ -221,23 +349,11 @@ export class CommandChecker {
     }
     const name = c.spec.name;
     out.name = name;
-    const halves = [h0 >>> 0, h1 >>> 0, h2 >>> 0, h3 >>> 0];
-    const fs = c.fields;
-    for (let k = 0; k < fs.length; k++) {
-      const fl = fs[k]!;
-      v[fl.id] = ((halves[fl.half]! >>> fl.lsb) & fl.mask) >>> 0;
-    }
-    if (c.addrMsb >= 0) {
-      // Byte address from w1[msb:lsb]; bits below lsb are zero.
-      const lowMask = ~((1 << c.addrLsb) - 1) >>> 0;
-      const hiMask = c.addrMsb >= 63 ? 0xffffffff : ((1 << (c.addrMsb - 31)) - 1) >>> 0;
-      v[c.addrId] = ((halves[3]! & hiMask) >>> 0) * TWO_POW_32 + ((halves[2]! & lowMask) >>> 0);
-    }
+    const v = out.values;
 
-    const feats = this.features;
     // 1. Availability of the command on this SMMU and queue.
-    const why = unsupportedReason(name, feats, this.queue);
-    if (why !== null) {
+    const why = this.unavailable[opcode];
+    if (why != null) {
       out.error = issue('ILLEGAL', 'unsupported', name, 'opcode', opcode, `${name} is illegal here: ${why}`);
       return false;
     }
@@ -247,35 +363,48 @@ export class CommandChecker {
       return false;
     }
     // 3. Reserved values.
-    const err = this.reservedValue(name, c, v);
-    if (err !== null) {
-      out.error = err;
-      return false;
+    if (c.reserved !== ReservedKind.None) {
+      const err = this.reservedValue(name, c.reserved, v);
+      if (err !== null) {
+        out.error = err;
+        return false;
+      }
     }
-    // 4. RES0 bits.
-    return this.res0(name, c, halves, v, out);
+    // 4. RES0 bits: a fast test, then the detailed report only when something is set.
+    const a = this.allowed;
+    const o = opcode * 4;
+    const stray = (h0 & ~a[o]!) | (h1 & ~a[o + 1]!) | (h2 & ~a[o + 2]!) | (h3 & ~a[o + 3]!);
+    if (
+      stray === 0 &&
+      !(c.reserved === ReservedKind.Range && v[F.tg] === 0 && (v[F.num]! | v[F.scale]! | v[F.ttl]!) !== 0)
+    )
+      return true;
+    return this.res0(name, c, [h0, h1, h2, h3], v, out);
   }
 
-  private reservedValue(name: CommandName, c: Compiled, v: Float64Array): CommandIssue | null {
-    switch (name) {
-      case 'CMD_SYNC':
+  private reservedValue(name: CommandName, kind: ReservedKind, v: Float64Array): CommandIssue | null {
+    switch (kind) {
+      case ReservedKind.Sync:
         if (v[F.cs] === 3) return issue('ILLEGAL', 'reserved-value', name, 'cs', 3, 'CS=0b11 is reserved');
         return null;
-      case 'PRI_RESP':
+      case ReservedKind.PriResp:
         if (v[F.resp] === 3) return issue('ILLEGAL', 'reserved-value', name, 'resp', 3, 'Resp=0b11 is reserved');
         return null;
-      case 'ATC_INV':
+      case ReservedKind.AtcInv:
         if (v[F.size]! > 52)
           return issue('ILLEGAL', 'reserved-value', name, 'size', v[F.size]!, 'Size above 52 (2^64 bytes) is reserved');
         return null;
-      default:
+      case ReservedKind.Range:
         break;
+      default:
+        return null;
     }
-    if (!c.spec.range) return null;
     const tg = v[F.tg]!;
-    if (tg === 0) return null;
+    // Without range invalidation TG is RES0 (reported by the RES0 rules), so there is no range encoding to judge.
+    if (tg === 0 || !this.features.ril) return null;
     const num = v[F.num]!;
-    const scale = v[F.scale]!;
+    // Without DS, SCALE bit 25 is RES0 and an implementation that ignores it sees SCALE[4:0].
+    const scale = this.features.ds ? v[F.scale]! : v[F.scale]! & 31;
     const ttl = v[F.ttl]!;
     if (num === 0 && scale === 0 && ttl === 0)
       return issue(
@@ -304,35 +433,68 @@ export class CommandChecker {
     const feats = this.features;
     // Named sub-fields whose upper bits are RES0 on this SMMU.
     if (c.spec.range) {
-      if (!feats.ds && v[F.scale]! >= 32)
-        found.push(issue(kind, 'res0', name, 'scale', v[F.scale]!, 'SCALE bit 25 is RES0 without DS (SCALE is w0[24:20])'));
-      if (v[F.tg] === 0) {
-        for (const fname of ['num', 'scale', 'ttl'] as const) {
+      if (!feats.ril) {
+        for (const fname of ['num', 'scale', 'ttl', 'tg'] as const) {
           const val = v[F[fname]]!;
           if (val !== 0)
             found.push(
-              issue(kind, 'res0', name, fname, val, `${fname.toUpperCase()} is RES0 when TG=0 (not a range invalidation)`),
+              issue(
+                kind,
+                'res0',
+                name,
+                fname,
+                val,
+                `${fname.toUpperCase()} is RES0 without range invalidation (IDR3.RIL=0)`,
+              ),
             );
+        }
+      } else {
+        if (!feats.ds && v[F.scale]! >= 32)
+          found.push(
+            issue(kind, 'res0', name, 'scale', v[F.scale]!, 'SCALE bit 25 is RES0 without DS (SCALE is w0[24:20])'),
+          );
+        if (v[F.tg] === 0) {
+          for (const fname of ['num', 'scale', 'ttl'] as const) {
+            const val = v[F[fname]]!;
+            if (val !== 0)
+              found.push(
+                issue(
+                  kind,
+                  'res0',
+                  name,
+                  fname,
+                  val,
+                  `${fname.toUpperCase()} is RES0 when TG=0 (not a range invalidation)`,
+                ),
+              );
+          }
         }
       }
     }
-    const hasAsid = c.spec.fields.some((x) => x.name === 'asid');
-    const hasVmid = c.spec.fields.some((x) => x.name === 'vmid');
-    if (hasAsid && !feats.asid16 && v[F.asid]! > 0xff)
+    if (c.hasAsid && !feats.asid16 && v[F.asid]! > 0xff)
       found.push(issue(kind, 'res0', name, 'asid', v[F.asid]!, 'ASID[15:8] is RES0 with 8-bit ASIDs (IDR0.ASID16=0)'));
-    if (hasVmid) {
+    if (c.hasVmid) {
       const nhNoS2 = !feats.stage2 && name.startsWith('TLBI_NH_');
       if (nhNoS2 && v[F.vmid] !== 0)
         found.push(issue(kind, 'res0', name, 'vmid', v[F.vmid]!, 'VMID is RES0 on an SMMU without stage 2'));
-      else if (!feats.vmid16 && v[F.vmid]! > 0xff)
-        found.push(issue(kind, 'res0', name, 'vmid', v[F.vmid]!, 'VMID[15:8] is RES0 with 8-bit VMIDs (IDR0.VMID16=0)'));
+      else if (!nhNoS2 && !feats.vmid16 && v[F.vmid]! > 0xff)
+        found.push(
+          issue(kind, 'res0', name, 'vmid', v[F.vmid]!, 'VMID[15:8] is RES0 with 8-bit VMIDs (IDR0.VMID16=0)'),
+        );
     }
     // Bits no field of this command defines.
     for (let k = 0; k < 4; k++) {
       const extra = (h[k]! & ~c.defined[k]!) >>> 0;
       if (extra !== 0) {
         found.push(
-          issue(kind, 'res0', name, bitList(k, extra), extra, `${bitList(k, extra)} ${extra & (extra - 1) ? 'are' : 'is'} RES0 in ${name}`),
+          issue(
+            kind,
+            'res0',
+            name,
+            bitList(k, extra),
+            extra,
+            `${bitList(k, extra)} ${extra & (extra - 1) ? 'are' : 'is'} RES0 in ${name}`,
+          ),
         );
       }
     }

@@ -27,7 +27,13 @@ export function wordsToJson(h0: number, h1: number, h2: number, h3: number): [st
 }
 
 export function issueToJson(i: CommandIssue): Record<string, string | number> {
-  const o: Record<string, string | number> = { kind: i.kind, rule: i.rule, field: i.field, value: i.value, reason: i.reason };
+  const o: Record<string, string | number> = {
+    kind: i.kind,
+    rule: i.rule,
+    field: i.field,
+    value: i.value,
+    reason: i.reason,
+  };
   if (i.command) o.command = i.command;
   return o;
 }
@@ -41,7 +47,14 @@ export function decodedEntryToJson(
   const words = wordsToJson(...halves);
   const warnings = r.warnings.length ? { warnings: r.warnings.map(issueToJson) } : {};
   if (r.ok) {
-    return { index, name: r.command.name, opcode: Opcode[r.command.name], fields: fieldsToJson(r.command), words, ...warnings };
+    return {
+      index,
+      name: r.command.name,
+      opcode: Opcode[r.command.name],
+      fields: fieldsToJson(r.command),
+      words,
+      ...warnings,
+    };
   }
   return { index, opcode: r.opcode, error: issueToJson(r.error), words, ...warnings };
 }
@@ -70,7 +83,10 @@ export function commandFromJson(obj: unknown, where = 'entry'): Command {
   const out: Record<string, number | string> = { name: cname };
   for (const [k, v] of Object.entries(fields as Record<string, unknown>)) {
     if (!allowed.has(k))
-      throw new InputError(`${where}.fields.${k}`, `${cname} has no field ${k} (fields: ${[...allowed].join(', ') || 'none'})`);
+      throw new InputError(
+        `${where}.fields.${k}`,
+        `${cname} has no field ${k} (fields: ${[...allowed].join(', ') || 'none'})`,
+      );
     out[k] = parseUint(v, `${where}.fields.${k}`);
   }
   return out as unknown as Command;

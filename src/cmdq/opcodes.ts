@@ -119,11 +119,7 @@ const IPA: AddrField = { name: 'addr', lsb: 12, msb: 51 };
 
 const RANGE_FIELDS = (w0: BitField[]): BitField[] => [...w0, LEAF, TTL, TG];
 
-function spec(
-  name: CommandName,
-  fields: BitField[],
-  extra: { addr?: AddrField; range?: boolean } = {},
-): OpcodeSpec {
+function spec(name: CommandName, fields: BitField[], extra: { addr?: AddrField; range?: boolean } = {}): OpcodeSpec {
   const s: OpcodeSpec = { name, opcode: Opcode[name], fields, range: extra.range ?? false };
   return extra.addr ? { ...s, addr: extra.addr } : s;
 }
