@@ -1,0 +1,108 @@
+/**
+ * Where a plan goes: the 16-byte entries in a CommandBuffer, plus, per entry, the SMMU whose command queue it
+ * belongs to, and the batch boundaries (a batch is a run of commands ending with its CMD_SYNC). Entries of
+ * one plan are in issue order; a consumer copies, for each SMMU, that SMMU's entries in order into its queue.
+ *
+ * The emission state (current SMMU, commands in the current batch, the forced-SYNC option) also lives here so
+ * that the range loops write straight into the typed arrays: no allocation per emitted command.
+ */
+import { CommandBuffer } from '../cmdq/buffer.js';
+import { writeSyncSev } from '../cmdq/writers.js';
+
+/** Commands a batch may hold before an SMMU with the MMU-700 erratum 2812531 workaround needs a CMD_SYNC. */
+export const FORCE_SYNC_BATCH = 63;
+
+export class PlanOutput {
+  readonly buf: CommandBuffer;
+  /** SMMU id of each entry (parallel to `buf`; valid for indexes below `buf.count`). */
+  smmuOf: Int32Array;
+  /** One past the CMD_SYNC that ends each batch, in order (valid below `batchCount`). */
+  batchEnd: Int32Array;
+  batchCount = 0;
+
+  // Emission state of the batch being built.
+  /** SMMU of the batch being built. */
+  smmu = -1;
+  /** Commands in the batch being built (CMD_SYNC excluded). */
+  batchLen = 0;
+  /** The batch's SMMU needs a CMD_SYNC before a batch would exceed FORCE_SYNC_BATCH commands. */
+  forceSync = false;
+
+  constructor(capacity = 256) {
+    this.buf = new CommandBuffer(capacity);
+    this.smmuOf = new Int32Array(this.buf.capacity);
+    this.batchEnd = new Int32Array(16);
+  }
+
+  /** Entries written. */
+  get count(): number {
+    return this.buf.count;
+  }
+
+  /** Forget every entry (keeps the storage). */
+  clear(): void {
+    this.buf.count = 0;
+    this.batchCount = 0;
+    this.smmu = -1;
+    this.batchLen = 0;
+  }
+
+  /** Start a batch for `smmu` (the batch being built must be empty). */
+  begin(smmu: number, forceSync: boolean): void {
+    this.smmu = smmu;
+    this.forceSync = forceSync;
+    this.batchLen = 0;
+  }
+
+  /**
+   * Reserve the slot for the next command of the batch and return it; the caller writes the entry at that
+   * slot of `buf.u32` (read `buf.u32` after this call: it may have grown). With forceSync, a batch already
+   * holding FORCE_SYNC_BATCH commands is first closed with a CMD_SYNC.
+   */
+  add(): number {
+    if (this.forceSync && this.batchLen === FORCE_SYNC_BATCH) this.sync();
+    const buf = this.buf;
+    let s = buf.count;
+    if (s === this.smmuOf.length || (s + 1) * 4 > buf.u32.length) s = this.grow(1);
+    buf.count = s + 1;
+    this.smmuOf[s] = this.smmu;
+    this.batchLen++;
+    return s;
+  }
+
+  /** End the batch being built: a CMD_SYNC when it holds any command, nothing otherwise. */
+  submit(): void {
+    if (this.batchLen > 0) this.sync();
+  }
+
+  private sync(): void {
+    const buf = this.buf;
+    let s = buf.count;
+    if (s === this.smmuOf.length || (s + 1) * 4 > buf.u32.length) s = this.grow(1);
+    writeSyncSev(buf.u32, s);
+    buf.count = s + 1;
+    this.smmuOf[s] = this.smmu;
+    this.batchLen = 0;
+    if (this.batchCount === this.batchEnd.length) {
+      const next = new Int32Array(this.batchEnd.length * 2);
+      next.set(this.batchEnd);
+      this.batchEnd = next;
+    }
+    this.batchEnd[this.batchCount++] = s + 1;
+  }
+
+  private grow(n: number): number {
+    const s = this.buf.reserve(n);
+    if (this.smmuOf.length < this.buf.capacity) {
+      const next = new Int32Array(this.buf.capacity);
+      next.set(this.smmuOf.subarray(0, s));
+      this.smmuOf = next;
+    }
+    return s;
+  }
+
+  /** Index of the first entry of batch `b`. */
+  batchStart(b: number): number {
+    return b === 0 ? 0 : this.batchEnd[b - 1]!;
+  }
+}

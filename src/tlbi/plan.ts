@@ -1,0 +1,242 @@
+/**
+ * The planners: turn a request and a domain's invalidation-target array into command-queue entries, batched
+ * per SMMU with CMD_SYNCs where completion must be awaited.
+ *
+ * - `invalidateRange` — policy `linux`: what Linux 7.0's arm_smmu_domain_inv_range emits for
+ *   (iova, size, granule, leaf), bit for bit.
+ * - `tlbiInv` — policy `tlbi`: the same walk over the targets, but LEAF, TTL and the stride come from what
+ *   actually changed in the page table (see `tlbiShape` in range.ts).
+ *
+ * Batching (both policies): targets are visited in array order (SMMU, type, id, ssid), trash skipped. A
+ * batch ends with one CMD_SYNC when it holds any command and the next live target is on another SMMU, or is
+ * the first S2_VMID_S1_CLEAR after other types, or the first ATS/ATS_FULL after non-ATS types, or there is
+ * none. With an SMMU's `forceSync`, a CMD_SYNC is also inserted before a batch would exceed 63 commands.
+ */
+import { Opcode } from '../cmdq/opcodes.js';
+import { writeAtcInv, writeTlbiTag } from '../cmdq/writers.js';
+import type { Inv, Invs } from './invs.js';
+import type { PlanOutput } from './output.js';
+import {
+  ATC_SIZE_ALL,
+  atcInvAddr,
+  atcInvSize,
+  emitRilRange,
+  emitStrideRange,
+  linuxLeafTtl,
+  perStrideTooBig,
+  tlbiShape,
+} from './range.js';
+
+/** Per-SMMU options. */
+export interface SmmuOptions {
+  /** IDR3.RIL: range invalidation (TG/SCALE/NUM/TTL). */
+  readonly ril: boolean;
+  /** The SMMU runs with CR2.E2H: stage-1 targets use TLBI_EL2_VA / TLBI_EL2_ASID (no VMID). */
+  readonly e2h: boolean;
+  /** MMU-700 erratum 2812531: a CMD_SYNC before a batch would exceed 63 commands. */
+  readonly forceSync: boolean;
+}
+
+/** SMMU options indexed by SMMU id (a sparse array is fine). */
+export type SmmuTable = ReadonlyArray<SmmuOptions | undefined>;
+
+/** The request Linux's io-pgtable / gather code makes: [iova, iova + size), size 0 meaning everything. */
+export interface RangeRequest {
+  readonly iova: number;
+  readonly size: number;
+  /** Size of the leaves being invalidated: a page or block size of every target's pgsize. */
+  readonly granule: number;
+  readonly leaf: boolean;
+}
+
+/**
+ * What changed in a page table: the inclusive byte range [start, last], the architecture levels (0-3) whose
+ * leaf descriptors were cleared (including leaves made unreachable by a freed table), the levels of the table
+ * descriptors that were cleared (a freed level-3 table is reported as 2), and the translation granule
+ * (4096, 16384 or 65536; it must equal the pgsize of every TLB target). The range covers every cleared
+ * descriptor's span.
+ */
+export interface TlbiDescription {
+  readonly start: number;
+  readonly last: number;
+  readonly leafLevels: readonly number[];
+  readonly tableLevels: readonly number[];
+  readonly granule: number;
+}
+
+/** Internal per-plan parameters shared by both policies (one reused object: no allocation per plan). */
+interface Core {
+  iova: number;
+  size: number;
+  /** size 0: invalidate everything (whole-tag commands, ATC Size 52). */
+  everything: boolean;
+  leaf: number;
+  /** linux: TTL from Linux's formula per target (granuleShift); tlbi: the fixed `ttl`. */
+  linuxTtl: boolean;
+  granuleShift: number;
+  ttl: number;
+  /** Per-stride step without range invalidation, and the base of the whole-tag threshold. */
+  strideShift: number;
+  /** tlbi: skip S2_VMID_S1_CLEAR on the whole-tag path only when an S2_VMID of the same VMID was flushed. */
+  strictS1Clear: boolean;
+}
+
+const core: Core = {
+  iova: 0,
+  size: 0,
+  everything: false,
+  leaf: 0,
+  linuxTtl: true,
+  granuleShift: 12,
+  ttl: 0,
+  strideShift: 12,
+  strictS1Clear: false,
+};
+
+/** log2 of a power of two below 2^31 (the page and granule sizes here). */
+function log2(x: number): number {
+  return x < 0x80000000 ? 31 - Math.clz32(x) : Math.round(Math.log2(x));
+}
+
+function isAts(inv: Inv): boolean {
+  return inv.type === 'ATS' || inv.type === 'ATS_FULL';
+}
+
+/** Linux's arm_smmu_invs_end_batch. */
+function endBatch(cur: Inv, next: Inv): boolean {
+  if (cur.smmu !== next.smmu) return true;
+  if (cur.type !== 'S2_VMID_S1_CLEAR' && next.type === 'S2_VMID_S1_CLEAR') return true;
+  return !isAts(cur) && isAts(next);
+}
+
+function nextLive(inv: readonly Inv[], i: number, n: number): number {
+  while (i < n && inv[i]!.users === 0) i++;
+  return i;
+}
+
+function optionsOf(smmus: SmmuTable, id: number): SmmuOptions {
+  const o = smmus[id];
+  if (o === undefined) throw new RangeError(`invs: target on SMMU ${id}, which has no options in the SMMU table`);
+  return o;
+}
+
+/** Is there a live S2_VMID of `vmid` on `smmu` before index i (they sort just before the S1_CLEAR ones)? */
+function hasS2Before(inv: readonly Inv[], i: number, smmu: number, vmid: number): boolean {
+  for (let k = i - 1; k >= 0; k--) {
+    const e = inv[k]!;
+    if (e.smmu !== smmu || e.type === 'S1_ASID') return false;
+    if (e.type === 'S2_VMID' && e.id === vmid && e.users > 0) return true;
+  }
+  return false;
+}
+
+function tooBig(c: Core, o: SmmuOptions): boolean {
+  return c.everything || (!o.ril && perStrideTooBig(c.size, c.strideShift));
+}
+
+/** A TLB target (S1_ASID or S2_VMID): one whole-tag command or a ranged loop. */
+function planTlb(c: Core, cur: Inv, o: SmmuOptions, out: PlanOutput): void {
+  const s1 = cur.type === 'S1_ASID';
+  const asid = s1 ? cur.id : 0;
+  const vmid = s1 ? (o.e2h ? 0 : cur.vmid) : cur.id;
+  if (tooBig(c, o)) {
+    const op = s1 ? (o.e2h ? Opcode.TLBI_EL2_ASID : Opcode.TLBI_NH_ASID) : Opcode.TLBI_S12_VMALL;
+    writeTlbiTag(out.buf.u32, out.add(), op, asid, vmid);
+    return;
+  }
+  const op = s1 ? (o.e2h ? Opcode.TLBI_EL2_VA : Opcode.TLBI_NH_VA) : Opcode.TLBI_S2_IPA;
+  if (o.ril) {
+    const pgShift = log2(cur.pgsize);
+    const ttl = c.linuxTtl ? (c.leaf === 1 ? linuxLeafTtl(c.granuleShift, pgShift) : 0) : c.ttl;
+    emitRilRange(out, op, asid, vmid, c.iova, c.size, pgShift, ttl, c.leaf);
+  } else {
+    emitStrideRange(out, op, asid, vmid, c.iova, c.size, c.strideShift, c.leaf);
+  }
+}
+
+/** The walk over the targets shared by both policies. Returns the number of entries appended. */
+function planCore(c: Core, invs: Invs, smmus: SmmuTable, out: PlanOutput): number {
+  const before = out.count;
+  const inv = invs.inv;
+  const n = invs.count;
+  out.batchLen = 0;
+  let i = nextLive(inv, 0, n);
+  while (i < n) {
+    const cur = inv[i]!;
+    const j = nextLive(inv, i + 1, n);
+    const o = optionsOf(smmus, cur.smmu);
+    if (out.batchLen === 0) out.begin(cur.smmu, o.forceSync);
+    switch (cur.type) {
+      case 'S1_ASID':
+      case 'S2_VMID':
+        planTlb(c, cur, o, out);
+        break;
+      case 'S2_VMID_S1_CLEAR':
+        if (!(tooBig(c, o) && (!c.strictS1Clear || hasS2Before(inv, i, cur.smmu, cur.id))))
+          writeTlbiTag(out.buf.u32, out.add(), Opcode.TLBI_NH_ALL, 0, cur.id);
+        break;
+      case 'ATS': {
+        const sz = c.everything ? ATC_SIZE_ALL : atcInvSize(c.iova, c.size);
+        writeAtcInv(out.buf.u32, out.add(), cur.id, cur.ssid, sz, atcInvAddr(c.iova, sz));
+        break;
+      }
+      case 'ATS_FULL':
+        writeAtcInv(out.buf.u32, out.add(), cur.id, 0, ATC_SIZE_ALL, 0);
+        break;
+    }
+    if (out.batchLen > 0 && (j >= n || endBatch(cur, inv[j]!))) out.submit();
+    i = j;
+  }
+  return out.count - before;
+}
+
+/**
+ * Policy `linux`: Linux 7.0's arm_smmu_domain_inv_range(domain, iova, size, granule, leaf) for the targets
+ * `invs`, appended to `out`. Size 0 means everything. Inputs are trusted (see validate.ts for the checks).
+ * Returns the number of entries appended.
+ */
+export function invalidateRange(invs: Invs, req: RangeRequest, smmus: SmmuTable, out: PlanOutput): number {
+  const c = core;
+  c.iova = req.iova;
+  c.size = req.size;
+  c.everything = req.size === 0;
+  c.leaf = req.leaf ? 1 : 0;
+  c.linuxTtl = true;
+  c.granuleShift = log2(req.granule);
+  c.ttl = 0;
+  c.strideShift = c.granuleShift;
+  c.strictS1Clear = false;
+  return planCore(c, invs, smmus, out);
+}
+
+/** Bitmap of a list of levels (bit L = level L). */
+export function levelMask(levels: readonly number[]): number {
+  let m = 0;
+  for (let k = 0; k < levels.length; k++) m |= 1 << levels[k]!;
+  return m;
+}
+
+/**
+ * Policy `tlbi`: invalidate what the description says changed, for the targets `invs`, appended to `out`.
+ * LEAF only when no table descriptor was cleared; TTL as precise as the architecture allows; without range
+ * invalidation one command per entry of the deepest changed level, or one whole-tag command when that loop
+ * would reach 2^(log2(stride) − 3) commands. S2_VMID_S1_CLEAR is skipped on the whole-tag path only when an
+ * S2_VMID of the same VMID on the same SMMU took it (S12_VMALL also cleared the stage-1 entries).
+ * Returns the number of entries appended.
+ */
+export function tlbiInv(tlbi: TlbiDescription, invs: Invs, smmus: SmmuTable, out: PlanOutput): number {
+  const c = core;
+  const size = tlbi.last - tlbi.start + 1;
+  const pgShift = log2(tlbi.granule);
+  const shape = tlbiShape(levelMask(tlbi.leafLevels), levelMask(tlbi.tableLevels), tlbi.start, size, pgShift);
+  c.iova = tlbi.start;
+  c.size = size;
+  c.everything = false;
+  c.leaf = shape.leaf;
+  c.linuxTtl = false;
+  c.granuleShift = pgShift;
+  c.ttl = shape.ttl;
+  c.strideShift = shape.strideShift;
+  c.strictS1Clear = true;
+  return planCore(c, invs, smmus, out);
+}

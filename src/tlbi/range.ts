@@ -1,0 +1,218 @@
+/**
+ * THE range arithmetic of the engine, and the only place in the project that does it:
+ * - the range-invalidation loop (TG / SCALE / NUM / TTL) of SMMUs with IDR3.RIL,
+ * - the per-stride loop (one command per granule or block, range fields 0) of SMMUs without it,
+ * - the whole-tag threshold (when a per-stride loop would be too long),
+ * - the TTL level hint (Linux's formula, and the level geometry of the tlbi description),
+ * - the ATC_INV span (smallest naturally aligned power-of-two block of 4 KiB pages).
+ *
+ * Addresses and sizes are plain numbers (exact up to 2^53); nothing here uses 32-bit operators on values
+ * that may exceed 2^31, and nothing allocates per emitted command. Inputs are trusted (the edge validates).
+ */
+import { bitLength53, ctz53, xor53 } from '../bits.js';
+import { writeTlbiRange } from '../cmdq/writers.js';
+import type { PlanOutput } from './output.js';
+
+/** 2^n for n in [0, 63], as exact doubles. */
+const POW2 = new Float64Array(64).map((_, n) => 2 ** n);
+
+/** Largest SCALE the 5-bit field holds without DS (w0[24:20]). */
+export const MAX_SCALE = 31;
+/** Largest NUM+1 a range command covers in one chunk (NUM is 5 bits). */
+export const MAX_NUM = 31;
+/** log2 of the 4 KiB unit ATC_INV always works in. */
+export const ATC_PAGE_SHIFT = 12;
+/** ATC_INV Size that covers every address. */
+export const ATC_SIZE_ALL = 52;
+
+/** TG field for a translation granule of 2^pgShift bytes: 4K → 1, 16K → 2, 64K → 3. */
+export function tgField(pgShift: number): number {
+  return (pgShift - 10) >> 1;
+}
+
+/**
+ * Linux's TTL for a leaf invalidation of `2^granuleShift`-byte leaves in a table of 2^pgShift-byte pages:
+ * 4 − ((granuleShift − 3) / (pgShift − 3)), integer division (4K: 4K → 3, 2M → 2, 1G → 1).
+ */
+export function linuxLeafTtl(granuleShift: number, pgShift: number): number {
+  return 4 - Math.floor((granuleShift - 3) / (pgShift - 3));
+}
+
+/** log2 of the bytes one descriptor at `level` (0-3) maps in a table of 2^pgShift-byte pages. */
+export function levelShift(pgShift: number, level: number): number {
+  return pgShift + (3 - level) * (pgShift - 3);
+}
+
+/**
+ * The whole-tag threshold: true when a per-stride loop over `size` bytes with a stride of 2^strideShift
+ * would reach 2^(strideShift − 3) commands, i.e. size ≥ 2^(strideShift − 3) × 2^strideShift (2 MiB for
+ * 4 KiB). Linux applies it only without range invalidation; size 0 ("everything") is handled by callers.
+ */
+export function perStrideTooBig(size: number, strideShift: number): boolean {
+  return size >= POW2[2 * strideShift - 3]!;
+}
+
+/**
+ * The range-invalidation loop: commands covering [iova, iova + size) for a table of 2^pgShift-byte pages,
+ * each with NUM = num − 1, SCALE = scale, and advancing by num × 2^(scale + pgShift) bytes, where scale is
+ * the lowest set bit of the remaining page count and num the 5 bits from there. When `ttl` is 0 and the page
+ * count ends in 0b00001, one page is added so that no command has SCALE = NUM = TTL = 0 (reserved).
+ *
+ * `opcode` is a range-capable TLBI; `asid`/`vmid` are written as given (0 where the opcode has no such
+ * field). `size` must be a non-zero multiple of 2^pgShift. Linux writes SCALE into a 5-bit field, which for
+ * a remaining page count whose lowest set bit is ≥ 32 (sizes ≥ 2^44 bytes at 4K) would truncate it and
+ * under-invalidate; here such a chunk is emitted at SCALE 31 instead (more commands, never less coverage).
+ */
+export function emitRilRange(
+  out: PlanOutput,
+  opcode: number,
+  asid: number,
+  vmid: number,
+  iova: number,
+  size: number,
+  pgShift: number,
+  ttl: number,
+  leaf: number,
+): void {
+  const tg = tgField(pgShift);
+  let pages = size / POW2[pgShift]!;
+  if (ttl === 0 && pages % 32 === 1) pages++;
+  const end = iova + size;
+  let addr = iova;
+  if (pages <= 0x7fffffff) {
+    // Fast path: the page count fits a 31-bit integer.
+    let p = pages | 0;
+    while (addr < end && p !== 0) {
+      const scale = 31 - Math.clz32(p & -p);
+      const num = (p >>> scale) & 31;
+      p -= num << scale;
+      const s = out.add();
+      writeTlbiRange(out.buf.u32, s, opcode, asid, vmid, num - 1, scale, leaf, ttl, tg, addr);
+      addr += num * POW2[scale + pgShift]!;
+    }
+    return;
+  }
+  while (addr < end && pages !== 0) {
+    let scale = ctz53(pages);
+    let num: number;
+    if (scale <= MAX_SCALE) {
+      num = (pages / POW2[scale]!) % 32;
+    } else {
+      scale = MAX_SCALE;
+      num = Math.min(MAX_NUM, pages / POW2[MAX_SCALE]!);
+    }
+    pages -= num * POW2[scale]!;
+    const s = out.add();
+    writeTlbiRange(out.buf.u32, s, opcode, asid, vmid, num - 1, scale, leaf, ttl, tg, addr);
+    addr += num * POW2[scale + pgShift]!;
+  }
+}
+
+/**
+ * The per-stride loop: one command per 2^strideShift bytes of [iova, iova + size), with TG = TTL = NUM =
+ * SCALE = 0 (a non-range command hits every entry that contains its address, whatever its size).
+ */
+export function emitStrideRange(
+  out: PlanOutput,
+  opcode: number,
+  asid: number,
+  vmid: number,
+  iova: number,
+  size: number,
+  strideShift: number,
+  leaf: number,
+): void {
+  const stride = POW2[strideShift]!;
+  const end = iova + size;
+  for (let addr = iova; addr < end; addr += stride) {
+    const s = out.add();
+    writeTlbiRange(out.buf.u32, s, opcode, asid, vmid, 0, 0, leaf, 0, 0, addr);
+  }
+}
+
+/**
+ * ATC_INV Size for [iova, iova + size): the bit length of first_page XOR last_page (4 KiB pages), so that
+ * 2^Size pages, naturally aligned, contain the range; size 0 means everything (Size 52).
+ */
+export function atcInvSize(iova: number, size: number): number {
+  if (size === 0) return ATC_SIZE_ALL;
+  const first = Math.floor(iova / POW2[ATC_PAGE_SHIFT]!);
+  const last = Math.floor((iova + size - 1) / POW2[ATC_PAGE_SHIFT]!);
+  return bitLength53(xor53(first, last));
+}
+
+/** ATC_INV Address for a given Size: the first page rounded down to 2^Size pages (0 for Size 52). */
+export function atcInvAddr(iova: number, sizeField: number): number {
+  if (sizeField >= ATC_SIZE_ALL) return 0;
+  const first = Math.floor(iova / POW2[ATC_PAGE_SHIFT]!);
+  const block = POW2[sizeField]!;
+  return (first - (first % block)) * POW2[ATC_PAGE_SHIFT]!;
+}
+
+/** Leaf levels a table of 2^pgShift-byte pages may hold without LPA2/52-bit descriptors. */
+export function leafLevelAllowed(pgShift: number, level: number): boolean {
+  if (level === 3 || level === 2) return true;
+  return level === 1 && pgShift === 12;
+}
+
+/** Levels at which a table descriptor may sit (levels 0-2; 64K tables start at level 1). */
+export function tableLevelAllowed(pgShift: number, level: number): boolean {
+  if (level === 1 || level === 2) return true;
+  return level === 0 && pgShift !== 16;
+}
+
+/** LEAF, TTL and stride chosen for a tlbi description (see `tlbiShape`). */
+export interface TlbiShape {
+  /** 1 when only leaf descriptors were cleared (no table descriptor), else 0. */
+  leaf: number;
+  /** TTL for range commands: a level 1-3, or 0 (any level). */
+  ttl: number;
+  /** log2 of the per-stride step without range invalidation: the entry size of the smallest changed level. */
+  strideShift: number;
+}
+
+/**
+ * Choose LEAF, TTL and the stride for a tlbi description: bitmaps of the levels whose leaf descriptors
+ * (bit L = level L) and table descriptors were cleared, over [start, start + size) in a table of
+ * 2^pgShift-byte pages.
+ *
+ * - LEAF = 1 only when no table descriptor was cleared.
+ * - Leaf: TTL = L when L is the only leaf level; otherwise 0.
+ * - Non-leaf: Leaf = 0 with TTL = t must remove level-t leaves and table entries at levels < t. So t = L when
+ *   L is the only leaf level and every cleared table level is < L; t = (deepest table level) + 1 when no
+ *   leaf level was cleared; otherwise 0. (At 16K without DS, TTL = 1 reads as 0, so t = 1 becomes 2.)
+ * - A TTL = t is kept only when start and size are multiples of the level-t entry size (the architecture
+ *   makes a misaligned base with a level hint UNPREDICTABLE); otherwise 0.
+ * - Stride: the entry size of the deepest changed level (leaf or table), when start and size are multiples
+ *   of it; otherwise the page size.
+ */
+export function tlbiShape(
+  leafMask: number,
+  tableMask: number,
+  start: number,
+  size: number,
+  pgShift: number,
+): TlbiShape {
+  const leaf = tableMask === 0 ? 1 : 0;
+  const singleLeaf = leafMask !== 0 && (leafMask & (leafMask - 1)) === 0 ? 31 - Math.clz32(leafMask) : -1;
+  const deepestTable = tableMask === 0 ? -1 : 31 - Math.clz32(tableMask);
+  let ttl = 0;
+  if (leaf === 1) {
+    if (singleLeaf >= 0) ttl = singleLeaf;
+  } else if (leafMask === 0) {
+    ttl = deepestTable + 1;
+  } else if (singleLeaf > deepestTable) {
+    ttl = singleLeaf;
+  }
+  if (ttl === 1 && pgShift === 14) ttl = 2;
+  if (ttl !== 0) {
+    const unit = POW2[levelShift(pgShift, ttl)]!;
+    if (start % unit !== 0 || size % unit !== 0) ttl = 0;
+  }
+  const all = leafMask | tableMask;
+  const deepest = all === 0 ? 3 : 31 - Math.clz32(all);
+  let strideShift = levelShift(pgShift, deepest);
+  const stride = POW2[strideShift]!;
+  if (start % stride !== 0 || size % stride !== 0) strideShift = pgShift;
+  return { leaf, ttl, strideShift };
+}
