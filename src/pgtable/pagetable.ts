@@ -193,6 +193,11 @@ export class IoPageTable {
   private leafMask = 0;
   private tableMask = 0;
   private freed: FreedTable[] = [];
+  /**
+   * Valid descriptors in each live table, keyed by the table's physical address, so that an unmap knows in
+   * O(1) whether it left a table empty. Kept in step with every descriptor this class writes.
+   */
+  private readonly validCount = new Map<number, number>();
 
   constructor(options: PageTableOptions) {
     const { stage, granule, ias, oas } = checkGeometry({
@@ -270,10 +275,13 @@ export class IoPageTable {
       const first = cur;
       for (; cur < end; cur += span, out += span, dpa += DescriptorBytes)
         mem.write64(dpa, ((out % TWO_POW_32) | lo) >>> 0, (Math.floor(out / TWO_POW_32) | hi) >>> 0);
-      this.leafCount[3] += (end - first) / span;
+      const n = (end - first) / span;
+      this.leafCount[3] += n;
+      this.validCount.set(tablePa, this.validCount.get(tablePa)! + n);
       return;
     }
     const canLeaf = this.leafOk[level]!;
+    let added = 0;
     while (cur < end) {
       const next = Math.min(end, cur - (cur % span) + span);
       const lo = mem.readLo(dpa);
@@ -284,6 +292,7 @@ export class IoPageTable {
           (Math.floor(out / TWO_POW_32) | this.attrHi) >>> 0,
         );
         this.leafCount[level]!++;
+        added++;
       } else {
         let child: number;
         if ((lo & DescValid) === 0) {
@@ -293,6 +302,7 @@ export class IoPageTable {
             ((child % TWO_POW_32) | DescValid | DescTypeTableOrPage) >>> 0,
             Math.floor(child / TWO_POW_32),
           );
+          added++;
         } else if ((lo & DescTypeTableOrPage) !== 0) {
           child = tableAddress(lo, mem.readHi(dpa), this.granule);
         } else {
@@ -305,13 +315,20 @@ export class IoPageTable {
       cur = next;
       dpa += DescriptorBytes;
     }
+    if (added !== 0) this.validCount.set(tablePa, this.validCount.get(tablePa)! + added);
   }
 
   private allocTable(): number {
     const pa = this.allocator.alloc();
     this.memory.zero(pa, this.granule);
+    this.validCount.set(pa, 0);
     this.tablesAllocated++;
     return pa;
+  }
+
+  private freeTable(pa: number): void {
+    this.validCount.delete(pa);
+    this.allocator.free(pa);
   }
 
   /** The first valid leaf overlapping [cur, end), or null. Reads only. */
@@ -401,7 +418,10 @@ export class IoPageTable {
     }
   }
 
-  /** Clear leaves in [cur, end) of the table at `level`; returns the address reached (end, or the hole). */
+  /**
+   * Clear leaves in [cur, end) of the table at `level`; returns the address reached (end, or the hole).
+   * A child table whose last valid descriptor was cleared is freed and its descriptor cleared.
+   */
   private unmapLevel(tablePa: number, level: number, cur: number, end: number, nonLeaf: LinuxRangeRequest[]): number {
     const mem = this.memory;
     const span = this.spans[level]!;
@@ -415,49 +435,49 @@ export class IoPageTable {
         }
         mem.write64(dpa, 0, 0);
       }
-      if (cur > first) this.noteLeaves(level, first, cur);
+      if (cur > first) {
+        this.noteLeaves(level, first, cur);
+        this.validCount.set(tablePa, this.validCount.get(tablePa)! - (cur - first) / span);
+      }
       return cur;
     }
+    let cleared = 0;
     while (cur < end) {
       const lo = mem.readLo(dpa);
       const entryStart = cur - (cur % span);
       const entryEnd = entryStart + span;
       if ((lo & DescValid) === 0) {
         this.hole = cur;
-        return cur;
+        break;
       }
       if ((lo & DescTypeTableOrPage) !== 0) {
         const child = tableAddress(lo, mem.readHi(dpa), this.granule);
         const stop = Math.min(end, entryEnd);
         const reached = this.unmapLevel(child, level + 1, cur, stop, nonLeaf);
-        if ((cur === entryStart && reached === entryEnd) || this.tableEmpty(child)) {
+        if (this.validCount.get(child) === 0) {
           mem.write64(dpa, 0, 0);
-          this.allocator.free(child);
+          this.freeTable(child);
+          cleared++;
           this.tableMask |= 1 << level;
           this.freed.push({ pa: child, level: level as Level, iova: entryStart, size: span });
           nonLeaf.push({ iova: entryStart, size: span, granule: this.granule, leaf: false });
         }
         cur = reached;
-        if (reached < stop) return reached;
+        if (reached < stop) break;
       } else if (this.leafOk[level]!) {
         // The end checks in unmap() guarantee that this leaf lies inside [cur, end).
         mem.write64(dpa, 0, 0);
+        cleared++;
         this.noteLeaves(level, entryStart, entryEnd);
         cur = entryEnd;
       } else {
         this.hole = cur; // a reserved encoding translates as a fault: a hole
-        return cur;
+        break;
       }
       dpa += DescriptorBytes;
     }
+    if (cleared !== 0) this.validCount.set(tablePa, this.validCount.get(tablePa)! - cleared);
     return cur;
-  }
-
-  private tableEmpty(tablePa: number): boolean {
-    const mem = this.memory;
-    const end = tablePa + this.tableEntries * DescriptorBytes;
-    for (let p = tablePa; p < end; p += DescriptorBytes) if ((mem.readLo(p) & DescValid) !== 0) return false;
-    return true;
   }
 
   // ---------------------------------------------------------------- lookups
@@ -564,7 +584,7 @@ export class IoPageTable {
         if (descriptorKind(lo, level, this.granule) === 'table')
           visit(tableAddress(lo, this.memory.readHi(dpa), this.granule), level + 1, this.tableEntries);
       }
-      this.allocator.free(tablePa);
+      this.freeTable(tablePa);
       n++;
     };
     visit(this.config.rootPa, this.start, this.rootEntries);
