@@ -7,6 +7,8 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE, reportError } from './common.js';
 import { registerDecode } from './decode.js';
 import { registerEncode } from './encode.js';
+import { registerPlan } from './plan.js';
+import { registerPgtable } from './pgtable.js';
 import { registerServe } from './serve.js';
 
 function packageVersion(): string {
@@ -30,6 +32,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)');
   registerDecode(program);
   registerEncode(program);
+  registerPlan(program);
+  registerPgtable(program);
   registerServe(program);
   // Subcommands inherit exitOverride so that parse errors map to exit 2.
   for (const c of program.commands) c.exitOverride();
