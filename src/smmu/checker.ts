@@ -1,0 +1,404 @@
+/**
+ * The stale-translation checker: after a change's invalidation has completed, every entry left in a cache
+ * must agree with the live tables in memory — a TLB or ATC entry must give the same output address and
+ * permissions a fresh walk gives, and a walk-cache entry must point at the table that is live at that
+ * place. Anything else is a stale translation.
+ *
+ * It judges outcomes, not command lists: it reads the caches and walks the live tables with the model's own
+ * walker, and knows nothing of the engine. Only entries that can have gone stale are examined — those
+ * overlapping the changed input range of the changed table (stage-2 changes also reach nested entries and
+ * ATC entries through their IPA) — so checking stays cheap on long runs; `checkAll` examines everything.
+ */
+import { hexAddr } from '../bits.js';
+import { AtcEntry, GLOBAL_ASID, KIND_NAMES, Kind, REGIME_NAMES, Regime, TlbEntry, WalkEntry } from './caches.js';
+import type { ResolvedContext, SmmuModel } from './model.js';
+import { WalkResult, WalkStatus, canRead, canWrite, levelShift, permText, walk, type TableConfig } from './walker.js';
+import type { PhysMemory } from '../pgtable/memory.js';
+
+/** One change to a table: which table (by stage and root) and the input range whose descriptors changed. */
+export interface ChangeSpec {
+  readonly stage: 1 | 2;
+  readonly root: number;
+  readonly first: number;
+  readonly last: number;
+  /** The commands issued for the change (decoded, for the report). */
+  readonly commands?: readonly string[];
+}
+
+export type CacheName = 'TLB' | 'walk' | 'ATC';
+
+export interface StaleReport {
+  readonly smmu: number;
+  readonly cache: CacheName;
+  /** The entry, described as cached. */
+  readonly entry: Record<string, string | number>;
+  /** The input address at which cached and live disagree. */
+  readonly address: string;
+  /** What the cache translates it to (output and permissions, or the next-table address). */
+  readonly cached: string;
+  /** What the live tables say. */
+  readonly live: string;
+  readonly commands: readonly string[];
+}
+
+const FAULT_NAMES = [
+  'ok',
+  'translation fault',
+  'access flag fault',
+  'address size fault',
+  'stage-2 fault on a stage-1 table',
+];
+
+/** The live translation of one address. */
+class Live {
+  status = 0;
+  level = 0;
+  inStart = 0;
+  sizeLog2 = 0;
+  outStart = 0;
+  attrLo = 0;
+  attrHi = 0;
+  ipaStart = -1;
+  s2AttrLo = 0;
+  s2AttrHi = 0;
+}
+
+/** Pieces of a large cached entry checked against smaller live leaves, at most. */
+const MAX_PIECES = 1024;
+
+export class StaleChecker {
+  private readonly r1 = new WalkResult();
+  private readonly r2 = new WalkResult();
+  private readonly rt = new WalkResult();
+  private readonly live = new Live();
+  private s2Cfg: TableConfig | null = null;
+  private readonly xlate = (ipa: number): number => {
+    const r = walk(this.mem, this.s2Cfg!, ipa, this.rt);
+    return r.status === WalkStatus.OK ? r.out(ipa) : -1;
+  };
+  private ctxVersion = -1;
+  private ctxModel: SmmuModel | null = null;
+  private readonly ctxByTag = new Map<number, ResolvedContext>();
+  private readonly s2ByVmid = new Map<number, TableConfig>();
+  /** Entries examined so far (statistics). */
+  examined = 0;
+
+  constructor(private readonly mem: PhysMemory) {}
+
+  // ------------------------------------------------------------ contexts by tag
+
+  private static tagKey(regime: number, kind: number, vmid: number, asid: number): number {
+    return ((regime * 4 + kind) * 65536 + vmid) * 65536 + asid;
+  }
+
+  private refresh(model: SmmuModel): void {
+    if (this.ctxModel === model && this.ctxVersion === model.streamsVersion) return;
+    this.ctxModel = model;
+    this.ctxVersion = model.streamsVersion;
+    this.ctxByTag.clear();
+    this.s2ByVmid.clear();
+    for (const st of model.streams.values()) {
+      if ((st.mode === 'stage2' || st.mode === 'nested') && st.s2 !== undefined && !this.s2ByVmid.has(st.vmid))
+        this.s2ByVmid.set(model.features.stage2 ? st.vmid : 0, st.s2);
+      if ((st.mode === 'stage1' || st.mode === 'nested') && st.cds !== undefined) {
+        for (const ssid of st.cds.keys()) {
+          const ctx = model.resolve(st.sid, ssid);
+          if (ctx === null) continue;
+          const k = StaleChecker.tagKey(ctx.regime, ctx.kind, ctx.vmid, ctx.asid);
+          if (!this.ctxByTag.has(k)) this.ctxByTag.set(k, ctx);
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ live translation
+
+  /** Walk the live tables of `ctx`'s kind for `addr` into this.live. */
+  private liveTranslate(kind: number, s1: TableConfig | null, s2: TableConfig | null, addr: number): Live {
+    const L = this.live;
+    L.ipaStart = -1;
+    if (kind === Kind.S2 || kind === Kind.S1) {
+      const cfg = (kind === Kind.S2 ? s2 : s1)!;
+      const r = walk(this.mem, cfg, addr, this.r1);
+      L.status = r.status;
+      L.level = r.level;
+      if (r.status === WalkStatus.OK) {
+        L.inStart = r.inStart;
+        L.sizeLog2 = r.sizeLog2;
+        L.outStart = r.outStart;
+        L.attrLo = r.attrLo;
+        L.attrHi = r.attrHi;
+      }
+      return L;
+    }
+    // Nested: stage 1 with its table addresses through stage 2, then stage 2 of the output.
+    this.s2Cfg = s2;
+    const r = walk(this.mem, s1!, addr, this.r1, this.xlate);
+    L.status = r.status;
+    L.level = r.level;
+    if (r.status !== WalkStatus.OK) return L;
+    const ipa = r.out(addr);
+    const r2 = walk(this.mem, s2!, ipa, this.r2);
+    if (r2.status !== WalkStatus.OK) {
+      L.status = r2.status;
+      L.level = r2.level;
+      return L;
+    }
+    const sizeLog2 = Math.min(r.sizeLog2, r2.sizeLog2);
+    const span = 2 ** sizeLog2;
+    L.inStart = addr - (addr % span);
+    L.sizeLog2 = sizeLog2;
+    L.ipaStart = ipa - (ipa % span);
+    L.outStart = r2.out(L.ipaStart);
+    L.attrLo = r.attrLo;
+    L.attrHi = r.attrHi;
+    L.s2AttrLo = r2.attrLo;
+    L.s2AttrHi = r2.attrHi;
+    return L;
+  }
+
+  private liveText(L: Live, kind: number, addr: number): string {
+    if (L.status !== WalkStatus.OK) return `${FAULT_NAMES[L.status] ?? 'fault'} at level ${L.level}`;
+    const out = L.outStart + (addr - L.inStart);
+    return `${hexAddr(out)} ${perm(kind, L.attrLo, L.attrHi, L.s2AttrLo)} (level ${L.level} leaf)`;
+  }
+
+  // ------------------------------------------------------------ entry checks
+
+  private tablesFor(
+    model: SmmuModel,
+    e: TlbEntry | WalkEntry,
+    asid: number,
+  ): { s1: TableConfig | null; s2: TableConfig | null } | null {
+    if (e.kind === Kind.S2) {
+      const s2 = this.s2ByVmid.get(e.vmid);
+      return s2 === undefined ? null : { s1: null, s2 };
+    }
+    const ctx = this.ctxByTag.get(StaleChecker.tagKey(e.regime, e.kind, e.vmid, asid));
+    return ctx === undefined ? null : { s1: ctx.s1, s2: ctx.s2 };
+  }
+
+  /** A TLB entry: every address of its span must translate as the live tables do. */
+  checkTlb(model: SmmuModel, e: TlbEntry, commands: readonly string[], out: StaleReport[]): void {
+    this.examined++;
+    const t = this.tablesFor(model, e, e.asid === GLOBAL_ASID ? e.srcAsid : e.asid);
+    const stale = (addr: number, live: string): void => {
+      out.push({
+        smmu: model.id,
+        cache: 'TLB',
+        entry: describeTlb(e),
+        address: hexAddr(addr),
+        cached: `${hexAddr(e.outStart + (addr - e.inStart))} ${perm(e.kind, e.attrLo, e.attrHi, e.s2AttrLo)}`,
+        live,
+        commands,
+      });
+    };
+    if (t === null) {
+      stale(e.inStart, 'no stream uses this tag any more');
+      return;
+    }
+    const end = e.inStart + 2 ** e.sizeLog2;
+    let a = e.inStart;
+    for (let piece = 0; a < end && piece < MAX_PIECES; piece++) {
+      const L = this.liveTranslate(e.kind, t.s1, t.s2, a);
+      if (L.status !== WalkStatus.OK) {
+        stale(a, this.liveText(L, e.kind, a));
+        return;
+      }
+      const liveOut = L.outStart + (a - L.inStart);
+      const cachedOut = e.outStart + (a - e.inStart);
+      const same =
+        liveOut === cachedOut &&
+        L.attrLo === e.attrLo &&
+        L.attrHi === e.attrHi &&
+        (e.kind !== Kind.NESTED ||
+          (L.s2AttrLo === e.s2AttrLo &&
+            L.s2AttrHi === e.s2AttrHi &&
+            L.ipaStart + (a - L.inStart) === e.ipa + (a - e.inStart)));
+      if (!same) {
+        stale(a, this.liveText(L, e.kind, a));
+        return;
+      }
+      a = L.inStart + 2 ** L.sizeLog2;
+    }
+  }
+
+  /** A walk-cache entry: the live walk must reach a table descriptor at its level pointing at its table. */
+  checkWalk(model: SmmuModel, e: WalkEntry, commands: readonly string[], out: StaleReport[]): void {
+    this.examined++;
+    const t = this.tablesFor(model, e, e.asid);
+    const report = (live: string): void => {
+      out.push({
+        smmu: model.id,
+        cache: 'walk',
+        entry: describeWalk(e),
+        address: hexAddr(e.inStart),
+        cached: `level ${e.level} table descriptor → table at ${hexAddr(e.next)}`,
+        live,
+        commands,
+      });
+    };
+    if (t === null) {
+      report('no stream uses this tag any more');
+      return;
+    }
+    const cfg = (e.kind === Kind.S2 ? t.s2 : t.s1)!;
+    this.s2Cfg = t.s2;
+    const r = walk(this.mem, cfg, e.inStart, this.r1, e.kind === Kind.NESTED ? this.xlate : null);
+    for (let i = 0; i < r.tables; i++) {
+      if (r.tableLevel[i] === e.level) {
+        if (r.tableNext[i] === e.next && cfg.granuleLog2 === e.granuleLog2) return;
+        report(`level ${e.level} table descriptor → table at ${hexAddr(r.tableNext[i]!)}`);
+        return;
+      }
+    }
+    if (r.status === WalkStatus.OK) report(`a level ${r.level} leaf (no table at level ${e.level + 1})`);
+    else report(`${FAULT_NAMES[r.status] ?? 'fault'} at level ${r.level} (no table at level ${e.level + 1})`);
+  }
+
+  /** An ATC entry: its page must translate, through the stream's live configuration, to the same page and permissions. */
+  checkAtc(model: SmmuModel, e: AtcEntry, commands: readonly string[], out: StaleReport[]): void {
+    this.examined++;
+    const ctx = model.resolve(e.sid, e.ssid);
+    const report = (live: string): void => {
+      out.push({
+        smmu: model.id,
+        cache: 'ATC',
+        entry: { sid: e.sid, ssid: e.ssid, page: hexAddr(e.page), output: hexAddr(e.outPage), perm: atcPerm(e.perm) },
+        address: hexAddr(e.page),
+        cached: `${hexAddr(e.outPage)} ${atcPerm(e.perm)}`,
+        live,
+        commands,
+      });
+    };
+    if (ctx === null) {
+      report('the stream or SubstreamID is no longer configured');
+      return;
+    }
+    const L = this.liveTranslate(ctx.kind, ctx.s1, ctx.s2, e.page);
+    if (L.status !== WalkStatus.OK) {
+      report(this.liveText(L, ctx.kind, e.page));
+      return;
+    }
+    const liveOut = L.outStart + (e.page - L.inStart);
+    const stage = ctx.kind === Kind.S2 ? 2 : 1;
+    let p = (canRead(stage, L.attrLo) ? 1 : 0) | (canWrite(stage, L.attrLo) ? 2 : 0);
+    if (ctx.kind === Kind.NESTED) p &= (canRead(2, L.s2AttrLo) ? 1 : 0) | (canWrite(2, L.s2AttrLo) ? 2 : 0);
+    if (liveOut !== e.outPage || p !== e.perm) report(`${hexAddr(liveOut)} ${atcPerm(p)}`);
+  }
+
+  // ------------------------------------------------------------ what to check
+
+  /** Check every entry that a change of `change.stage` table `change.root` over [first, last] can have made stale. */
+  checkChange(model: SmmuModel, change: ChangeSpec): StaleReport[] {
+    this.refresh(model);
+    const out: StaleReport[] = [];
+    const cmds = change.commands ?? [];
+    const { first, last } = change;
+    const seen = new Set<object>();
+    const tlbs: TlbEntry[] = [];
+    const walks: WalkEntry[] = [];
+    const atcs: AtcEntry[] = [];
+    if (change.stage === 1) {
+      for (const ctx of this.ctxByTag.values()) {
+        if (ctx.s1 === null || ctx.s1.root !== change.root) continue;
+        const g = model.tlb.group(ctx.regime, ctx.kind, ctx.vmid);
+        if (g !== undefined) {
+          g.byAsid.get(ctx.asid)?.collect(first, last, tlbs);
+          g.byAsid.get(GLOBAL_ASID)?.collect(first, last, tlbs);
+        }
+        model.walkCache.group(ctx.regime, ctx.kind, ctx.vmid)?.byAsid.get(ctx.asid)?.collect(first, last, walks);
+      }
+      for (const st of model.streams.values()) {
+        if (!st.ats || st.cds === undefined) continue;
+        for (const [ssid, cd] of st.cds)
+          if (cd.table.root === change.root) model.atc.overlapping(st.sid, ssid, first, last, atcs);
+      }
+    } else {
+      for (const st of model.streams.values()) {
+        if (st.s2 === undefined || st.s2.root !== change.root) continue;
+        const vmid = model.features.stage2 ? st.vmid : 0;
+        model.tlb.group(Regime.NH, Kind.S2, vmid)?.byAsid.get(0)?.collect(first, last, tlbs);
+        model.walkCache.group(Regime.NH, Kind.S2, vmid)?.byAsid.get(0)?.collect(first, last, walks);
+        model.tlb.group(Regime.NH, Kind.NESTED, vmid)?.byIpa?.collect(first, last, tlbs);
+        if (st.ats) {
+          if (st.mode === 'nested') model.atc.overlappingIpa(st.sid, first, last, atcs);
+          else if (st.mode === 'stage2') model.atc.overlapping(st.sid, undefined, first, last, atcs);
+        }
+      }
+    }
+    for (const e of tlbs) {
+      if (seen.has(e)) continue;
+      seen.add(e);
+      this.checkTlb(model, e, cmds, out);
+    }
+    for (const e of walks) {
+      if (seen.has(e)) continue;
+      seen.add(e);
+      this.checkWalk(model, e, cmds, out);
+    }
+    for (const e of atcs) {
+      if (seen.has(e)) continue;
+      seen.add(e);
+      this.checkAtc(model, e, cmds, out);
+    }
+    return out;
+  }
+
+  /** Check every cached entry of the model. */
+  checkAll(model: SmmuModel, commands: readonly string[] = []): StaleReport[] {
+    this.refresh(model);
+    const out: StaleReport[] = [];
+    for (const e of model.tlb.all.slice()) this.checkTlb(model, e, commands, out);
+    for (const e of model.walkCache.all.slice()) this.checkWalk(model, e, commands, out);
+    for (const e of model.atc.all.slice()) this.checkAtc(model, e, commands, out);
+    return out;
+  }
+}
+
+function perm(kind: number, attrLo: number, attrHi: number, s2AttrLo: number): string {
+  const p = permText(kind === Kind.S2 ? 2 : 1, attrLo, attrHi);
+  if (kind !== Kind.NESTED) return p;
+  const r = p[0] === 'r' && canRead(2, s2AttrLo) ? 'r' : '-';
+  const w = p[1] === 'w' && canWrite(2, s2AttrLo) ? 'w' : '-';
+  return r + w + p[2]!;
+}
+
+function atcPerm(p: number): string {
+  return ((p & 1) !== 0 ? 'r' : '-') + ((p & 2) !== 0 ? 'w' : '-');
+}
+
+function describeTlb(e: TlbEntry): Record<string, string | number> {
+  const d: Record<string, string | number> = {
+    kind: KIND_NAMES[e.kind],
+    regime: REGIME_NAMES[e.regime],
+    vmid: e.vmid,
+    asid: e.asid === GLOBAL_ASID ? 'global' : e.asid,
+    input: hexAddr(e.inStart),
+    size: hexAddr(2 ** e.sizeLog2),
+    level: e.level,
+    granule: 2 ** e.granuleLog2,
+    output: hexAddr(e.outStart),
+  };
+  if (e.kind === Kind.NESTED) d.ipa = hexAddr(e.ipa);
+  return d;
+}
+
+function describeWalk(e: WalkEntry): Record<string, string | number> {
+  return {
+    kind: KIND_NAMES[e.kind],
+    regime: REGIME_NAMES[e.regime],
+    vmid: e.vmid,
+    asid: e.asid,
+    input: hexAddr(e.inStart),
+    span: hexAddr(2 ** e.sizeLog2),
+    level: e.level,
+    granule: 2 ** e.granuleLog2,
+    next: hexAddr(e.next),
+  };
+}
+
+/** log2 span of the region one table descriptor at `level` covers (re-exported for tests). */
+export function tableSpanLog2(granuleLog2: number, level: number): number {
+  return levelShift(granuleLog2, level);
+}

@@ -1,0 +1,221 @@
+/**
+ * The interval index of the SMMU model's caches: entries are naturally aligned power-of-two spans (a page,
+ * a block, the span of a table descriptor, a 4 KiB ATC page), so the index keeps one sorted sequence of
+ * start addresses per span size. A query for [first, last] visits each size present (a handful) and, in
+ * each, the entries whose start lies in [alignDown(first, size), last]: exactly the entries that overlap.
+ * Cost per query: O(sizes × log n + k) for n entries and k hits — never a scan of every entry.
+ *
+ * The sorted sequences are "sorted blocks": an array of short sorted arrays (at most 2 × LOAD keys each)
+ * with the largest key of each block kept aside for the outer binary search. Equal keys are allowed (a
+ * secondary index may hold several entries at one address); removal is by identity.
+ */
+
+const LOAD = 256;
+
+/** A sorted multiset of (key, value) pairs in short blocks. */
+export class SortedBlocks<T> {
+  private keys: number[][] = [];
+  private vals: T[][] = [];
+  private maxes: number[] = [];
+  size = 0;
+
+  /** Index of the first block whose max key is >= key (blocks.length when none). */
+  private blockFor(key: number): number {
+    const m = this.maxes;
+    let lo = 0;
+    let hi = m.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (m[mid]! < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  insert(key: number, val: T): void {
+    this.size++;
+    if (this.keys.length === 0) {
+      this.keys.push([key]);
+      this.vals.push([val]);
+      this.maxes.push(key);
+      return;
+    }
+    let b = this.blockFor(key);
+    if (b === this.keys.length) b--;
+    const ks = this.keys[b]!;
+    const vs = this.vals[b]!;
+    const p = upperBound(ks, key);
+    ks.splice(p, 0, key);
+    vs.splice(p, 0, val);
+    if (p === ks.length - 1) this.maxes[b] = key;
+    if (ks.length > 2 * LOAD) {
+      this.keys.splice(b + 1, 0, ks.splice(LOAD));
+      this.vals.splice(b + 1, 0, vs.splice(LOAD));
+      this.maxes.splice(b, 1, ks[ks.length - 1]!, this.keys[b + 1]![this.keys[b + 1]!.length - 1]!);
+    }
+  }
+
+  /** Remove the pair (key, val) (val compared by identity). Returns true when it was present. */
+  remove(key: number, val: T): boolean {
+    let b = this.blockFor(key);
+    while (b < this.keys.length) {
+      const ks = this.keys[b]!;
+      const vs = this.vals[b]!;
+      let p = lowerBound(ks, key);
+      for (; p < ks.length && ks[p] === key; p++) {
+        if (vs[p] === val) {
+          ks.splice(p, 1);
+          vs.splice(p, 1);
+          this.size--;
+          if (ks.length === 0) {
+            this.keys.splice(b, 1);
+            this.vals.splice(b, 1);
+            this.maxes.splice(b, 1);
+          } else if (p === ks.length) this.maxes[b] = ks[ks.length - 1]!;
+          return true;
+        }
+      }
+      if (p < ks.length) return false; // passed the key inside this block
+      b++;
+    }
+    return false;
+  }
+
+  /** First value stored under exactly `key`, or undefined. */
+  get(key: number): T | undefined {
+    const b = this.blockFor(key);
+    if (b === this.keys.length) return undefined;
+    const ks = this.keys[b]!;
+    const p = lowerBound(ks, key);
+    return ks[p] === key ? this.vals[b]![p] : undefined;
+  }
+
+  /** Call `cb(key, val)` for each pair with first <= key <= last, in key order. Stop when cb returns true. */
+  range(first: number, last: number, cb: (key: number, val: T) => boolean | void): void {
+    let b = this.blockFor(first);
+    if (b === this.keys.length) return;
+    let p = lowerBound(this.keys[b]!, first);
+    for (; b < this.keys.length; b++, p = 0) {
+      const ks = this.keys[b]!;
+      const vs = this.vals[b]!;
+      for (; p < ks.length; p++) {
+        const k = ks[p]!;
+        if (k > last) return;
+        if (cb(k, vs[p]!) === true) return;
+      }
+    }
+  }
+
+  forEach(cb: (key: number, val: T) => void): void {
+    for (let b = 0; b < this.keys.length; b++) {
+      const ks = this.keys[b]!;
+      const vs = this.vals[b]!;
+      for (let p = 0; p < ks.length; p++) cb(ks[p]!, vs[p]!);
+    }
+  }
+}
+
+function lowerBound(a: number[], key: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function upperBound(a: number[], key: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! <= key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Largest size (log2 bytes) an index accepts: 2^64 spans everything. */
+export const MAX_SIZE_LOG2 = 64;
+
+/**
+ * Naturally aligned spans [start, start + 2^sizeLog2) → values. Starts are byte addresses below 2^64
+ * (exact as numbers when 4 KiB aligned).
+ */
+export class IntervalIndex<T> {
+  private readonly bySize: (SortedBlocks<T> | undefined)[] = new Array<SortedBlocks<T> | undefined>(MAX_SIZE_LOG2 + 1);
+  /** Sizes present, ascending. */
+  private sizes: number[] = [];
+  size = 0;
+
+  insert(start: number, sizeLog2: number, val: T): void {
+    let s = this.bySize[sizeLog2];
+    if (s === undefined) {
+      s = new SortedBlocks<T>();
+      this.bySize[sizeLog2] = s;
+      this.sizes.push(sizeLog2);
+      this.sizes.sort((a, b) => a - b);
+    }
+    s.insert(start, val);
+    this.size++;
+  }
+
+  remove(start: number, sizeLog2: number, val: T): boolean {
+    const s = this.bySize[sizeLog2];
+    if (s === undefined || !s.remove(start, val)) return false;
+    this.size--;
+    if (s.size === 0) {
+      this.bySize[sizeLog2] = undefined;
+      this.sizes = this.sizes.filter((x) => x !== sizeLog2);
+    }
+    return true;
+  }
+
+  /** The value stored at exactly (start, sizeLog2). */
+  get(start: number, sizeLog2: number): T | undefined {
+    return this.bySize[sizeLog2]?.get(start);
+  }
+
+  /** A value whose span contains `addr` (the smallest such span), or undefined. */
+  find(addr: number): T | undefined {
+    const sizes = this.sizes;
+    for (let i = 0; i < sizes.length; i++) {
+      const sz = sizes[i]!;
+      const v = this.bySize[sz]!.get(addr - (addr % 2 ** sz));
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  }
+
+  /** Visit every value whose span overlaps [first, last] (inclusive). Stop when cb returns true. */
+  overlapping(first: number, last: number, cb: (val: T, start: number, sizeLog2: number) => boolean | void): void {
+    const sizes = this.sizes;
+    for (let i = 0; i < sizes.length; i++) {
+      const sz = sizes[i]!;
+      const lo = sz >= MAX_SIZE_LOG2 ? 0 : first - (first % 2 ** sz);
+      let stop = false;
+      this.bySize[sz]!.range(lo, last, (k, v) => {
+        if (cb(v, k, sz) === true) {
+          stop = true;
+          return true;
+        }
+        return false;
+      });
+      if (stop) return;
+    }
+  }
+
+  /** Collect the values overlapping [first, last] into `out` (appended). */
+  collect(first: number, last: number, out: T[]): T[] {
+    this.overlapping(first, last, (v) => {
+      out.push(v);
+    });
+    return out;
+  }
+
+  forEach(cb: (val: T, start: number, sizeLog2: number) => void): void {
+    for (const sz of this.sizes) this.bySize[sz]!.forEach((k, v) => cb(v, k, sz));
+  }
+}

@@ -1,0 +1,819 @@
+/**
+ * The SMMUv3 model: a command queue consumed in order, a stream table, a TLB / walk cache / ATC that
+ * translate device traffic the way hardware may, and command execution that removes exactly what the
+ * architecture guarantees (Arm IHI 0070 chapter 4) and nothing more.
+ *
+ * Adversarial semantics (the default): an invalidation consumed from the queue takes effect only when a
+ * later CMD_SYNC completes. Before and while the SYNC completes, device traffic goes on over the addresses
+ * of the pending change, refilling caches from whatever is still cached (a stale TLB entry feeds the ATC; a
+ * stale walk-cache entry leads into a freed table frame). At the SYNC the pending effects complete class by
+ * class in the order that hurts most — ATC invalidations first, then stage-1 TLB invalidations, then
+ * stage 2, then whole-VMID / whole-regime ones — with traffic between classes: the only order a correct
+ * driver is immune to is the one it enforces with CMD_SYNCs of its own.
+ *
+ * "Generous" mode applies each invalidation at once and over-invalidates as QEMU does (TG, TTL and Leaf are
+ * ignored; walk-cache entries go with every address invalidation), for realistic hit rates.
+ */
+import { TWO_POW_32 } from '../bits.js';
+import { CheckedEntry, CommandChecker, FIELD_IDS, type CommandIssue } from '../cmdq/check.js';
+import { withFeatures, type SmmuFeatures } from '../cmdq/features.js';
+import { OPCODE_NAME, Opcode, type CommandName } from '../cmdq/opcodes.js';
+import type { PhysMemory } from '../pgtable/memory.js';
+import {
+  ATC_PAGE_LOG2,
+  AtcCache,
+  AtcEntry,
+  GLOBAL_ASID,
+  Kind,
+  Regime,
+  TaggedCache,
+  TlbEntry,
+  WalkEntry,
+  type KindValue,
+  type RegimeValue,
+  type TagGroup,
+  type TaggedEntry,
+} from './caches.js';
+import { CommandQueue, CmdqError } from './queue.js';
+import { Rng } from './rng.js';
+import type { ContextDescriptor, StreamConfig } from './streams.js';
+import {
+  WalkResult,
+  WalkStatus,
+  canRead,
+  canWrite,
+  levelShift,
+  s1NotGlobal,
+  startLevel,
+  walkFrom,
+  type TableConfig,
+} from './walker.js';
+
+export type ModelMode = 'adversarial' | 'generous';
+
+export interface SmmuModelOptions {
+  /** A name for reports (the SMMU id of the workload). */
+  readonly id?: number;
+  readonly features?: Partial<SmmuFeatures>;
+  /** SMMU_CR2.E2H: EL2 invalidations act on the EL2-E2H regime (with ASIDs). */
+  readonly e2h?: boolean;
+  readonly mode?: ModelMode;
+  /** Lax RES0 checking (set RES0 bits ignored rather than CERROR_ILL). */
+  readonly lax?: boolean;
+  readonly tlbCapacity?: number;
+  readonly walkCapacity?: number;
+  readonly atcCapacity?: number;
+  /** Physical address of the command queue ring, and log2 of its entry count. */
+  readonly queueBase?: number;
+  readonly queueLog2Size?: number;
+  readonly seed?: number;
+  /** Addresses each traffic target translates per traffic round (besides its first and last page). */
+  readonly trafficPerRound?: number;
+}
+
+/** Device traffic that goes on while invalidations are pending: a stream, SubstreamID and input range. */
+export interface TrafficTarget {
+  readonly sid: number;
+  readonly ssid: number;
+  readonly first: number;
+  readonly last: number;
+}
+
+/** Translation outcome codes. */
+export const XlateStatus = {
+  OK: 0,
+  BAD_STREAM: 1,
+  BAD_SUBSTREAM: 2,
+  TRANSLATION: 3,
+  PERMISSION: 4,
+  ADDRESS_SIZE: 5,
+} as const;
+
+export const XLATE_STATUS_NAMES = [
+  'ok',
+  'bad-streamid',
+  'bad-substreamid',
+  'translation',
+  'permission',
+  'address-size',
+] as const;
+
+/** Where a translation came from. */
+export const XlateSource = { NONE: 0, ATC: 1, TLB: 2, WALK: 3, BYPASS: 4 } as const;
+
+/** A stage-1 context resolved from a stream and SubstreamID: everything the caches tag with. */
+export interface ResolvedContext {
+  readonly sid: number;
+  readonly ssid: number;
+  readonly kind: KindValue;
+  readonly regime: RegimeValue;
+  readonly vmid: number;
+  readonly asid: number;
+  readonly s1: TableConfig | null;
+  readonly s2: TableConfig | null;
+  readonly ats: boolean;
+}
+
+/** Effect classes, in the order the adversary completes them at a CMD_SYNC. */
+const CLASS_ATC = 0;
+const CLASS_S1 = 1;
+const CLASS_S2 = 2;
+const CLASS_ALL = 3;
+const CLASS_COUNT = 4;
+
+/** A consumed invalidation whose effect is not yet guaranteed. */
+class Effect {
+  constructor(
+    readonly op: number,
+    readonly cls: number,
+    readonly vmid: number,
+    readonly asid: number,
+    readonly addr: number,
+    readonly tg: number,
+    readonly num: number,
+    readonly scale: number,
+    readonly ttl: number,
+    readonly leaf: number,
+    readonly sid: number,
+    readonly ssid: number,
+    readonly ssv: number,
+    readonly size: number,
+  ) {}
+}
+
+const F = FIELD_IDS;
+const TWO_POW_64 = TWO_POW_32 * TWO_POW_32;
+
+function effectClass(op: number): number {
+  switch (op) {
+    case Opcode.ATC_INV:
+      return CLASS_ATC;
+    case Opcode.TLBI_S2_IPA:
+      return CLASS_S2;
+    case Opcode.TLBI_S12_VMALL:
+    case Opcode.TLBI_NSNH_ALL:
+      return CLASS_ALL;
+    default:
+      return CLASS_S1;
+  }
+}
+
+function isInvalidation(op: number): boolean {
+  return (op >= 0x10 && op <= 0x30) || op === Opcode.ATC_INV;
+}
+
+export interface ModelStats {
+  commands: Record<string, number>;
+  syncs: number;
+  msiWrites: number;
+  illegal: number;
+  translations: number;
+  faults: number;
+  atcHits: number;
+  tlbHits: number;
+  walks: number;
+  trafficRounds: number;
+}
+
+/** A record of a CERROR_ILL: the slot, the raw words and why. */
+export interface QueueErrorRecord {
+  readonly slot: number;
+  readonly halves: readonly number[];
+  readonly issue: CommandIssue;
+}
+
+export class SmmuModel {
+  readonly id: number;
+  readonly mem: PhysMemory;
+  readonly features: SmmuFeatures;
+  readonly e2h: boolean;
+  readonly mode: ModelMode;
+  readonly queue: CommandQueue;
+  readonly checker: CommandChecker;
+  readonly rng: Rng;
+  readonly tlb: TaggedCache<TlbEntry>;
+  readonly walkCache: TaggedCache<WalkEntry>;
+  readonly atc: AtcCache;
+  readonly streams = new Map<number, StreamConfig>();
+  /** Bumped whenever the stream table changes (for observers that derive data from it). */
+  streamsVersion = 0;
+  readonly stats: ModelStats = {
+    commands: {},
+    syncs: 0,
+    msiWrites: 0,
+    illegal: 0,
+    translations: 0,
+    faults: 0,
+    atcHits: 0,
+    tlbHits: 0,
+    walks: 0,
+    trafficRounds: 0,
+  };
+  /** The last command error (CERROR_ILL), if any since the last acknowledge. */
+  lastError: QueueErrorRecord | null = null;
+  /** Invalidations consumed whose effect is pending (adversarial mode). */
+  readonly pending: Effect[] = [];
+  /** Called after each CMD_SYNC completes (its slot index). */
+  onSyncComplete: ((slot: number) => void) | null = null;
+
+  private readonly trafficPerRound: number;
+  private traffic: readonly TrafficTarget[] = [];
+  private readonly ctxCache = new Map<number, ResolvedContext | null>();
+  private readonly res = new WalkResult();
+  private readonly res2 = new WalkResult();
+  private readonly entry = new CheckedEntry();
+  private readonly h = new Uint32Array(4);
+  private inSync = false;
+  private nestedCtx: ResolvedContext | null = null;
+  private readonly tableXlate = (ipa: number): number => this.s2TableAddr(ipa);
+
+  // Outputs of the last translate().
+  lastStatus: number = XlateStatus.OK;
+  lastSource: number = XlateSource.NONE;
+  /** The TLB entry the last translation used or created (null for ATC hits, bypass and faults). */
+  lastEntry: TlbEntry | null = null;
+  /** On a walk fault: log2 of the span of the level that faulted (lets prefetch skip unmapped space). */
+  lastFaultSpanLog2 = 12;
+
+  constructor(mem: PhysMemory, opts: SmmuModelOptions = {}) {
+    this.id = opts.id ?? 0;
+    this.mem = mem;
+    this.features = withFeatures(opts.features);
+    this.e2h = opts.e2h ?? false;
+    this.mode = opts.mode ?? 'adversarial';
+    this.rng = new Rng((opts.seed ?? 1) * 7919 + this.id);
+    this.tlb = new TaggedCache<TlbEntry>(opts.tlbCapacity ?? 1 << 20, this.rng, (e) => e.ipa);
+    this.walkCache = new TaggedCache<WalkEntry>(opts.walkCapacity ?? 1 << 18, this.rng, null);
+    this.atc = new AtcCache(opts.atcCapacity ?? 1 << 20, this.rng);
+    this.queue = new CommandQueue(mem, opts.queueBase ?? 0xf_0000_0000 + this.id * 0x100_0000, opts.queueLog2Size ?? 8);
+    this.checker = new CommandChecker({ features: this.features, queue: 'non-secure', lax: opts.lax ?? false });
+    this.trafficPerRound = opts.trafficPerRound ?? 8;
+  }
+
+  // ---------------------------------------------------------------- stream table
+
+  setStream(cfg: StreamConfig): void {
+    this.streams.set(cfg.sid, cfg);
+    this.ctxCache.clear();
+    this.streamsVersion++;
+  }
+
+  removeStream(sid: number): void {
+    this.streams.delete(sid);
+    this.ctxCache.clear();
+    this.streamsVersion++;
+  }
+
+  /** The cache tags of (sid, ssid), or null when the stream or SubstreamID is not configured. */
+  resolve(sid: number, ssid: number): ResolvedContext | null {
+    const key = sid * 2 ** 20 + ssid;
+    const hit = this.ctxCache.get(key);
+    if (hit !== undefined) return hit;
+    const st = this.streams.get(sid);
+    let ctx: ResolvedContext | null = null;
+    if (st !== undefined) {
+      const vmid = this.features.stage2 ? st.vmid : 0;
+      if (st.mode === 'bypass') {
+        ctx = { sid, ssid, kind: Kind.S1, regime: Regime.NH, vmid, asid: 0, s1: null, s2: null, ats: st.ats };
+      } else if (st.mode === 'stage2') {
+        ctx = st.s2
+          ? { sid, ssid, kind: Kind.S2, regime: Regime.NH, vmid, asid: 0, s1: null, s2: st.s2, ats: st.ats }
+          : null;
+      } else {
+        const cd: ContextDescriptor | undefined = st.cds?.get(ssid);
+        if (cd !== undefined && (st.mode === 'stage1' || st.s2 !== undefined)) {
+          const regime = st.regime === 'el2' ? Regime.EL2 : st.regime === 'el2-e2h' ? Regime.EL2_E2H : Regime.NH;
+          const nested = st.mode === 'nested';
+          ctx = {
+            sid,
+            ssid,
+            kind: nested ? Kind.NESTED : Kind.S1,
+            regime,
+            vmid: regime === Regime.NH ? vmid : 0,
+            asid: regime === Regime.EL2 ? 0 : cd.asid,
+            s1: cd.table,
+            s2: nested ? st.s2! : null,
+            ats: st.ats,
+          };
+        }
+      }
+    }
+    this.ctxCache.set(key, ctx);
+    return ctx;
+  }
+
+  // ---------------------------------------------------------------- translation
+
+  /**
+   * Translate one device access as hardware may: ATC (ATS streams), TLB, walk cache, then the tables in
+   * memory, filling every cache on the way. Returns the output address, or -1 with `lastStatus` set.
+   */
+  translate(sid: number, ssid: number, addr: number, write = false): number {
+    this.stats.translations++;
+    this.lastEntry = null;
+    const st = this.streams.get(sid);
+    if (st === undefined) return this.fail(XlateStatus.BAD_STREAM);
+    if (st.mode === 'bypass') {
+      this.lastSource = XlateSource.BYPASS;
+      this.lastStatus = XlateStatus.OK;
+      return addr;
+    }
+    const ctx = this.resolve(sid, ssid);
+    if (ctx === null) return this.fail(XlateStatus.BAD_SUBSTREAM);
+    if (ctx.ats) {
+      const a = this.atc.lookup(sid, ssid, addr);
+      if (a !== undefined) {
+        this.stats.atcHits++;
+        this.lastSource = XlateSource.ATC;
+        if ((a.perm & (write ? 2 : 1)) === 0) return this.fail(XlateStatus.PERMISSION);
+        this.lastStatus = XlateStatus.OK;
+        return a.outPage + (addr % 4096);
+      }
+    }
+    const e = this.lookupOrWalk(ctx, addr);
+    if (e === null) return -1;
+    const pa = e.outStart + (addr - e.inStart);
+    const perm = this.permOf(e);
+    if (ctx.ats) {
+      const page = addr - (addr % 4096);
+      const ipa = e.kind === Kind.NESTED ? e.ipa + (page - e.inStart) : -1;
+      this.atc.insert(new AtcEntry(sid, ssid, page, pa - (pa % 4096), perm, ipa));
+    }
+    if ((perm & (write ? 2 : 1)) === 0) return this.fail(XlateStatus.PERMISSION);
+    this.lastStatus = XlateStatus.OK;
+    return pa;
+  }
+
+  private fail(status: number): number {
+    this.lastStatus = status;
+    this.stats.faults++;
+    return -1;
+  }
+
+  /** Read (bit 0) / write (bit 1) permission of a TLB entry. */
+  permOf(e: TlbEntry): number {
+    const stage = e.kind === Kind.S2 ? 2 : 1;
+    let p = (canRead(stage, e.attrLo) ? 1 : 0) | (canWrite(stage, e.attrLo) ? 2 : 0);
+    if (e.kind === Kind.NESTED) p &= (canRead(2, e.s2AttrLo) ? 1 : 0) | (canWrite(2, e.s2AttrLo) ? 2 : 0);
+    return p;
+  }
+
+  private lookupOrWalk(ctx: ResolvedContext, addr: number): TlbEntry | null {
+    const global = ctx.kind !== Kind.S2;
+    const hit = this.tlb.lookup(ctx.regime, ctx.kind, ctx.vmid, ctx.asid, addr, global);
+    if (hit !== undefined) {
+      this.stats.tlbHits++;
+      this.lastSource = XlateSource.TLB;
+      this.lastEntry = hit;
+      return hit;
+    }
+    this.stats.walks++;
+    this.lastSource = XlateSource.WALK;
+    let e: TlbEntry | null;
+    if (ctx.kind === Kind.S2) e = this.walkS2(ctx.vmid, ctx.s2!, addr);
+    else if (ctx.kind === Kind.S1) e = this.walkS1(ctx, addr);
+    else e = this.walkNested(ctx, addr);
+    this.lastEntry = e;
+    return e;
+  }
+
+  /** Walk one stage for `addr`, starting from the deepest walk-cache entry, caching table descriptors. */
+  private walkStage(
+    res: WalkResult,
+    regime: RegimeValue,
+    kind: KindValue,
+    vmid: number,
+    asid: number,
+    cfg: TableConfig,
+    addr: number,
+    xlate: ((ipa: number) => number) | null,
+  ): boolean {
+    res.tables = 0;
+    const g = cfg.granuleLog2;
+    if (addr >= 2 ** cfg.ias) {
+      res.status = WalkStatus.ADDRESS_SIZE;
+      res.level = startLevel(g, cfg.ias);
+      this.lastFaultSpanLog2 = levelShift(g, res.level);
+      this.lastStatus = XlateStatus.ADDRESS_SIZE;
+      this.stats.faults++;
+      return false;
+    }
+    let level = startLevel(g, cfg.ias);
+    let table = cfg.root;
+    const we = this.walkCache.lookup(regime, kind, vmid, asid, addr, false);
+    if (we !== undefined) {
+      level = we.level + 1;
+      table = we.next;
+    }
+    walkFrom(this.mem, cfg, addr, level, table, res, xlate);
+    for (let t = 0; t < res.tables; t++) {
+      const lv = res.tableLevel[t]!;
+      this.walkCache.insert(
+        new WalkEntry(regime, kind, vmid, asid, res.tableIn[t]!, levelShift(g, lv), lv, g, res.tableNext[t]!),
+      );
+    }
+    if (res.status !== WalkStatus.OK) {
+      this.lastFaultSpanLog2 = levelShift(g, res.level);
+      this.lastStatus = XlateStatus.TRANSLATION;
+      this.stats.faults++;
+      return false;
+    }
+    return true;
+  }
+
+  private walkS1(ctx: ResolvedContext, addr: number): TlbEntry | null {
+    const res = this.res;
+    const cfg = ctx.s1!;
+    if (!this.walkStage(res, ctx.regime, Kind.S1, ctx.vmid, ctx.asid, cfg, addr, null)) return null;
+    const global = ctx.regime !== Regime.EL2 && !s1NotGlobal(res.attrLo);
+    const e = new TlbEntry(
+      ctx.regime,
+      Kind.S1,
+      ctx.vmid,
+      ctx.regime === Regime.EL2 ? 0 : global ? GLOBAL_ASID : ctx.asid,
+      ctx.asid,
+      res.inStart,
+      res.sizeLog2,
+      res.outStart,
+      res.level,
+      cfg.granuleLog2,
+      res.attrLo,
+      res.attrHi,
+      -1,
+      0,
+      0,
+      0,
+      0,
+    );
+    this.tlb.insert(e);
+    return e;
+  }
+
+  private walkS2(vmid: number, cfg: TableConfig, ipa: number): TlbEntry | null {
+    const hit = this.tlb.lookup(Regime.NH, Kind.S2, vmid, 0, ipa, false);
+    if (hit !== undefined) return hit;
+    const res = this.res2;
+    if (!this.walkStage(res, Regime.NH, Kind.S2, vmid, 0, cfg, ipa, null)) return null;
+    const e = new TlbEntry(
+      Regime.NH,
+      Kind.S2,
+      vmid,
+      0,
+      0,
+      res.inStart,
+      res.sizeLog2,
+      res.outStart,
+      res.level,
+      cfg.granuleLog2,
+      res.attrLo,
+      res.attrHi,
+      -1,
+      0,
+      0,
+      0,
+      0,
+    );
+    this.tlb.insert(e);
+    return e;
+  }
+
+  /** Stage-2 translation of a stage-1 table address under nesting (cached as a stage-2 entry). */
+  private s2TableAddr(ipa: number): number {
+    const ctx = this.nestedCtx!;
+    const e = this.walkS2(ctx.vmid, ctx.s2!, ipa);
+    return e === null ? -1 : e.outStart + (ipa - e.inStart);
+  }
+
+  private walkNested(ctx: ResolvedContext, addr: number): TlbEntry | null {
+    const res = this.res;
+    const cfg = ctx.s1!;
+    this.nestedCtx = ctx;
+    if (!this.walkStage(res, ctx.regime, Kind.NESTED, ctx.vmid, ctx.asid, cfg, addr, this.tableXlate)) return null;
+    const s1In = res.inStart;
+    const s1Size = res.sizeLog2;
+    const s1Out = res.outStart;
+    const s1Level = res.level;
+    const s1Lo = res.attrLo;
+    const s1Hi = res.attrHi;
+    const ipa = s1Out + (addr - s1In);
+    const e2 = this.walkS2(ctx.vmid, ctx.s2!, ipa);
+    if (e2 === null) return null;
+    const sizeLog2 = Math.min(s1Size, e2.sizeLog2);
+    const span = 2 ** sizeLog2;
+    const inStart = addr - (addr % span);
+    const ipaStart = ipa - (ipa % span);
+    const global = !s1NotGlobal(s1Lo);
+    const e = new TlbEntry(
+      ctx.regime,
+      Kind.NESTED,
+      ctx.vmid,
+      global ? GLOBAL_ASID : ctx.asid,
+      ctx.asid,
+      inStart,
+      sizeLog2,
+      e2.outStart + (ipaStart - e2.inStart),
+      s1Level,
+      cfg.granuleLog2,
+      s1Lo,
+      s1Hi,
+      ipaStart,
+      e2.level,
+      e2.granuleLog2,
+      e2.attrLo,
+      e2.attrHi,
+    );
+    this.tlb.insert(e);
+    return e;
+  }
+
+  /**
+   * Fill the caches for every mapped address in [first, last] of (sid, ssid): one translation per leaf
+   * (per 4 KiB page for ATS streams, whose ATC holds 4 KiB entries); unmapped space is skipped a whole
+   * table span at a time. Returns the number of translations made.
+   */
+  prefetch(sid: number, ssid: number, first: number, last: number): number {
+    const ctx = this.resolve(sid, ssid);
+    if (ctx === null) return 0;
+    let n = 0;
+    let a = first - (first % 4096);
+    while (a <= last) {
+      n++;
+      const pa = this.translate(sid, ssid, a, false);
+      let step: number;
+      if (pa >= 0 || this.lastStatus === XlateStatus.PERMISSION) {
+        if (ctx.ats || this.lastEntry === null) step = 4096;
+        else step = this.lastEntry.inStart + 2 ** this.lastEntry.sizeLog2 - a;
+      } else {
+        const span = 2 ** this.lastFaultSpanLog2;
+        step = span - (a % span);
+      }
+      a += step;
+    }
+    return n;
+  }
+
+  // ---------------------------------------------------------------- traffic
+
+  /** Device traffic that runs while invalidations are pending (until cleared). */
+  setTraffic(targets: readonly TrafficTarget[]): void {
+    this.traffic = targets;
+  }
+
+  clearTraffic(): void {
+    this.traffic = [];
+  }
+
+  /** One round of traffic: per target, its first and last page and a few random pages in between. */
+  runTraffic(): void {
+    const ts = this.traffic;
+    if (ts.length === 0) return;
+    this.stats.trafficRounds++;
+    for (let i = 0; i < ts.length; i++) {
+      const t = ts[i]!;
+      const firstPage = t.first - (t.first % 4096);
+      const lastPage = t.last - (t.last % 4096);
+      this.translate(t.sid, t.ssid, firstPage, false);
+      if (lastPage !== firstPage) this.translate(t.sid, t.ssid, lastPage, false);
+      const pages = (lastPage - firstPage) / 4096 + 1;
+      if (pages > 2) {
+        const n = Math.min(this.trafficPerRound, pages - 2);
+        for (let k = 0; k < n; k++)
+          this.translate(t.sid, t.ssid, firstPage + 4096 * (1 + this.rng.below(pages - 2)), false);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- command queue
+
+  /**
+   * Producer side, as a driver does it: write `count` entries from `u32` (4 halves each, starting at entry
+   * `from`) at PROD, publishing and letting the SMMU consume whenever the ring fills, then consume all.
+   * Stops early (returning the number written) if the queue stalls on an error.
+   */
+  submit(u32: Uint32Array, from: number, count: number): number {
+    const q = this.queue;
+    for (let k = 0; k < count; k++) {
+      if (q.full) {
+        this.process();
+        if (q.full) return k;
+      }
+      const i = (from + k) * 4;
+      q.push(u32[i]!, u32[i + 1]!, u32[i + 2]!, u32[i + 3]!);
+    }
+    this.process();
+    return count;
+  }
+
+  /** Consume entries until CONS reaches PROD or an error stops the queue. */
+  process(): void {
+    const q = this.queue;
+    const h = this.h;
+    const ce = this.entry;
+    while (!q.stalled && !q.empty) {
+      q.readCons(h);
+      if (!this.checker.check(h[0]!, h[1]!, h[2]!, h[3]!, ce)) {
+        this.stats.illegal++;
+        this.lastError = { slot: q.slotOf(q.cons), halves: [h[0]!, h[1]!, h[2]!, h[3]!], issue: ce.error! };
+        q.raise(CmdqError.ILL);
+        return;
+      }
+      this.execute(ce, q.slotOf(q.cons));
+      q.consume();
+    }
+  }
+
+  /** Producer: acknowledge a command error (GERRORN := GERROR) and resume consumption at CONS. */
+  acknowledgeError(): void {
+    this.queue.acknowledge();
+    this.lastError = null;
+    this.process();
+  }
+
+  /** Execute one legal command (exposed for unit tests that bypass the ring). */
+  execute(ce: CheckedEntry, slot = 0): void {
+    const name = ce.name!;
+    const c = this.stats.commands;
+    c[name] = (c[name] ?? 0) + 1;
+    const op = ce.opcode;
+    if (op === Opcode.CMD_SYNC) {
+      this.sync(ce, slot);
+      return;
+    }
+    if (!isInvalidation(op)) return; // CFGI_* (no configuration cache is modelled), PREFETCH_*, PRI_RESP, RESUME, …
+    const v = ce.values;
+    const eff = new Effect(
+      op,
+      effectClass(op),
+      v[F.vmid]!,
+      v[F.asid]!,
+      v[F.addr]!,
+      v[F.tg]!,
+      v[F.num]!,
+      v[F.scale]!,
+      v[F.ttl]!,
+      v[F.leaf]!,
+      v[F.sid]!,
+      v[F.ssid]!,
+      v[F.ssv]!,
+      v[F.size]!,
+    );
+    if (this.mode === 'generous') this.apply(eff);
+    else this.pending.push(eff);
+  }
+
+  /** CMD_SYNC: complete every pending effect (adversarially ordered, traffic between classes), then signal. */
+  private sync(ce: CheckedEntry, slot: number): void {
+    this.stats.syncs++;
+    this.completePending();
+    const v = ce.values;
+    if (v[F.cs] === 1 && v[F.msiaddr] !== 0) {
+      this.mem.writeU32(v[F.msiaddr]!, v[F.msidata]!);
+      this.stats.msiWrites++;
+    }
+    this.onSyncComplete?.(slot);
+  }
+
+  /** Complete pending effects now (what a CMD_SYNC does before it signals). */
+  completePending(): void {
+    if (this.inSync) return;
+    this.inSync = true;
+    this.runTraffic();
+    const p = this.pending;
+    if (p.length > 0) {
+      for (let cls = 0; cls < CLASS_COUNT; cls++) {
+        let any = false;
+        for (let i = 0; i < p.length; i++) {
+          const eff = p[i]!;
+          if (eff.cls === cls) {
+            this.apply(eff);
+            any = true;
+          }
+        }
+        if (any) this.runTraffic();
+      }
+      p.length = 0;
+    }
+    this.inSync = false;
+  }
+
+  // ---------------------------------------------------------------- invalidation semantics
+
+  /** Apply one invalidation: remove what the architecture guarantees (generous mode: more). */
+  private apply(eff: Effect): void {
+    const stage2 = this.features.stage2;
+    const vmidMatch = (g: TagGroup<TaggedEntry>): boolean => !stage2 || g.vmid === eff.vmid;
+    switch (eff.op) {
+      case Opcode.TLBI_NH_ALL:
+        this.killGroups((g) => g.regime === Regime.NH && g.kind !== Kind.S2 && vmidMatch(g), undefined);
+        return;
+      case Opcode.TLBI_NH_ASID:
+        this.killGroups((g) => g.regime === Regime.NH && g.kind !== Kind.S2 && vmidMatch(g), eff.asid);
+        return;
+      case Opcode.TLBI_NH_VA:
+      case Opcode.TLBI_NH_VAA: {
+        const byAsid = eff.op === Opcode.TLBI_NH_VA;
+        const sel = (g: TagGroup<TaggedEntry>): boolean => g.regime === Regime.NH && g.kind !== Kind.S2 && vmidMatch(g);
+        this.killByAddress(eff, sel, byAsid ? eff.asid : undefined, byAsid);
+        return;
+      }
+      case Opcode.TLBI_EL2_ALL: {
+        const r = this.e2h ? Regime.EL2_E2H : Regime.EL2;
+        this.killGroups((g) => g.regime === r, undefined);
+        return;
+      }
+      case Opcode.TLBI_EL2_ASID:
+        if (this.e2h) this.killGroups((g) => g.regime === Regime.EL2_E2H, eff.asid);
+        return;
+      case Opcode.TLBI_EL2_VA:
+      case Opcode.TLBI_EL2_VAA: {
+        const r = this.e2h ? Regime.EL2_E2H : Regime.EL2;
+        const byAsid = this.e2h && eff.op === Opcode.TLBI_EL2_VA;
+        this.killByAddress(eff, (g) => g.regime === r, byAsid ? eff.asid : undefined, byAsid);
+        return;
+      }
+      case Opcode.TLBI_S2_IPA:
+        this.killByAddress(eff, (g) => g.regime === Regime.NH && g.kind === Kind.S2 && g.vmid === eff.vmid, 0, false);
+        return;
+      case Opcode.TLBI_S12_VMALL:
+        this.killGroups((g) => g.regime === Regime.NH && g.vmid === eff.vmid, undefined);
+        return;
+      case Opcode.TLBI_NSNH_ALL:
+        this.killGroups((g) => g.regime === Regime.NH, undefined);
+        return;
+      case Opcode.ATC_INV: {
+        let first = 0;
+        let last = TWO_POW_64 - 1;
+        if (eff.size < 52) {
+          const span = 2 ** (ATC_PAGE_LOG2 + eff.size);
+          first = eff.addr - (eff.addr % span);
+          last = first + span - 1;
+        }
+        this.atc.invalidate(eff.sid, eff.ssv === 1 ? eff.ssid : undefined, first, last);
+        return;
+      }
+      default:
+        // EL3_* (no Secure entries are modelled): nothing to remove.
+        return;
+    }
+  }
+
+  /** Remove every TLB and walk-cache entry of the selected groups (one ASID, never globals, when given). */
+  private killGroups(sel: (g: TagGroup<TaggedEntry>) => boolean, asid: number | undefined): void {
+    for (const g of this.tlb.groupsWhere(sel as (g: TagGroup<TlbEntry>) => boolean)) this.tlb.removeAll(g, asid, null);
+    for (const g of this.walkCache.groupsWhere(sel as (g: TagGroup<WalkEntry>) => boolean))
+      this.walkCache.removeAll(g, asid, null);
+  }
+
+  /**
+   * An invalidation by address (NH_VA, NH_VAA, EL2_VA, EL2_VAA, S2_IPA) on the selected groups: one ASID
+   * (plus the global entries when `withGlobal`) or all ASIDs. The mustKill predicate:
+   *  - TG = 0: the single address; entries of any granule and level that contain it;
+   *  - TG ≠ 0: [addr, addr + (NUM+1)·2^SCALE·granule), no wrap; only entries of that granule; leaf entries
+   *    of level TTL (any level when TTL = 0); with Leaf = 0 also table entries at levels < TTL (any level
+   *    when TTL = 0); 16K with TTL = 1 and no DS counts as TTL = 0;
+   *  - Leaf = 1: walk-cache entries stay.
+   */
+  private killByAddress(
+    eff: Effect,
+    sel: (g: TagGroup<TaggedEntry>) => boolean,
+    asid: number | undefined,
+    withGlobal: boolean,
+  ): void {
+    const first = eff.addr;
+    let last = eff.addr;
+    let g = 0;
+    let ttl = 0;
+    const generous = this.mode === 'generous';
+    if (eff.tg !== 0) {
+      g = 10 + 2 * eff.tg;
+      ttl = eff.tg === 2 && eff.ttl === 1 && !this.features.ds ? 0 : eff.ttl;
+      const range = (eff.num + 1) * 2 ** eff.scale * 2 ** g;
+      last = Math.min(eff.addr + range, TWO_POW_64) - 1;
+    }
+    const leafOnly = eff.leaf === 1 && !generous;
+    const tlbPred =
+      generous || eff.tg === 0 ? null : (e: TlbEntry): boolean => e.granuleLog2 === g && (ttl === 0 || e.level === ttl);
+    const walkPred =
+      generous || eff.tg === 0 ? null : (e: WalkEntry): boolean => e.granuleLog2 === g && (ttl === 0 || e.level < ttl);
+    for (const grp of this.tlb.groupsWhere(sel as (g: TagGroup<TlbEntry>) => boolean)) {
+      this.tlb.removeOverlapping(grp, asid, first, last, tlbPred);
+      if (withGlobal && asid !== undefined) this.tlb.removeOverlapping(grp, GLOBAL_ASID, first, last, tlbPred);
+    }
+    if (!leafOnly) {
+      for (const grp of this.walkCache.groupsWhere(sel as (g: TagGroup<WalkEntry>) => boolean))
+        this.walkCache.removeOverlapping(grp, asid, first, last, walkPred);
+    }
+  }
+
+  // ---------------------------------------------------------------- introspection
+
+  /** Names of the commands executed so far, with counts. */
+  commandCounts(): Record<string, number> {
+    return { ...this.stats.commands };
+  }
+}
+
+/** The name of an entry's opcode (undefined for reserved ones), from the codec's table. */
+export function opcodeName(h0: number): CommandName | undefined {
+  return OPCODE_NAME[h0 & 0xff];
+}
