@@ -1,0 +1,241 @@
+/**
+ * `smmuv3-tlbi plan`: one invalidation request (JSON from --input or stdin, or flags for the one-target case)
+ * → the command-queue entries the engine plans, grouped by SMMU and batch, or one JSON document.
+ */
+import type { Command as Program } from 'commander';
+import { InputError } from '../parse.js';
+import {
+  PAGE_SIZES,
+  leafSizes,
+  levelShift,
+  parsePlanRequest,
+  planLinuxReport,
+  planTlbiReport,
+  type PlanRequest,
+  type PlannedEntryJson,
+  type PlanStats,
+} from '../tlbi/index.js';
+import { formatFields } from './format.js';
+import {
+  EXIT_OK,
+  UsageError,
+  action,
+  choiceOption,
+  out,
+  parseJsonText,
+  printJson,
+  readInput,
+  uintOption,
+  withExamples,
+} from './common.js';
+
+interface PlanOpts {
+  input?: string;
+  json?: boolean;
+  policy?: 'linux' | 'tlbi';
+  iova?: number;
+  start?: number;
+  size?: number;
+  last?: number;
+  granule?: number;
+  leaf: boolean;
+  leafLevels?: string;
+  tableLevels?: string;
+  type: string;
+  id: number;
+  vmid: number;
+  ssid?: number;
+  pgsize: number;
+  smmu: number;
+  ats: string[];
+  ril: boolean;
+  e2h?: boolean;
+  forceSync?: boolean;
+}
+
+const FLAG_KEYS = ['iova', 'start', 'size', 'last', 'granule', 'leafLevels', 'tableLevels'] as const;
+
+function levelList(text: string, flag: string): number[] {
+  const t = text.trim();
+  if (t === '') return [];
+  return t.split(/[,\s]+/).map((x) => {
+    if (!/^[0-3]$/.test(x)) throw new InputError(flag, `${JSON.stringify(x)} is not a level 0-3`);
+    return Number(x);
+  });
+}
+
+/** Parse `--ats SID[:SSID]`. */
+function atsTarget(text: string, smmu: number): Record<string, unknown> {
+  const m = /^([^:]+)(?::(.+))?$/.exec(text.trim());
+  if (!m) throw new InputError('--ats', `${JSON.stringify(text)} is not SID or SID:SSID`);
+  return { smmu, type: 'ATS', id: m[1], ssid: m[2] ?? 0 };
+}
+
+/** Build the JSON request the flags describe (checked by parsePlanRequest like any other request). */
+export function requestFromFlags(o: PlanOpts): Record<string, unknown> {
+  const start = o.start ?? o.iova;
+  if (start === undefined)
+    throw new UsageError('give --input FILE, a JSON request on stdin, or --iova/--start with --size or --last');
+  if (o.size === undefined && o.last === undefined) throw new UsageError('give --size or --last with --iova/--start');
+  if (o.size !== undefined && o.last !== undefined) throw new UsageError('give --size or --last, not both');
+  const tlbiLevels = o.leafLevels !== undefined || o.tableLevels !== undefined;
+  const policy = o.policy ?? (tlbiLevels ? 'tlbi' : 'linux');
+  const target: Record<string, unknown> = { smmu: o.smmu, type: o.type, id: o.id, vmid: o.vmid, pgsize: o.pgsize };
+  if (o.ssid !== undefined) target.ssid = o.ssid;
+  const invs = [target, ...o.ats.map((a) => atsTarget(a, o.smmu))];
+  const smmus = [{ id: o.smmu, ril: o.ril, e2h: o.e2h ?? false, forceSync: o.forceSync ?? false }];
+  const granule = o.granule ?? o.pgsize;
+  if (policy === 'linux') {
+    if (tlbiLevels) throw new InputError('--leaf-levels', 'only with --policy tlbi');
+    const size = o.size ?? (o.last! < start ? -1 : o.last! - start + 1);
+    if (size < 0)
+      throw new InputError('last', `last (0x${o.last!.toString(16)}) is below start (0x${start.toString(16)})`);
+    return { smmus, invs, policy, iova: start, size, granule, leaf: o.leaf };
+  }
+  const last = o.last ?? start + o.size! - 1;
+  if (o.size === 0) throw new InputError('size', 'must not be 0 with policy tlbi (give a range)');
+  // Default levels: the level whose leaves have the size of --granule; --no-leaf adds the table level above it.
+  let leafLevels: number[];
+  if (o.leafLevels !== undefined) leafLevels = levelList(o.leafLevels, '--leaf-levels');
+  else {
+    const g = Math.round(Math.log2(o.pgsize));
+    const lvl = [3, 2, 1].find((l) => 2 ** levelShift(g, l) === granule);
+    if (lvl === undefined || !PAGE_SIZES.includes(o.pgsize) || !leafSizes(o.pgsize).includes(granule))
+      throw new InputError('granule', `${granule} is not a page or block size of pgsize ${o.pgsize}`);
+    leafLevels = [lvl];
+  }
+  const tableLevels =
+    o.tableLevels !== undefined
+      ? levelList(o.tableLevels, '--table-levels')
+      : o.leaf
+        ? []
+        : [Math.max(0, (leafLevels[0] ?? 3) - 1)];
+  return { smmus, invs, policy, tlbi: { start, last, leafLevels, tableLevels, granule: o.pgsize } };
+}
+
+function runRequest(req: PlanRequest): { commands: PlannedEntryJson[]; stats: PlanStats } {
+  if (req.policy === 'tlbi') return planTlbiReport(req.invs, req.tlbi!, req.table);
+  return planLinuxReport(req.invs, req.range!, req.table);
+}
+
+function hexOf(n: number): string {
+  return '0x' + n.toString(16);
+}
+
+function describeRequest(req: PlanRequest): string {
+  if (req.policy === 'tlbi') {
+    const t = req.tlbi!;
+    return `policy tlbi: [${hexOf(t.start)}, ${hexOf(t.last)}] leafLevels [${t.leafLevels.join(',')}] tableLevels [${t.tableLevels.join(',')}] granule ${t.granule}`;
+  }
+  const r = req.range!;
+  return `policy linux: iova ${hexOf(r.iova)} size ${r.size === 0 ? '0 (everything)' : hexOf(r.size)} granule ${hexOf(r.granule)} ${r.leaf ? 'leaf' : 'non-leaf'}`;
+}
+
+function printHuman(req: PlanRequest, commands: PlannedEntryJson[], stats: PlanStats): void {
+  out(describeRequest(req));
+  for (const e of req.invs.live())
+    out(
+      `  target smmu ${e.smmu} ${e.type} id ${e.id}` +
+        (e.type === 'ATS' ? ` ssid ${e.ssid}` : '') +
+        (e.type === 'S1_ASID' ? ` vmid ${e.vmid}` : '') +
+        (e.type === 'S1_ASID' || e.type === 'S2_VMID' ? ` pgsize ${e.pgsize}` : ''),
+    );
+  let smmu = -1;
+  let batch = -1;
+  commands.forEach((c, k) => {
+    if (c.smmu !== smmu) {
+      smmu = c.smmu;
+      const o = req.smmus.find((s) => s.id === smmu);
+      const feats = o
+        ? [o.ril ? 'ril' : 'no ril', o.e2h ? 'e2h' : '', o.forceSync ? 'forceSync' : ''].filter(Boolean).join(', ')
+        : '';
+      out(`SMMU ${smmu} (${feats})`);
+    }
+    if (c.batch !== batch) {
+      batch = c.batch;
+      out(`  batch ${batch}`);
+    }
+    out(
+      `    ${String(k).padStart(4)}  ${c.words[0]} ${c.words[1]}  ${c.name.padEnd(15)} ${formatFields(c.fields, c.name)}`,
+    );
+  });
+  const kinds = Object.entries(stats.byKind)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  out(
+    `${stats.entries} entries: ${stats.commands} commands, ${stats.syncs} CMD_SYNC, ${stats.batches} batches (${kinds}); ` +
+      `TLB pages (4K) requested ${stats.pagesRequested}, invalidated ${stats.pagesInvalidated}, over ${stats.pagesOverInvalidated}` +
+      (stats.wholeTag ? `; ${stats.wholeTag} whole-tag` : '') +
+      (stats.atcCommands ? `; ATC_INV ${stats.atcCommands}` : ''),
+  );
+}
+
+export function registerPlan(program: Program): void {
+  const cmd = program
+    .command('plan')
+    .description(
+      'Plan the invalidation commands for one request: JSON from --input or stdin ' +
+        '({"smmus":[…],"invs":[…],"policy":"linux","iova","size","granule","leaf"} or "policy":"tlbi" with ' +
+        '"tlbi":{start,last,leafLevels,tableLevels,granule}), or flags for one target. Prints the entries grouped ' +
+        'by SMMU and batch. Exit 2 (naming the field) on an invalid request.',
+    )
+    .option('-i, --input <path>', 'JSON request file (default: stdin when no --iova/--start is given)')
+    .option('--json', 'print one JSON document {schemaVersion, request, commands, stats}')
+    .option(
+      '--policy <p>',
+      'linux or tlbi (default linux; tlbi when --leaf-levels/--table-levels given)',
+      choiceOption('--policy', ['linux', 'tlbi'] as const),
+    )
+    .option('--iova <addr>', 'first byte of the range', uintOption('iova'))
+    .option('--start <addr>', 'same as --iova', uintOption('start'))
+    .option('--size <bytes>', 'bytes (linux: 0 = everything)', uintOption('size'))
+    .option('--last <addr>', 'last byte (inclusive), instead of --size', uintOption('last'))
+    .option(
+      '--granule <bytes>',
+      'leaf size invalidated (linux), e.g. 4K or 2M (default: pgsize)',
+      uintOption('granule'),
+    )
+    .option('--no-leaf', 'linux: a non-leaf (walk-cache) invalidation; tlbi: a table descriptor was cleared too')
+    .option('--leaf-levels <list>', 'tlbi: levels (0-3) whose leaf descriptors were cleared, e.g. "3" or "2,3"')
+    .option('--table-levels <list>', 'tlbi: levels (0-2) of cleared table descriptors, e.g. "2"')
+    .option('--type <type>', 'target type: S1_ASID, S2_VMID, S2_VMID_S1_CLEAR, ATS, ATS_FULL', 'S1_ASID')
+    .option('--id <n>', 'ASID, VMID or StreamID of the target', uintOption('id'), 0)
+    .option('--vmid <n>', 'VMID of a stage-1 target', uintOption('vmid'), 0)
+    .option('--ssid <n>', 'SubstreamID of an ATS target', uintOption('ssid'))
+    .option('--pgsize <bytes>', 'smallest page size of the domain: 4K, 16K or 64K', uintOption('pgsize'), 4096)
+    .option('--smmu <n>', 'SMMU id', uintOption('smmu'), 0)
+    .option(
+      '--ats <sid[:ssid]>',
+      'also invalidate this device ATC (repeatable)',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .option('--no-ril', 'the SMMU has no range invalidation')
+    .option('--e2h', 'the SMMU runs with E2H (EL2 stage-1 opcodes)')
+    .option('--force-sync', 'MMU-700 erratum 2812531: CMD_SYNC at least every 64 commands')
+    .action(
+      action(async (o: PlanOpts) => {
+        const flagsGiven = FLAG_KEYS.some((k) => o[k] !== undefined);
+        let raw: unknown;
+        if (o.input !== undefined || !flagsGiven) {
+          if (flagsGiven) throw new UsageError('give either --input (or stdin) or the range flags, not both');
+          const source = o.input ?? 'stdin';
+          raw = parseJsonText((await readInput(o.input)).toString('utf8'), source);
+        } else {
+          raw = requestFromFlags(o);
+        }
+        const req = parsePlanRequest(raw);
+        const { commands, stats } = runRequest(req);
+        if (o.json) printJson({ policy: req.policy, commands, stats });
+        else printHuman(req, commands, stats);
+        return EXIT_OK;
+      }),
+    );
+  withExamples(
+    cmd,
+    'smmuv3-tlbi plan --iova 0x10000000 --size 0x21000 --id 5 --ats 16',
+    'smmuv3-tlbi plan --start 0x8000_0000 --size 2M --granule 2M --policy tlbi --no-ril',
+    'smmuv3-tlbi plan --start 0x200000 --last 0x3fffff --leaf-levels 3 --table-levels 2 --json',
+    'echo \'{"smmus":[{"id":0,"ril":true}],"invs":[{"smmu":0,"type":"S1_ASID","id":5}],"iova":"0x10000000","size":"0x21000","granule":4096,"leaf":true}\' | smmuv3-tlbi plan --json',
+  );
+}
