@@ -8,7 +8,6 @@ import { EXIT_OK, EXIT_USAGE, reportError } from './common.js';
 import { registerDecode } from './decode.js';
 import { registerEncode } from './encode.js';
 import { registerPlan } from './plan.js';
-import { registerPlan } from './plan.js';
 import { registerPgtable } from './pgtable.js';
 import { registerServe } from './serve.js';
 
@@ -33,7 +32,6 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)');
   registerDecode(program);
   registerEncode(program);
-  registerPlan(program);
   registerPlan(program);
   registerPgtable(program);
   registerServe(program);
