@@ -188,10 +188,12 @@ function unsupportedReason(name: CommandName, f: SmmuFeatures, queue: QueueKind)
       return f.ats ? null : 'the SMMU does not implement ATS (IDR0.ATS=0)';
     case 'PRI_RESP':
       return f.pri ? null : 'the SMMU does not implement PRI (IDR0.PRI=0)';
+    // EL2_* and EL3_* are stage-1 commands too: CERROR_ILL on a stage-2-only SMMU (IHI 0070 4.4.2).
     case 'TLBI_EL2_ALL':
     case 'TLBI_EL2_ASID':
     case 'TLBI_EL2_VA':
     case 'TLBI_EL2_VAA':
+      if (!f.stage1) return 'the SMMU does not implement stage 1 (IDR0.S1P=0)';
       return f.hyp ? null : 'the SMMU does not implement Hyp (IDR0.Hyp=0)';
     case 'RESUME':
     case 'STALL_TERM':
@@ -200,7 +202,8 @@ function unsupportedReason(name: CommandName, f: SmmuFeatures, queue: QueueKind)
       return f.mpam ? null : 'the SMMU does not implement MPAM (IDR3.MPAM=0)';
     case 'TLBI_EL3_ALL':
     case 'TLBI_EL3_VA':
-      return queue === 'secure' ? null : 'EL3 invalidations exist only on the Secure command queue';
+      if (queue !== 'secure') return 'EL3 invalidations exist only on the Secure command queue';
+      return f.stage1 ? null : 'the SMMU does not implement stage 1 (IDR0.S1P=0)';
     default:
       return null;
   }
