@@ -1,0 +1,95 @@
+/**
+ * Shared set-up of the browser tests: build the page (into a fresh temporary folder, so a test never looks
+ * at a stale build and parallel test files never race on web/dist), serve it with the CLI's own server on
+ * port 0, and drive Debian's Chromium through playwright-core (no browser download).
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { build } from 'vite';
+import { startServer, type RunningServer } from '../src/cli/serve.js';
+
+export const ChromiumPath = '/usr/bin/chromium';
+export const ChromiumArgs = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const RESULTS = join(ROOT, 'test-results');
+
+/** Whether the browser tests can run; on CI a missing Chromium is an error, not a skip. */
+export function chromiumAvailable(): boolean {
+  if (existsSync(ChromiumPath)) return true;
+  const msg = `${ChromiumPath} is missing: the browser tests need Debian's chromium (apt-get install -y chromium; .ci/run installs it)`;
+  if (process.env.CI) throw new Error(msg);
+  console.warn(`SKIPPING browser tests: ${msg}`);
+  return false;
+}
+
+export interface PageHarness {
+  readonly server: RunningServer;
+  readonly browser: Browser;
+  readonly dir: string;
+  /** A fresh page at `query` (the URL state), waiting until the page says it is ready. */
+  open(query?: string, viewport?: { width: number; height: number }): Promise<Page>;
+  close(): Promise<void>;
+}
+
+/** Build the page into a temporary folder with the project's Vite config. */
+export async function buildPage(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'smmuv3-tlbi-web-'));
+  await build({
+    configFile: join(ROOT, 'web', 'vite.config.ts'),
+    logLevel: 'error',
+    build: { outDir: dir, emptyOutDir: true, sourcemap: false },
+  });
+  return dir;
+}
+
+export async function startHarness(): Promise<PageHarness> {
+  const dir = await buildPage();
+  const server = await startServer({ dir, port: 0 });
+  const browser = await chromium.launch({ executablePath: ChromiumPath, headless: true, args: ChromiumArgs });
+  const errors: string[] = [];
+  return {
+    server,
+    browser,
+    dir,
+    async open(query = '', viewport = { width: 1400, height: 1000 }) {
+      const page = await browser.newPage({ viewport });
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      // Nothing may be fetched from anywhere but the local server (the page works offline).
+      await page.route('**/*', (route) =>
+        route.request().url().startsWith(server.url) ? route.continue() : route.abort('blockedbyclient'),
+      );
+      await page.goto(server.url + (query ? `?${query}` : ''));
+      await page.waitForSelector('body[data-ready="1"]');
+      if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
+      return page;
+    },
+    async close() {
+      await browser.close();
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Save a screenshot under test-results/ (and return its path). */
+export async function screenshot(page: Page, name: string, fullPage = true): Promise<string> {
+  mkdirSync(RESULTS, { recursive: true });
+  const path = join(RESULTS, `${name}.png`);
+  await page.screenshot({ path, fullPage });
+  return path;
+}

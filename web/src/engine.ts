@@ -1,0 +1,60 @@
+/**
+ * The page's door to the engine: a request document (the JSON `smmuv3-tlbi plan` reads) is parsed and
+ * checked by the core's own parser, planned by the core's own planner into a command buffer, and every
+ * entry is decoded back from its 16-byte words by the codec. Nothing here plans anything itself.
+ */
+import { CommandChecker, decodeSlot } from '../../src/cmdq/index.js';
+import { PlanOutput } from '../../src/tlbi/output.js';
+import { invalidateRange, levelMask, tlbiInv } from '../../src/tlbi/plan.js';
+import { tlbiShape } from '../../src/tlbi/range.js';
+import { parsePlanRequest, type PlanRequest } from '../../src/tlbi/validate.js';
+import type { PlanEntry, PlanModel, Policy } from './plan-view.js';
+import { commandClass, commandSpan } from './span.js';
+
+/** Decoding what the planner wrote: a lax checker (the words are the engine's, judged elsewhere). */
+const Checker = new CommandChecker({ lax: true });
+
+/** Plan `doc` (throws the core's InputError on a bad request; anything else is a bug). */
+export function planDocument(doc: Record<string, unknown>, requestText: string): PlanModel {
+  const req: PlanRequest = parsePlanRequest(doc);
+  const out = new PlanOutput();
+  let range: { start: number; end: number } | null;
+  let stride: number;
+  let pgsize: number;
+  if (req.policy === 'linux') {
+    const r = req.range!;
+    invalidateRange(req.invs, r, req.table, out);
+    range = r.size === 0 ? null : { start: r.iova, end: r.iova + r.size };
+    stride = r.granule;
+    pgsize = Number((doc.invs as { pgsize?: number }[]).find((x) => x.pgsize)?.pgsize ?? 4096);
+  } else {
+    const t = req.tlbi!;
+    tlbiInv(t, req.invs, req.table, out);
+    range = { start: t.start, end: t.last + 1 };
+    const shape = tlbiShape(
+      levelMask(t.leafLevels),
+      levelMask(t.tableLevels),
+      t.start,
+      t.last + 1 - t.start,
+      Math.log2(t.granule),
+    );
+    stride = 2 ** shape.strideShift;
+    pgsize = t.granule;
+  }
+  const entries: PlanEntry[] = [];
+  const u32 = out.buf.u32;
+  for (let i = 0; i < out.count; i++) {
+    const r = decodeSlot(u32, i, Checker);
+    if (!r.ok) throw new Error(`entry ${i} the engine wrote does not decode: ${r.error.field}: ${r.error.reason}`);
+    const cmd = r.command;
+    entries.push({
+      index: i,
+      smmu: out.smmuOf[i]!,
+      halves: [u32[i * 4]!, u32[i * 4 + 1]!, u32[i * 4 + 2]!, u32[i * 4 + 3]!],
+      cmd,
+      cls: commandClass(cmd),
+      span: commandSpan(cmd, stride),
+    });
+  }
+  return { policy: req.policy as Policy, request: requestText, entries, range, pgsize };
+}
