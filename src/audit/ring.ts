@@ -1,0 +1,165 @@
+/**
+ * Reading a raw command-queue dump: a whole ring (2^log2size entries of 16 bytes, little-endian) or any
+ * multiple of 16 bytes, put in the order the SMMU consumes it using CMDQ_PROD / CMDQ_CONS.
+ *
+ * Register layout (SMMU_CMDQ_PROD / SMMU_CMDQ_CONS): bits [log2size-1:0] are the slot index and bit
+ * log2size the wrap bit; CMDQ_CONS bits [30:24] hold ERR (0 none, 1 CERROR_ILL, 2 CERROR_ABT,
+ * 3 CERROR_ATC_INV_SYNC). PROD == CONS (index and wrap) means empty; equal index with different wrap, full.
+ */
+import { halvesFromBytes } from '../cmdq/index.js';
+import { AuditInputError } from './errors.js';
+import { AuditStream, EntryFlag } from './stream.js';
+
+export interface RingRegisters {
+  /** CMDQ_PROD value (index and wrap bit). */
+  readonly prod?: number;
+  /** CMDQ_CONS value (index, wrap bit, ERR in [30:24]). */
+  readonly cons?: number;
+  /** log2 of the number of entries (CMDQ_BASE.LOG2SIZE); defaults to the dump's size when it is a power of two. */
+  readonly log2size?: number;
+}
+
+/** The CERROR codes CMDQ_CONS.ERR can hold. */
+export const CERROR_NAMES: Readonly<Record<number, string>> = {
+  0: 'CERROR_NONE',
+  1: 'CERROR_ILL',
+  2: 'CERROR_ABT',
+  3: 'CERROR_ATC_INV_SYNC',
+};
+
+const ERR_SHIFT = 24;
+const ERR_MASK = 0x7f;
+const MAX_LOG2SIZE = 19; // SMMU_IDR1.CMDQS is at most 19
+
+function isZero(u32: Uint32Array, slot: number): boolean {
+  const k = slot * 4;
+  return (u32[k]! | u32[k + 1]! | u32[k + 2]! | u32[k + 3]!) === 0;
+}
+
+/**
+ * A CMD_SYNC whose first word was overwritten by its own MSI write (Linux's MSI polling points MSIAddr at the
+ * SYNC's slot and uses MSIData 0): w0 is zero and w1 holds an MSI address equal to the slot's address
+ * modulo the ring size (a queue base is aligned to the queue's size).
+ */
+function msiOverwrittenSync(u32: Uint32Array, slot: number, ringBytes: number): boolean {
+  const k = slot * 4;
+  if ((u32[k]! | u32[k + 1]!) !== 0) return false;
+  const lo = u32[k + 2]! & ~3;
+  const hi = u32[k + 3]! & 0xfffff;
+  if ((lo | hi) === 0) return false;
+  const addr = hi * 4294967296 + (lo >>> 0);
+  return addr % ringBytes === slot * 16;
+}
+
+/** Read a dump into a stream, oldest entry first. Throws AuditInputError naming the byte offset or register. */
+export function readRing(bytes: Uint8Array, regs: RingRegisters = {}): AuditStream {
+  if (bytes.length % 16 !== 0) {
+    const tail = bytes.length % 16;
+    throw new AuditInputError(
+      `byte offset ${bytes.length - tail}`,
+      `the dump is ${bytes.length} bytes, not a multiple of 16: the last ${tail} bytes do not make a whole entry`,
+    );
+  }
+  const n = bytes.length / 16;
+  if (n === 0) throw new AuditInputError('byte offset 0', 'the dump is empty');
+  const u32 = halvesFromBytes(bytes);
+  const haveRegs = regs.prod !== undefined || regs.cons !== undefined || regs.log2size !== undefined;
+  if (!haveRegs) return readWrittenSlots(u32, n);
+
+  let log2size = regs.log2size;
+  if (log2size === undefined) {
+    log2size = Math.log2(n);
+    if (!Number.isInteger(log2size))
+      throw new AuditInputError(
+        '--log2size',
+        `not given, and the dump's ${n} entries are not a power of two, so the ring size is unknown`,
+      );
+  }
+  if (!Number.isInteger(log2size) || log2size < 0 || log2size > MAX_LOG2SIZE)
+    throw new AuditInputError('--log2size', `${log2size} is out of range (0 to ${MAX_LOG2SIZE})`);
+  const size = 2 ** log2size;
+  if (size !== n)
+    throw new AuditInputError(
+      `byte offset ${Math.min(n, size) * 16}`,
+      `the ring holds 2^${log2size} = ${size} entries (${size * 16} bytes) but the dump has ${n} entries (${bytes.length} bytes)`,
+    );
+  const idxMask = size - 1;
+  const ptrMask = size * 2 - 1;
+  const prod = regs.prod ?? (regs.cons !== undefined ? regs.cons & ptrMask : 0);
+  const cons = regs.cons ?? prod;
+  if (prod > ptrMask)
+    throw new AuditInputError(
+      '--prod',
+      `0x${prod.toString(16)} has bits above the wrap bit (bit ${log2size}) set; with log2size ${log2size} CMDQ_PROD is at most 0x${ptrMask.toString(16)}`,
+    );
+  const consPtr = cons % 2 ** ERR_SHIFT;
+  if (consPtr > ptrMask || cons >= 2 ** 31)
+    throw new AuditInputError(
+      '--cons',
+      `0x${cons.toString(16)} has bits set outside the index, the wrap bit (bit ${log2size}) and ERR [30:24]`,
+    );
+  const consErr = Math.floor(cons / 2 ** ERR_SHIFT) & ERR_MASK;
+  const prodIdx = prod & idxMask;
+  const prodWrap = prod >>> log2size;
+  const consIdx = consPtr & idxMask;
+  const pending = (prod - consPtr + 2 * size) % (2 * size);
+  if (pending > size)
+    throw new AuditInputError(
+      '--cons',
+      `CMDQ_CONS 0x${cons.toString(16)} is ahead of CMDQ_PROD 0x${prod.toString(16)} (${2 * size - pending} entries): the registers are inconsistent`,
+    );
+
+  let wrapped = prodWrap === 1;
+  for (let s = prodIdx; !wrapped && s < size; s++) if (!isZero(u32, s)) wrapped = true;
+  const total = wrapped ? size : prodIdx;
+  if (pending > total)
+    throw new AuditInputError(
+      '--cons',
+      `${pending} entries would be pending between CONS and PROD, but only ${total} were ever written`,
+    );
+  const first = wrapped ? prodIdx : 0;
+  const stream = new AuditStream('dump', Math.max(1, total));
+  const ringBytes = size * 16;
+  for (let k = 0; k < total; k++) {
+    const s = (first + k) & idxMask;
+    let flags = k >= total - pending ? EntryFlag.Pending : 0;
+    if (consErr !== 0 && s === consIdx && flags !== 0) flags |= EntryFlag.Blamed;
+    const index = stream.count;
+    pushSlot(stream, u32, s, flags, ringBytes);
+    if (flags & EntryFlag.Blamed) stream.cerrors.push({ index, code: consErr });
+  }
+  stream.ring = { log2size, prod, cons, consErr, wrapped, entries: total, pending, firstSlot: first };
+  if (wrapped)
+    stream.notes.push(`the ring has wrapped: reading all ${size} slots from PROD (slot ${prodIdx}), oldest first`);
+  if (consErr !== 0 && pending === 0)
+    stream.notes.push(
+      `CMDQ_CONS.ERR = ${consErr} (${CERROR_NAMES[consErr] ?? 'reserved'}) but CONS equals PROD: no pending entry to blame`,
+    );
+  if (consErr !== 0 && !CERROR_NAMES[consErr])
+    stream.notes.push(`CMDQ_CONS.ERR = ${consErr} is not a defined CERROR code`);
+  return stream;
+}
+
+function pushSlot(stream: AuditStream, u32: Uint32Array, s: number, flags: number, ringBytes: number): void {
+  const k = s * 4;
+  if (ringBytes > 0 && msiOverwrittenSync(u32, s, ringBytes)) {
+    // Restore the opcode: a CMD_SYNC with CS=IRQ (what MSI polling uses); MSH/MSIAttr were overwritten.
+    stream.push(0x46 | (1 << 12), 0, u32[k + 2]!, u32[k + 3]!, s, flags | EntryFlag.MsiOverwritten);
+    return;
+  }
+  stream.push(u32[k]!, u32[k + 1]!, u32[k + 2]!, u32[k + 3]!, s, flags);
+}
+
+/** Without registers: every slot that was ever written (not all-zero), in ring order. */
+function readWrittenSlots(u32: Uint32Array, n: number): AuditStream {
+  let written = 0;
+  for (let s = 0; s < n; s++) if (!isZero(u32, s)) written++;
+  const stream = new AuditStream('dump', Math.max(1, written));
+  const pow2 = Number.isInteger(Math.log2(n));
+  for (let s = 0; s < n; s++) if (!isZero(u32, s)) pushSlot(stream, u32, s, 0, pow2 ? n * 16 : 0);
+  if (written < n) stream.notes.push(`${n - written} never-written (all-zero) slots skipped`);
+  stream.notes.push(
+    'no CMDQ_PROD/CMDQ_CONS given: entries are in ring order, which is queue order only if the ring never wrapped',
+  );
+  return stream;
+}

@@ -1,0 +1,546 @@
+/**
+ * The architecture rules an audited stream is checked against. Each finding names the entry, the command,
+ * the rule and the architecture's reason. Rules interpret commands from their words (interpret.ts) with
+ * their own coverage arithmetic; the engine is never consulted here.
+ *
+ * Batches: the commands after one CMD_SYNC up to and including the next. A CMD_SYNC guarantees completion of
+ * every earlier command on the queue (Arm IHI 0070 4.7.3); nothing is guaranteed complete before it.
+ */
+import { Opcode, type CommandIssue } from '../cmdq/index.js';
+import { hexAddr } from '../bits.js';
+import { Kind, batchEnd, batchStart, type Interpreted } from './interpret.js';
+import { CERROR_NAMES } from './ring.js';
+import { EntryFlag, type AuditStream } from './stream.js';
+
+export type RuleCategory = 'illegal' | 'error' | 'unpredictable' | 'ordering' | 'waste';
+
+export const RULES = {
+  illegal: { category: 'illegal', title: 'illegal entry (CERROR_ILL)' },
+  'res0-set': { category: 'illegal', title: 'RES0 bits set (tolerated in lax mode)' },
+  'smmu-error': { category: 'error', title: 'the SMMU stopped on this entry (CONS.ERR)' },
+  'misaligned-range': { category: 'unpredictable', title: 'range base misaligned for the TTL level' },
+  'range-past-top': { category: 'unpredictable', title: 'range runs past the top of the address space' },
+  'atc-before-sync': { category: 'ordering', title: 'ATC_INV before the CMD_SYNC completing a TLBI' },
+  'nested-s1-not-cleared': { category: 'ordering', title: 'S2_IPA of a nested VMID without a later NH_ALL + SYNC' },
+  'nested-nh-all-same-batch': { category: 'ordering', title: 'NH_ALL in the same batch as the S2_IPA' },
+  'missing-final-sync': { category: 'ordering', title: 'commands without a final CMD_SYNC' },
+  'duplicate-span': { category: 'waste', title: 'same span invalidated twice in one batch' },
+  'covered-by-whole-tag': { category: 'waste', title: 'covered by a whole-ASID/VMID command in the batch' },
+  'long-batch': { category: 'waste', title: 'batch longer than --max-batch without a CMD_SYNC' },
+} as const satisfies Record<string, { category: RuleCategory; title: string }>;
+
+export type RuleId = keyof typeof RULES;
+export const RULE_IDS = Object.keys(RULES) as RuleId[];
+
+export interface Finding {
+  readonly rule: RuleId;
+  readonly category: RuleCategory;
+  /** Index of the entry in the stream (queue order). */
+  readonly index: number;
+  readonly command: string;
+  /** Other entries the finding involves (the TLBI an ATC_INV depends on, the covering command, …). */
+  readonly related: readonly number[];
+  /** What was found, with the operands. */
+  readonly message: string;
+  /** The architecture's reason. */
+  readonly reason: string;
+}
+
+export interface RuleOptions {
+  /** VMIDs used under nesting; undefined = infer (VMIDs that appear in both stage-2 and NH_* TLBIs). */
+  readonly nestedVmids?: readonly number[] | undefined;
+  /** Batches longer than this (commands before a CMD_SYNC) are reported; undefined = not checked. */
+  readonly maxBatch?: number | undefined;
+  /** IPA size in bits (S2_IPA ranges must not pass 2^ipaBits); default 52. */
+  readonly ipaBits?: number | undefined;
+  /** VA size in bits for TTB0 ranges (a range starting below 2^vaBits must end by it); undefined = 64 only. */
+  readonly vaBits?: number | undefined;
+  /** DS (IDR5): TTL=1 is meaningful at 16K. */
+  readonly ds?: boolean | undefined;
+}
+
+const TWO_POW_64 = 2 ** 64;
+const GRANULE_NAME = ['', '4K', '16K', '64K'];
+
+/**
+ * Low address bits that must be zero for a range command's base, by TG and TTL (64-bit descriptors;
+ * IHI 0070 4.4.1.1): 4K TTL=1 [29:12], TTL=2 [20:12]; 16K TTL=2 [24:12], TTL 0/3 [13:12], with DS TTL=1
+ * [35:12] (without DS TTL=1 is treated as 0); 64K TTL=1 [41:12], TTL=2 [28:12], TTL 0/3 [15:12].
+ */
+export function baseAlignBits(tg: number, ttl: number, ds: boolean): number {
+  switch (tg) {
+    case 1:
+      return ttl === 1 ? 30 : ttl === 2 ? 21 : 12;
+    case 2:
+      return ttl === 2 ? 25 : ttl === 1 ? (ds ? 36 : 14) : 14;
+    case 3:
+      return ttl === 1 ? 42 : ttl === 2 ? 29 : 16;
+    default:
+      return 12;
+  }
+}
+
+function fmtRange(r: Interpreted, i: number): string {
+  const a = r.addr[i]!;
+  if (r.tg[i] === 0) return `addr=${hexAddr(a)} (TG=0: one address)`;
+  return `[${hexAddr(a)}, +${hexAddr(r.span[i]!)}) = ${r.pages[i]} × ${GRANULE_NAME[r.tg[i]!]} TTL=${r.ttl[i]} Leaf=${r.leaf[i]}`;
+}
+
+function tagText(r: Interpreted, i: number): string {
+  const parts: string[] = [];
+  if (r.asid[i]! >= 0) parts.push(`ASID=${r.asid[i]}`);
+  if (r.vmid[i]! >= 0) parts.push(`VMID=${r.vmid[i]}`);
+  return parts.join(' ');
+}
+
+/** Does whole-tag command y (at least) cover TLBI x? Returns a caveat string, '' for full cover, or null. */
+function tagCovers(r: Interpreted, y: number, x: number): string | null {
+  const oy = r.op[y]!;
+  const ox = r.op[x]!;
+  if (y === x || ox === oy) return null; // identical commands are duplicates, reported separately
+  const isNh = ox >= Opcode.TLBI_NH_ALL && ox <= Opcode.TLBI_NH_VAA;
+  const isEl2 = ox >= Opcode.TLBI_EL2_ALL && ox <= Opcode.TLBI_EL2_VAA;
+  switch (oy) {
+    case Opcode.TLBI_NSNH_ALL:
+      return isNh || ox === Opcode.TLBI_S2_IPA || ox === Opcode.TLBI_S12_VMALL ? '' : null;
+    case Opcode.TLBI_S12_VMALL:
+      return (isNh || ox === Opcode.TLBI_S2_IPA) && r.vmid[x] === r.vmid[y] ? '' : null;
+    case Opcode.TLBI_NH_ALL:
+      return isNh && r.vmid[x] === r.vmid[y] ? '' : null;
+    case Opcode.TLBI_NH_ASID:
+      return ox === Opcode.TLBI_NH_VA && r.vmid[x] === r.vmid[y] && r.asid[x] === r.asid[y]
+        ? ' (except global entries: NH_VA also removes global entries for the address, NH_ASID does not)'
+        : null;
+    case Opcode.TLBI_EL2_ALL:
+      return isEl2 ? '' : null;
+    case Opcode.TLBI_EL2_ASID:
+      return ox === Opcode.TLBI_EL2_VA && r.asid[x] === r.asid[y]
+        ? ' (except global entries: EL2_VA also removes global entries for the address, EL2_ASID does not)'
+        : null;
+    default:
+      return null;
+  }
+}
+
+/** Does range TLBI y cover range TLBI x (same opcode and tags, span and scope at least as wide)? */
+function rangeCovers(r: Interpreted, y: number, x: number): boolean {
+  const ty = r.tg[y]!;
+  const tx = r.tg[x]!;
+  if (ty === 0) return tx === 0 && r.addr[x] === r.addr[y] && (r.leaf[y] === 0 || r.leaf[x] === 1);
+  if (tx !== ty) return false;
+  if (r.ttl[y] !== 0 && r.ttl[y] !== r.ttl[x]) return false;
+  if (r.leaf[y] === 1 && r.leaf[x] === 0) return false;
+  const sy = r.addr[y]!;
+  const sx = r.addr[x]!;
+  return sy <= sx && sx + r.span[x]! <= sy + r.span[y]!;
+}
+
+const PAIRWISE_LIMIT = 256;
+
+export class RuleChecker {
+  private readonly findings: Finding[] = [];
+  private readonly nested: Set<number>;
+  readonly nestedInferred: boolean;
+
+  constructor(
+    private readonly s: AuditStream,
+    private readonly r: Interpreted,
+    private readonly o: RuleOptions,
+  ) {
+    if (o.nestedVmids) {
+      this.nested = new Set(o.nestedVmids);
+      this.nestedInferred = false;
+    } else {
+      this.nested = new Set([...r.s2Vmids].filter((v) => r.nhVmids.has(v)));
+      this.nestedInferred = true;
+    }
+  }
+
+  get nestedVmids(): number[] {
+    return [...this.nested].sort((a, b) => a - b);
+  }
+
+  private add(rule: RuleId, index: number, related: readonly number[], message: string, reason: string): void {
+    this.findings.push({
+      rule,
+      category: RULES[rule].category,
+      index,
+      command: this.r.name(index),
+      related,
+      message,
+      reason,
+    });
+  }
+
+  run(): Finding[] {
+    this.illegal();
+    this.smmuErrors();
+    this.perEntry();
+    this.batches();
+    this.nestedRule();
+    this.finalSync();
+    this.findings.sort((a, b) => a.index - b.index || RULE_IDS.indexOf(a.rule) - RULE_IDS.indexOf(b.rule));
+    return this.findings;
+  }
+
+  private illegal(): void {
+    const { r, s } = this;
+    for (const [i, e] of r.errors) {
+      if (s.flags[i]! & EntryFlag.UnknownOpcode) {
+        this.add(
+          'illegal',
+          i,
+          [],
+          'QEMU named the opcode UNKNOWN/INVALID (its value is not in the trace)',
+          'the opcode is reserved: an SMMU raises CERROR_ILL for it (IHI 0070 4.1.3)',
+        );
+        continue;
+      }
+      this.add('illegal', i, [], `${e.field}=${e.value}: ${e.reason}`, illegalReason(e));
+    }
+    for (const [i, ws] of r.warnings)
+      for (const w of ws)
+        this.add(
+          'res0-set',
+          i,
+          [],
+          `${w.field}=${w.value}: ${w.reason}`,
+          'an implementation may treat a non-zero RES0 field as malformed (CERROR_ILL) or ignore it (IHI 0070 4.1.5)',
+        );
+  }
+
+  private smmuErrors(): void {
+    const { r, s } = this;
+    for (const { index, code } of s.cerrors) {
+      const name = CERROR_NAMES[code] ?? `ERR=${code}`;
+      const codecIllegal = r.errors.has(index);
+      let why: string;
+      if (code === 1)
+        why = codecIllegal
+          ? 'the SMMU raised CERROR_ILL on this entry; the codec agrees it is illegal (see the illegal finding)'
+          : 'the SMMU raised CERROR_ILL on this entry but the codec finds it legal with the assumed features: the SMMU implements less than assumed (give --idr0/--idr3/--idr5 or --features) or rejects RES0 bits';
+      else if (code === 2)
+        why = 'CERROR_ABT: the SMMU could not read this entry from memory (an abort on the queue read)';
+      else if (code === 3) why = 'CERROR_ATC_INV_SYNC: an ATC_INV completed by this CMD_SYNC timed out in the endpoint';
+      else why = 'an error code the architecture does not define';
+      const related: number[] = [];
+      if (code === 3) {
+        const b = r.batch[index]!;
+        for (let k = batchStart(r, b); k < index; k++) if (r.kind[k] === Kind.Atc) related.push(k);
+      }
+      this.add(
+        'smmu-error',
+        index,
+        related,
+        `${name}: ${why}`,
+        'the SMMU stops consuming at the first error, with CONS pointing at the faulty command and CONS.ERR giving the cause (IHI 0070 4.1.3)',
+      );
+    }
+  }
+
+  private perEntry(): void {
+    const { r, o } = this;
+    const ds = o.ds ?? false;
+    const ipaTop = 2 ** (o.ipaBits ?? 52);
+    const vaTop = o.vaBits !== undefined ? 2 ** o.vaBits : TWO_POW_64;
+    for (let i = 0; i < r.n; i++) {
+      if (r.kind[i] !== Kind.RangeTlbi) continue;
+      const tg = r.tg[i]!;
+      if (tg === 0) continue;
+      const a = r.addr[i]!;
+      const bits = baseAlignBits(tg, r.ttl[i]!, ds);
+      if (a % 2 ** bits !== 0)
+        this.add(
+          'misaligned-range',
+          i,
+          [],
+          `${fmtRange(r, i)}: base ${hexAddr(a)} is not aligned to 2^${bits} (address bits [${bits - 1}:12] must be 0 for TG=${GRANULE_NAME[tg]} TTL=${r.ttl[i]})`,
+          'a range invalidation whose base address is misaligned for the hinted TTL level invalidates an UNPREDICTABLE range (IHI 0070 4.4.1.1; with 128-bit descriptors it need not invalidate anything)',
+        );
+      const span = r.span[i]!;
+      if (r.op[i] === Opcode.TLBI_S2_IPA) {
+        if (span > ipaTop - a)
+          this.add(
+            'range-past-top',
+            i,
+            [],
+            `${fmtRange(r, i)} ends at ${hexAddr(a + span)}, past the top of the ${Math.log2(ipaTop)}-bit IPA space`,
+            'a range invalidation does not wrap and addresses above the IPA size do not exist: what such a command invalidates beyond the top is UNPREDICTABLE (IHI 0070 4.4.1.1)',
+          );
+      } else if (span > TWO_POW_64 - a) {
+        this.add(
+          'range-past-top',
+          i,
+          [],
+          `${fmtRange(r, i)} runs past 2^64`,
+          'a range invalidation that runs past the top of the VA space does not wrap (IHI 0070 4.4.1.1): the part beyond 2^64 invalidates nothing, and software relying on a wrap is wrong',
+        );
+      } else if (a < vaTop && span > vaTop - a) {
+        this.add(
+          'range-past-top',
+          i,
+          [],
+          `${fmtRange(r, i)} starts below 2^${o.vaBits} and ends at ${hexAddr(a + span)}, past the top of the ${o.vaBits}-bit TTB0 VA space`,
+          'addresses above the VA size are not translated by TTB0, and a range that starts in TTB0 and spills into TTB1 need not invalidate anything in TTB1 (IHI 0070 4.4.1.1)',
+        );
+      }
+    }
+  }
+
+  private batches(): void {
+    const { r, o } = this;
+    for (let b = 0; b < r.batchCount; b++) {
+      const start = batchStart(r, b);
+      const end = batchEnd(r, b);
+      const sync = r.batchSync[b]!;
+      const cmdEnd = sync >= 0 ? sync : end;
+      let firstTlbi = -1;
+      const tagCmds: number[] = [];
+      const groups = new Map<number, number[]>();
+      const tagSeen = new Map<number, number>();
+      for (let i = start; i < cmdEnd; i++) {
+        const k = r.kind[i]!;
+        if (o.maxBatch !== undefined && i - start === o.maxBatch)
+          this.add(
+            'long-batch',
+            i,
+            sync >= 0 ? [sync] : [],
+            `${cmdEnd - start} commands between CMD_SYNCs (limit ${o.maxBatch}); this is command ${o.maxBatch + 1} of the batch`,
+            'MMU-700 erratum 2812531: long runs of commands without a CMD_SYNC can fail, so affected SMMUs need a CMD_SYNC at least every 64 commands (Linux: ARM_SMMU_OPT_CMDQ_FORCE_SYNC)',
+          );
+        if (k === Kind.Atc) {
+          if (firstTlbi >= 0)
+            this.add(
+              'atc-before-sync',
+              i,
+              [firstTlbi],
+              `ATC_INV SID=${r.sid[i]} is in the same batch as ${r.name(firstTlbi)} #${firstTlbi} (${tagText(r, firstTlbi)}), before the CMD_SYNC that completes it`,
+              'the ATC may only be invalidated after the SMMU TLB invalidation has completed (TLBI → CMD_SYNC → ATC_INV → CMD_SYNC); otherwise the device can refill its ATC from a stale TLB entry (IHI 0070 4.5.1)',
+            );
+          continue;
+        }
+        if (k === Kind.TagTlbi) {
+          if (firstTlbi < 0) firstTlbi = i;
+          tagCmds.push(i);
+          const key = r.op[i]! * 2 ** 32 + (r.asid[i]! + 1) * 2 ** 17 + (r.vmid[i]! + 1);
+          const prev = tagSeen.get(key);
+          if (prev !== undefined)
+            this.add(
+              'duplicate-span',
+              i,
+              [prev],
+              `${r.name(i)} ${tagText(r, i)} repeats #${prev} in the same batch`,
+              'both complete only at the same CMD_SYNC, so the second removes nothing the first did not (IHI 0070 4.7.3): one is wasted',
+            );
+          else tagSeen.set(key, i);
+        } else if (k === Kind.RangeTlbi) {
+          if (firstTlbi < 0) firstTlbi = i;
+          const key = r.op[i]! * 2 ** 32 + (r.asid[i]! + 1) * 2 ** 17 + (r.vmid[i]! + 1);
+          let g = groups.get(key);
+          if (!g) groups.set(key, (g = []));
+          g.push(i);
+        }
+      }
+      // Waste: duplicates among the range TLBIs of one target.
+      for (const g of groups.values()) this.duplicates(g);
+      // Waste: anything covered by a whole-tag command of the same batch.
+      if (tagCmds.length > 0) {
+        for (let i = start; i < cmdEnd; i++) {
+          const k = r.kind[i]!;
+          if (k !== Kind.RangeTlbi && k !== Kind.TagTlbi) continue;
+          for (const y of tagCmds) {
+            const caveat = tagCovers(r, y, i);
+            if (caveat === null) continue;
+            this.add(
+              'covered-by-whole-tag',
+              i,
+              [y],
+              `${r.name(i)} ${tagText(r, i)}${k === Kind.RangeTlbi ? ' ' + fmtRange(r, i) : ''} is covered by ${r.name(y)} #${y} ${tagText(r, y)} in the same batch${caveat}`,
+              'commands of one batch all complete at its CMD_SYNC, and the whole-tag command removes every entry this one must remove (IHI 0070 4.4, 4.7.3): this one is wasted',
+            );
+            break;
+          }
+        }
+      }
+    }
+  }
+
+  private duplicates(g: number[]): void {
+    const { r } = this;
+    if (g.length < 2) return;
+    if (g.length > PAIRWISE_LIMIT) {
+      // Large groups: exact repeats only.
+      const seen = new Map<string, number>();
+      for (const x of g) {
+        const key = `${r.addr[x]}:${r.span[x]}:${r.tg[x]}:${r.ttl[x]}:${r.leaf[x]}`;
+        const prev = seen.get(key);
+        if (prev !== undefined) this.dup(x, prev);
+        else seen.set(key, x);
+      }
+      return;
+    }
+    for (let a = 0; a < g.length; a++) {
+      const x = g[a]!;
+      for (let b = 0; b < g.length; b++) {
+        if (a === b) continue;
+        const y = g[b]!;
+        if (!rangeCovers(r, y, x)) continue;
+        // Identical commands cover each other: report only the later one.
+        if (rangeCovers(r, x, y) && b > a) continue;
+        this.dup(x, y);
+        break;
+      }
+    }
+  }
+
+  private dup(x: number, y: number): void {
+    const { r } = this;
+    this.add(
+      'duplicate-span',
+      x,
+      [y],
+      `${r.name(x)} ${tagText(r, x)} ${fmtRange(r, x)} is within #${y} ${fmtRange(r, y)} in the same batch`,
+      'both complete only at the same CMD_SYNC and the other command must remove every entry this one must (IHI 0070 4.4.1.1, 4.7.3): this one is wasted',
+    );
+  }
+
+  private nestedRule(): void {
+    const { r } = this;
+    if (this.nested.size === 0) return;
+    interface State {
+      openFirst: number;
+      openCount: number;
+      openLastBatch: number;
+      /** An NH_ALL / S12_VMALL / NSNH_ALL that resolves the obligations once its batch's SYNC completes. */
+      awaitIndex: number;
+      awaitBatch: number;
+      awaitFirst: number;
+      awaitCount: number;
+    }
+    const st = new Map<number, State>();
+    const get = (v: number): State => {
+      let x = st.get(v);
+      if (!x) {
+        x = {
+          openFirst: -1,
+          openCount: 0,
+          openLastBatch: -1,
+          awaitIndex: -1,
+          awaitBatch: -1,
+          awaitFirst: -1,
+          awaitCount: 0,
+        };
+        st.set(v, x);
+      }
+      return x;
+    };
+    const moveToAwait = (x: State, i: number, b: number): void => {
+      if (x.openCount === 0) return;
+      if (x.awaitIndex < 0 || x.awaitFirst < 0) {
+        x.awaitFirst = x.openFirst;
+        x.awaitCount = 0;
+      }
+      x.awaitCount += x.openCount;
+      x.awaitIndex = i;
+      x.awaitBatch = b;
+      x.openCount = 0;
+      x.openFirst = -1;
+    };
+    for (let i = 0; i < r.n; i++) {
+      const op = r.op[i]!;
+      const k = r.kind[i]!;
+      if (k === Kind.Illegal) continue;
+      const b = r.batch[i]!;
+      if (k === Kind.Sync) {
+        for (const x of st.values())
+          if (x.awaitIndex >= 0 && x.awaitBatch === b) {
+            x.awaitIndex = -1;
+            x.awaitFirst = -1;
+            x.awaitCount = 0;
+          }
+        continue;
+      }
+      if (op === Opcode.TLBI_S2_IPA && this.nested.has(r.vmid[i]!)) {
+        const x = get(r.vmid[i]!);
+        if (x.openCount === 0) x.openFirst = i;
+        x.openCount++;
+        x.openLastBatch = b;
+      } else if (op === Opcode.TLBI_NH_ALL && this.nested.has(r.vmid[i]!)) {
+        const x = get(r.vmid[i]!);
+        if (x.openCount > 0 && x.openLastBatch === b) {
+          this.add(
+            'nested-nh-all-same-batch',
+            i,
+            [x.openFirst],
+            `NH_ALL VMID=${r.vmid[i]} is in the same batch as S2_IPA #${x.openFirst} of that VMID`,
+            'with nesting, the stage-1 entries must be cleared only after the stage-2 invalidation has completed: commands of one batch may complete in any order, so a walk can re-combine the stale stage-2 entry after NH_ALL and before S2_IPA completes (IHI 0070 4.4.3.1)',
+          );
+        } else moveToAwait(x, i, b);
+      } else if (op === Opcode.TLBI_S12_VMALL || op === Opcode.TLBI_NSNH_ALL) {
+        for (const [v, x] of st) if (op === Opcode.TLBI_NSNH_ALL || v === r.vmid[i]) moveToAwait(x, i, b);
+      }
+    }
+    for (const [v, x] of st) {
+      if (x.awaitIndex >= 0)
+        this.add(
+          'nested-s1-not-cleared',
+          x.awaitFirst,
+          [x.awaitIndex],
+          `${x.awaitCount} S2_IPA command(s) for nested VMID ${v} (first #${x.awaitFirst}): the stage-1 clear #${x.awaitIndex} (${r.name(x.awaitIndex)}) has no CMD_SYNC after it`,
+          NESTED_REASON,
+        );
+      if (x.openCount > 0)
+        this.add(
+          'nested-s1-not-cleared',
+          x.openFirst,
+          [],
+          `${x.openCount} S2_IPA command(s) for nested VMID ${v} (first #${x.openFirst}) are not followed, after the CMD_SYNC that completes them, by TLBI_NH_ALL VMID=${v} and a CMD_SYNC (nor by TLBI_S12_VMALL VMID=${v})`,
+          NESTED_REASON,
+        );
+    }
+  }
+
+  private finalSync(): void {
+    const { r } = this;
+    if (r.batchCount === 0 || r.batchSync[r.batchCount - 1]! >= 0) return;
+    const start = batchStart(r, r.batchCount - 1);
+    const n = r.n - start;
+    this.add(
+      'missing-final-sync',
+      start,
+      [],
+      `${n} entr${n === 1 ? 'y' : 'ies'} from #${start} to the end have no CMD_SYNC after them`,
+      'invalidations are only guaranteed complete at a later CMD_SYNC on the same queue (IHI 0070 4.1.4, 4.7.3): without one, software cannot know the stale entries are gone',
+    );
+  }
+}
+
+const NESTED_REASON =
+  'TLBI_S2_IPA is not required to remove combined stage 1+2 entries (IHI 0070 4.4.3.1): with nesting, software must issue S2_IPA, CMD_SYNC (so no walk can re-combine the stale stage-2 entry), then TLBI_NH_ALL(VMID) and CMD_SYNC — or TLBI_S12_VMALL(VMID) and CMD_SYNC';
+
+function illegalReason(e: CommandIssue): string {
+  switch (e.rule) {
+    case 'reserved-opcode':
+      return 'a reserved opcode makes the SMMU raise CERROR_ILL and stop the queue (IHI 0070 4.1.3)';
+    case 'unsupported':
+      return 'a command the SMMU does not implement is CERROR_ILL (IHI 0070 4.1.3, and the command’s section)';
+    case 'ssec':
+      return 'SSec must be 0 on the Non-secure command queue, otherwise CERROR_ILL (IHI 0070 4.1.6)';
+    case 'reserved-value':
+      return 'a reserved field value makes the command CERROR_ILL (IHI 0070 4.4.1.1, 4.7.3, 4.5)';
+    case 'res0':
+      return 'a non-zero RES0 field may be treated as malformed (CERROR_ILL) — strict mode reports it as illegal (IHI 0070 4.1.5)';
+    default:
+      return 'CERROR_ILL (IHI 0070 4.1.3)';
+  }
+}
+
+/** Run every rule. */
+export function checkRules(
+  s: AuditStream,
+  r: Interpreted,
+  o: RuleOptions,
+): { findings: Finding[]; nestedVmids: number[]; nestedInferred: boolean } {
+  const c = new RuleChecker(s, r, o);
+  return { findings: c.run(), nestedVmids: c.nestedVmids, nestedInferred: c.nestedInferred };
+}
