@@ -141,7 +141,8 @@ function planTlb(c: Core, cur: Inv, o: SmmuOptions, out: PlanOutput): void {
   const vmid = s1 ? (o.e2h ? 0 : cur.vmid) : cur.id;
   if (tooBig(c, o)) {
     const op = s1 ? (o.e2h ? Opcode.TLBI_EL2_ASID : Opcode.TLBI_NH_ASID) : Opcode.TLBI_S12_VMALL;
-    writeTlbiTag(out.buf.u32, out.add(), op, asid, vmid);
+    const slot = out.add();
+    writeTlbiTag(out.buf.u32, slot, op, asid, vmid);
     return;
   }
   const op = s1 ? (o.e2h ? Opcode.TLBI_EL2_VA : Opcode.TLBI_NH_VA) : Opcode.TLBI_S2_IPA;
@@ -172,17 +173,22 @@ function planCore(c: Core, invs: Invs, smmus: SmmuTable, out: PlanOutput): numbe
         planTlb(c, cur, o, out);
         break;
       case 'S2_VMID_S1_CLEAR':
-        if (!(tooBig(c, o) && (!c.strictS1Clear || hasS2Before(inv, i, cur.smmu, cur.id))))
-          writeTlbiTag(out.buf.u32, out.add(), Opcode.TLBI_NH_ALL, 0, cur.id);
+        if (!(tooBig(c, o) && (!c.strictS1Clear || hasS2Before(inv, i, cur.smmu, cur.id)))) {
+          const slot = out.add();
+          writeTlbiTag(out.buf.u32, slot, Opcode.TLBI_NH_ALL, 0, cur.id);
+        }
         break;
       case 'ATS': {
         const sz = c.everything ? ATC_SIZE_ALL : atcInvSize(c.iova, c.size);
-        writeAtcInv(out.buf.u32, out.add(), cur.id, cur.ssid, sz, atcInvAddr(c.iova, sz));
+        const slot = out.add();
+        writeAtcInv(out.buf.u32, slot, cur.id, cur.ssid, sz, atcInvAddr(c.iova, sz));
         break;
       }
-      case 'ATS_FULL':
-        writeAtcInv(out.buf.u32, out.add(), cur.id, 0, ATC_SIZE_ALL, 0);
+      case 'ATS_FULL': {
+        const slot = out.add();
+        writeAtcInv(out.buf.u32, slot, cur.id, 0, ATC_SIZE_ALL, 0);
         break;
+      }
     }
     if (out.batchLen > 0 && (j >= n || endBatch(cur, inv[j]!))) out.submit();
     i = j;
