@@ -30,8 +30,8 @@ export function levelShift(granuleLog2: number, level: number): number {
 /** The level a walk of `ias` input bits starts at. */
 export function startLevel(granuleLog2: number, ias: number): number {
   const stride = granuleLog2 - 3;
-  for (let level = 0; level <= 3; level++) if (ias <= granuleLog2 + (4 - level) * stride) return level;
-  return 3;
+  for (let level = 3; level > 0; level--) if (ias <= granuleLog2 + (4 - level) * stride) return level;
+  return 0;
 }
 
 /** True when a block descriptor is allowed at `level` (no LPA/DS: 4K L1/L2, 16K L2, 64K L2). */
