@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE, reportError } from './common.js';
+import { registerAudit } from './audit.js';
 import { registerDecode } from './decode.js';
 import { registerEncode } from './encode.js';
 import { registerPlan } from './plan.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(str) })
     .showHelpAfterError('(add --help for usage)');
   registerDecode(program);
+  registerAudit(program);
   registerEncode(program);
   registerPlan(program);
   registerPgtable(program);

@@ -1,0 +1,239 @@
+/**
+ * `smmuv3-tlbi audit`: check a real command stream (a raw queue dump, hex words, or a QEMU SMMUv3 trace)
+ * against the architecture and re-plan it with the engine. Exit 0 no findings, 1 findings, 2 unusable input.
+ */
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import type { Command as Program } from 'commander';
+import cliProgress from 'cli-progress';
+import {
+  AuditStream,
+  auditStream,
+  formatReport,
+  parseQemuTrace,
+  readRing,
+  reportToJson,
+  type AuditStream as Stream,
+  type RingRegisters,
+  type TraceStats,
+} from '../audit/index.js';
+import { parseUint } from '../parse.js';
+import { buildChecker } from './decode.js';
+import {
+  EXIT_CHECK_FAILED,
+  EXIT_OK,
+  UsageError,
+  action,
+  choiceOption,
+  parseJsonText,
+  printJson,
+  readInput,
+  uintOption,
+  warn,
+  withExamples,
+} from './common.js';
+import { parseHexPairs } from './hexwords.js';
+import type { QueueKind } from '../cmdq/index.js';
+
+interface AuditOpts {
+  file?: string;
+  qemuTrace?: string;
+  regs?: string;
+  prod?: number;
+  cons?: number;
+  log2size?: number;
+  json?: boolean;
+  lax?: boolean;
+  queue: QueueKind;
+  features?: string;
+  idr0?: number;
+  idr1?: number;
+  idr3?: number;
+  idr5?: number;
+  nestedVmids?: string;
+  maxBatch?: number;
+  ipaBits?: number;
+  vaBits?: number;
+  pageSize?: number;
+  replan: boolean;
+  maxFindings?: number;
+  progress?: boolean;
+}
+
+/** IDR5.OAS encodings → address bits. */
+const OAS_BITS = [32, 36, 40, 42, 44, 48, 52];
+/** Inputs above this size get a progress bar (when stderr is a terminal). */
+const PROGRESS_BYTES = 4 << 20;
+
+function maybeGunzip(buf: Buffer, source: string): Buffer {
+  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
+    try {
+      return gunzipSync(buf);
+    } catch (e) {
+      throw new UsageError(`${source}: gzip data could not be decompressed: ${(e as Error).message}`);
+    }
+  }
+  return buf;
+}
+
+function parseVmidList(list: string): number[] | undefined {
+  if (list === 'auto') return undefined;
+  if (list === 'none' || list === '') return [];
+  return list.split(',').map((x, k) => {
+    const v = parseUint(x.trim(), `--nested-vmids[${k}]`);
+    if (v > 0xffff) throw new UsageError(`--nested-vmids[${k}]: ${x} is not a 16-bit VMID`);
+    return v;
+  });
+}
+
+/** Registers from a JSON file such as the sample's cmdq.json (CMDQ_PROD, CMDQ_CONS, CMDQ_BASE, IDRn, log2size). */
+function readRegs(path: string): Record<string, number> {
+  const doc = parseJsonText(readFileSync(path, 'utf8'), path);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new UsageError(`${path}: expected a JSON object`);
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
+    const key = k.toUpperCase();
+    if (['CMDQ_PROD', 'CMDQ_CONS', 'CMDQ_BASE', 'IDR0', 'IDR1', 'IDR3', 'IDR5', 'LOG2SIZE'].includes(key)) {
+      if (key === 'CMDQ_BASE') {
+        // CMDQ_BASE holds a 64-bit address; only LOG2SIZE (bits [4:0]) is needed.
+        const s = String(v).replace(/^0x/i, '');
+        out[key] = parseInt(s.slice(-2), 16) & 0x1f;
+      } else out[key] = parseUint(v, `${path}: ${k}`);
+    }
+  }
+  return out;
+}
+
+class Progress {
+  private bar: cliProgress.SingleBar | null = null;
+  private phase = '';
+  constructor(private readonly enabled: boolean) {}
+  update(phase: string, done: number, total: number): void {
+    if (!this.enabled) return;
+    if (phase !== this.phase) {
+      this.bar?.stop();
+      this.phase = phase;
+      this.bar = new cliProgress.SingleBar(
+        { stream: process.stderr, format: `${phase.padEnd(8)} [{bar}] {percentage}% | {value}/{total}`, hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      );
+      this.bar.start(total, done);
+    }
+    this.bar?.update(done);
+  }
+  stop(): void {
+    this.bar?.stop();
+    this.bar = null;
+  }
+}
+
+export function registerAudit(program: Program): void {
+  const cmd = program
+    .command('audit')
+    .description(
+      'Audit a real SMMUv3 command stream against the architecture and re-plan it with the engine: a raw command-queue ' +
+        'dump (--file, with --prod/--cons/--log2size or --regs to read the ring oldest first), hex word pairs (arguments ' +
+        'or stdin), or a QEMU trace (--qemu-trace, -trace "smmuv3_*"; log backend with or without -msg timestamp=on, or ' +
+        'simpletrace.py text). gzip input is accepted. Exit 0 no findings, 1 findings, 2 unusable input.',
+    )
+    .argument('[words...]', 'hex words, two per entry: 0x<w0> 0x<w1>')
+    .option('-f, --file <path>', 'raw little-endian command-queue dump (a multiple of 16 bytes; - for stdin)')
+    .option('--qemu-trace <path>', 'QEMU SMMUv3 trace log')
+    .option('--regs <json>', 'queue registers as JSON (CMDQ_PROD, CMDQ_CONS, CMDQ_BASE or log2size, IDR0/1/3/5)')
+    .option('--prod <value>', 'CMDQ_PROD (index and wrap bit)', uintOption('--prod'))
+    .option('--cons <value>', 'CMDQ_CONS (index, wrap bit, ERR in [30:24])', uintOption('--cons'))
+    .option('--log2size <n>', 'log2 of the number of ring entries (CMDQ_BASE.LOG2SIZE)', uintOption('--log2size'))
+    .option('--json', 'print one JSON document (every finding and the re-planning table)')
+    .option('--lax', 'report set RES0 bits as warnings instead of illegal entries')
+    .option('--queue <kind>', 'non-secure or secure', choiceOption('--queue', ['non-secure', 'secure'] as const), 'non-secure')
+    .option('--features <list>', 'SMMU features, e.g. "no-stage2,no-ats,ds"')
+    .option('--idr0 <value>', 'SMMU_IDR0 value', uintOption('--idr0'))
+    .option('--idr1 <value>', 'SMMU_IDR1 value (CMDQS bounds --log2size)', uintOption('--idr1'))
+    .option('--idr3 <value>', 'SMMU_IDR3 value', uintOption('--idr3'))
+    .option('--idr5 <value>', 'SMMU_IDR5 value (DS; OAS gives the IPA size)', uintOption('--idr5'))
+    .option('--nested-vmids <list>', 'VMIDs used under nesting: "1,2", "none", or "auto" (VMIDs in both stage-2 and NH_* TLBIs)', 'auto')
+    .option('--max-batch <n>', 'report batches with more than n commands before a CMD_SYNC (MMU-700 erratum 2812531: 63)', uintOption('--max-batch'))
+    .option('--ipa-bits <n>', 'IPA size for S2_IPA ranges (default: from IDR5.OAS, else 52)', uintOption('--ipa-bits'))
+    .option('--va-bits <n>', 'VA size: report ranges that start below 2^n and run past it', uintOption('--va-bits'))
+    .option('--page-size <size>', 'page size assumed for a lone TG=0 TLBI when re-planning', uintOption('--page-size'), 4096)
+    .option('--no-replan', 'skip re-planning with the engine')
+    .option('--max-findings <n>', 'findings printed in full in the text report', uintOption('--max-findings'), 20)
+    .option('--no-progress', 'no progress bar')
+    .action(
+      action(async (words: string[], o: AuditOpts) => {
+        const sources = [words.length > 0, o.file !== undefined, o.qemuTrace !== undefined].filter(Boolean).length;
+        if (sources > 1) throw new UsageError('give one input: hex words, --file or --qemu-trace');
+        const regs = o.regs ? readRegs(o.regs) : {};
+        const idr = (k: string, v: number | undefined): number | undefined => v ?? regs[k];
+        const idr0 = idr('IDR0', o.idr0);
+        const idr1 = idr('IDR1', o.idr1);
+        const idr3 = idr('IDR3', o.idr3);
+        const idr5 = idr('IDR5', o.idr5);
+        const checker = buildChecker({
+          lax: o.lax ?? false,
+          queue: o.queue,
+          ...(o.features !== undefined ? { features: o.features } : {}),
+          ...(idr0 !== undefined ? { idr0 } : {}),
+          ...(idr3 !== undefined ? { idr3 } : {}),
+          ...(idr5 !== undefined ? { idr5 } : {}),
+        });
+        const progress = new Progress(o.progress !== false && !o.json && process.stderr.isTTY === true);
+        let stream: Stream;
+        let trace: TraceStats | null = null;
+        let large = false;
+        if (o.qemuTrace !== undefined) {
+          const buf = maybeGunzip(await readInput(o.qemuTrace), o.qemuTrace);
+          large = buf.length > PROGRESS_BYTES;
+          const r = parseQemuTrace(buf.toString('utf8'), large ? { onProgress: (d, t) => progress.update('trace', d, t) } : {});
+          stream = r.stream;
+          trace = r.stats;
+        } else if (o.file !== undefined) {
+          const buf = maybeGunzip(await readInput(o.file), o.file);
+          large = buf.length > PROGRESS_BYTES;
+          const rr: { -readonly [K in keyof RingRegisters]: RingRegisters[K] } = {};
+          const prod = o.prod ?? regs.CMDQ_PROD;
+          const cons = o.cons ?? regs.CMDQ_CONS;
+          const log2size = o.log2size ?? regs.LOG2SIZE ?? regs.CMDQ_BASE;
+          if (prod !== undefined) rr.prod = prod;
+          if (cons !== undefined) rr.cons = cons;
+          if (log2size !== undefined) rr.log2size = log2size;
+          if (log2size !== undefined && idr1 !== undefined) {
+            const cmdqs = (idr1 >>> 21) & 0x1f;
+            if (log2size > cmdqs)
+              throw new UsageError(`--log2size ${log2size} exceeds SMMU_IDR1.CMDQS (${cmdqs}), the largest queue this SMMU supports`);
+          }
+          stream = readRing(new Uint8Array(buf.buffer, buf.byteOffset, buf.length), rr);
+        } else {
+          const text = words.length > 0 ? words.join(' ') : (await readInput(undefined)).toString('utf8');
+          stream = AuditStream.fromHalves(parseHexPairs(text, words.length > 0 ? 'arguments' : 'stdin'));
+          if (stream.count === 0) throw new UsageError('no entries: give hex words, --file or --qemu-trace');
+        }
+        const nested = parseVmidList(o.nestedVmids ?? 'auto');
+        const oas = idr5 !== undefined ? OAS_BITS[idr5 & 7] : undefined;
+        const report = auditStream(stream, {
+          checker,
+          replan: o.replan,
+          trace,
+          ...(nested !== undefined ? { nestedVmids: nested } : {}),
+          ...(o.maxBatch !== undefined ? { maxBatch: o.maxBatch } : {}),
+          ...((o.ipaBits ?? oas) !== undefined ? { ipaBits: o.ipaBits ?? oas } : {}),
+          ...(o.vaBits !== undefined ? { vaBits: o.vaBits } : {}),
+          ...(o.pageSize !== undefined ? { pageSize: o.pageSize } : {}),
+          ...(large || stream.count > 1 << 18 ? { onProgress: (p: string, d: number, t: number) => progress.update(p, d, t) } : {}),
+        });
+        progress.stop();
+        if (o.json) printJson(reportToJson(report));
+        else process.stdout.write(formatReport(report, { maxFindings: o.maxFindings ?? 20 }));
+        if (!o.json && report.counts.findings > 0) warn(`${report.counts.findings} finding(s)`);
+        return report.counts.findings > 0 ? EXIT_CHECK_FAILED : EXIT_OK;
+      }),
+    );
+  withExamples(
+    cmd,
+    'smmuv3-tlbi audit --file cmdq.bin.gz --regs cmdq.json',
+    'smmuv3-tlbi audit --file cmdq.bin --prod 0x4585 --cons 0x4585 --log2size 16 --idr0 0xd40101a --idr3 0x1404',
+    'smmuv3-tlbi audit --qemu-trace qemu-trace.log.gz --json > audit.json',
+    'smmuv3-tlbi audit 0x0001000000000012 0x00000000ffff6701 0x000000000fc02046 0x0',
+    'smmuv3-tlbi audit --file cmdq.bin --max-batch 63 --nested-vmids 1,2',
+  );
+}
