@@ -3,12 +3,14 @@
  * at a stale build and parallel test files never race on web/dist), serve it with the CLI's own server on
  * port 0, and drive Debian's Chromium through playwright-core (no browser download).
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { vi } from 'vitest';
 import { build } from 'vite';
+import { buildProgram } from '../src/cli/main.js';
 import { startServer, type RunningServer } from '../src/cli/serve.js';
 
 export const ChromiumPath = '/usr/bin/chromium';
@@ -38,6 +40,8 @@ export interface PageHarness {
   readonly server: RunningServer;
   readonly browser: Browser;
   readonly dir: string;
+  /** Requests the page tried to make to anywhere but the local server (blocked; must stay empty). */
+  readonly external: string[];
   /** A fresh page at `query` (the URL state), waiting until the page says it is ready. */
   open(query?: string, viewport?: { width: number; height: number }): Promise<Page>;
   close(): Promise<void>;
@@ -59,10 +63,12 @@ export async function startHarness(): Promise<PageHarness> {
   const server = await startServer({ dir, port: 0 });
   const browser = await chromium.launch({ executablePath: ChromiumPath, headless: true, args: ChromiumArgs });
   const errors: string[] = [];
+  const external: string[] = [];
   return {
     server,
     browser,
     dir,
+    external,
     async open(query = '', viewport = { width: 1400, height: 1000 }) {
       const page = await browser.newPage({ viewport });
       page.on('pageerror', (e) => errors.push(e.message));
@@ -70,9 +76,12 @@ export async function startHarness(): Promise<PageHarness> {
         if (m.type() === 'error') errors.push(m.text());
       });
       // Nothing may be fetched from anywhere but the local server (the page works offline).
-      await page.route('**/*', (route) =>
-        route.request().url().startsWith(server.url) ? route.continue() : route.abort('blockedbyclient'),
-      );
+      await page.route('**/*', (route) => {
+        const url = route.request().url();
+        if (url.startsWith(server.url) || url.startsWith('data:')) return route.continue();
+        external.push(url);
+        return route.abort('blockedbyclient');
+      });
       await page.goto(server.url + (query ? `?${query}` : ''));
       await page.waitForSelector('body[data-ready="1"]');
       if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
@@ -92,4 +101,44 @@ export async function screenshot(page: Page, name: string, fullPage = true): Pro
   const path = join(RESULTS, `${name}.png`);
   await page.screenshot({ path, fullPage });
   return path;
+}
+
+/**
+ * Run the real CLI (`smmuv3-tlbi <args>`) in this process and capture what it prints. `input`, when given,
+ * is written to a temporary JSON file passed as `--input`.
+ */
+export async function runCli(
+  args: string[],
+  input?: unknown,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const argv = [...args];
+  let tmp: string | undefined;
+  if (input !== undefined) {
+    tmp = mkdtempSync(join(tmpdir(), 'smmuv3-tlbi-req-'));
+    writeFileSync(join(tmp, 'request.json'), JSON.stringify(input));
+    argv.push('--input', join(tmp, 'request.json'));
+  }
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
+    stdout += String(c);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
+    stderr += String(c);
+    return true;
+  });
+  const before = process.exitCode;
+  try {
+    await buildProgram().parseAsync(['node', 'smmuv3-tlbi', ...argv]);
+  } catch {
+    // commander's exitOverride: the code is in process.exitCode or below
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  }
+  const code = Number(process.exitCode ?? 0);
+  process.exitCode = before;
+  return { code, stdout, stderr };
 }

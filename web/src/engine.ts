@@ -4,32 +4,32 @@
  * entry is decoded back from its 16-byte words by the codec. Nothing here plans anything itself.
  */
 import { CommandChecker, decodeSlot } from '../../src/cmdq/index.js';
-import { PlanOutput } from '../../src/tlbi/output.js';
-import { invalidateRange, levelMask, tlbiInv } from '../../src/tlbi/plan.js';
-import { tlbiShape } from '../../src/tlbi/range.js';
-import { parsePlanRequest, type PlanRequest } from '../../src/tlbi/validate.js';
+import { levelMask, tlbiShape, planLinuxReport, planTlbiReport, parsePlanRequest } from '../../src/tlbi/index.js';
 import type { PlanEntry, PlanModel, Policy } from './plan-view.js';
 import { commandClass, commandSpan } from './span.js';
 
 /** Decoding what the planner wrote: a lax checker (the words are the engine's, judged elsewhere). */
 const Checker = new CommandChecker({ lax: true });
 
-/** Plan `doc` (throws the core's InputError on a bad request; anything else is a bug). */
+/**
+ * Plan `doc` with the same calls `smmuv3-tlbi plan` makes (parsePlanRequest, then planLinuxReport or
+ * planTlbiReport). Throws the core's InputError on a bad request; anything else is a bug.
+ */
 export function planDocument(doc: Record<string, unknown>, requestText: string): PlanModel {
-  const req: PlanRequest = parsePlanRequest(doc);
-  const out = new PlanOutput();
+  const req = parsePlanRequest(doc);
   let range: { start: number; end: number } | null;
   let stride: number;
   let pgsize: number;
+  let report: ReturnType<typeof planLinuxReport>;
   if (req.policy === 'linux') {
     const r = req.range!;
-    invalidateRange(req.invs, r, req.table, out);
+    report = planLinuxReport(req.invs, r, req.table);
     range = r.size === 0 ? null : { start: r.iova, end: r.iova + r.size };
     stride = r.granule;
-    pgsize = Number((doc.invs as { pgsize?: number }[]).find((x) => x.pgsize)?.pgsize ?? 4096);
+    pgsize = req.invs.live().find((e) => e.type === 'S1_ASID' || e.type === 'S2_VMID')?.pgsize ?? 4096;
   } else {
     const t = req.tlbi!;
-    tlbiInv(t, req.invs, req.table, out);
+    report = planTlbiReport(req.invs, t, req.table);
     range = { start: t.start, end: t.last + 1 };
     const shape = tlbiShape(
       levelMask(t.leafLevels),
@@ -41,6 +41,7 @@ export function planDocument(doc: Record<string, unknown>, requestText: string):
     stride = 2 ** shape.strideShift;
     pgsize = t.granule;
   }
+  const out = report.out;
   const entries: PlanEntry[] = [];
   const u32 = out.buf.u32;
   for (let i = 0; i < out.count; i++) {
@@ -56,5 +57,5 @@ export function planDocument(doc: Record<string, unknown>, requestText: string):
       span: commandSpan(cmd, stride),
     });
   }
-  return { policy: req.policy as Policy, request: requestText, entries, range, pgsize };
+  return { policy: req.policy as Policy, request: requestText, entries, range, pgsize, stats: report.stats };
 }

@@ -5,21 +5,12 @@
  */
 import './style.css';
 import { InputError } from '../../src/parse.js';
-import { leafLevelAllowed, tableLevelAllowed } from '../../src/tlbi/range.js';
-import { leafSizes } from '../../src/tlbi/validate.js';
+import { leafLevelAllowed, leafSizes, tableLevelAllowed } from '../../src/tlbi/index.js';
 import { renderDecode, setupDecodeView } from './decode-view.js';
 import { all, byId, h } from './dom.js';
 import { planDocument } from './engine.js';
-import {
-  drawPlan,
-  entryDetails,
-  sharedWindow,
-  sizeText,
-  summarize,
-  type PlanModel,
-  type PlanSummary,
-  type Policy,
-} from './plan-view.js';
+import { drawPlan, entryDetails, sharedWindow, sizeText, type PlanModel, type Policy } from './plan-view.js';
+import type { PlanStats } from '../../src/tlbi/index.js';
 import { buildRequests, fieldOf, levelOfGranule, type FieldError } from './request.js';
 import { setupSimulateView } from './simulate-view.js';
 import {
@@ -334,20 +325,29 @@ function showError(fe: FieldError): void {
 
 // ---- results ----
 
-function compareTable(
-  sums: Partial<Record<Policy, PlanSummary>>,
-  failed: Partial<Record<Policy, string>>,
-): HTMLElement {
+function tlbiCount(st: PlanStats): number {
+  let n = 0;
+  for (const [name, k] of Object.entries(st.byKind)) if (name.startsWith('TLBI_')) n += k;
+  return n;
+}
+
+/** The two policies side by side, from the core's statistics; the better figure of each row in green. */
+function compareTable(failed: Partial<Record<Policy, string>>): HTMLElement {
   const pol: Policy[] = ['linux', 'tlbi'];
-  type Row = [string, (x: PlanSummary) => number, string];
+  type Row = [string, (x: PlanStats) => number, string, ((x: PlanStats) => string)?];
   const rows: Row[] = [
-    ['TLBI commands', (x) => x.tlbis, 'tlbis'],
-    ['  of which whole-tag', (x) => x.wholeTag, 'whole'],
-    ['ATC_INV', (x) => x.atcs, 'atcs'],
+    ['TLBI commands', tlbiCount, 'tlbis'],
+    ['whole-tag TLBIs', (x) => x.wholeTag, 'whole'],
+    ['ATC_INV', (x) => x.atcCommands, 'atcs'],
     ['CMD_SYNC', (x) => x.syncs, 'syncs'],
     ['queue entries', (x) => x.entries, 'entries'],
-    ['TLB pages over-invalidated', (x) => x.overPages, 'over'],
-    ['ATC 4K pages over-invalidated', (x) => x.atcOverPages, 'atcover'],
+    ['TLB pages over-invalidated (4K)', (x) => x.pagesOverInvalidated, 'over'],
+    [
+      'ATC pages invalidated (4K)',
+      (x) => x.atcPages,
+      'atcpages',
+      (x) => (x.atcWhole ? `${x.atcPages} + whole ATC ×${x.atcWhole}` : String(x.atcPages)),
+    ],
   ];
   const head = h(
     'tr',
@@ -358,25 +358,22 @@ function compareTable(
         'th',
         { class: `pol-${p}` },
         p === 'linux' ? 'linux policy' : 'tlbi policy',
-        h('div', { class: 'sub' }, models[p]?.request ?? ''),
+        h('div', { class: 'sub' }, models[p]?.request ?? failed[p] ?? ''),
       ),
     ),
   );
-  const body = rows.map(([label, get, key]) => {
-    const vals = pol.map((p) => (sums[p] ? get(sums[p]) : undefined));
+  const body = rows.map(([label, get, key, show]) => {
+    const vals = pol.map((p) => (models[p] ? get(models[p].stats) : undefined));
     const both = vals[0] !== undefined && vals[1] !== undefined;
     return h(
       'tr',
-      { 'data-stat': key, class: label.startsWith('  ') ? 'sub-row' : '' },
-      h('th', {}, label.trim()),
+      { 'data-stat': key },
+      h('th', {}, label),
       ...pol.map((p, k) => {
         const v = vals[k];
         const better = both && key !== 'whole' && v! < vals[1 - k]!;
-        return h(
-          'td',
-          { 'data-policy': p, class: better ? 'better' : '' },
-          v === undefined ? (failed[p] ? '—' : '') : String(v),
-        );
+        const text = v === undefined ? '—' : show ? show(models[p]!.stats) : String(v);
+        return h('td', { 'data-policy': p, class: better ? 'better' : '' }, text);
       }),
     );
   });
@@ -522,9 +519,7 @@ function update(): void {
         }
       }
     }
-    const sums: Partial<Record<Policy, PlanSummary>> = {};
-    for (const p of ['linux', 'tlbi'] as const) if (models[p]) sums[p] = summarize(models[p]);
-    byId('compare').replaceChildren(compareTable(sums, failed));
+    byId('compare').replaceChildren(compareTable(failed));
     renderDrawings();
     const nothing = !models.linux && !models.tlbi;
     byId('drawings').classList.toggle('empty', nothing);

@@ -6,6 +6,7 @@
  */
 import { fieldsToJson, wordsToJson, type Command } from '../../src/cmdq/index.js';
 import { hexAddr } from '../../src/bits.js';
+import type { PlanStats } from '../../src/tlbi/index.js';
 import { h, s } from './dom.js';
 import { commandTag, type CommandClass, type Span } from './span.js';
 
@@ -29,18 +30,8 @@ export interface PlanModel {
   /** The request range [start, end), or null for "everything" (size 0). */
   readonly range: { readonly start: number; readonly end: number } | null;
   readonly pgsize: number;
-}
-
-export interface PlanSummary {
-  readonly tlbis: number;
-  readonly wholeTag: number;
-  readonly atcs: number;
-  readonly syncs: number;
-  readonly entries: number;
-  /** TLB pages invalidated outside the range, summed over tags (whole-tag commands excluded). */
-  readonly overPages: number;
-  /** 4 KiB ATC pages invalidated outside the range, summed over devices (Size 52 excluded). */
-  readonly atcOverPages: number;
+  /** The core's statistics of the plan (the same as `plan --json` prints). */
+  readonly stats: PlanStats;
 }
 
 // Layout (SVG user units; the SVG scales to the width of its box).
@@ -60,65 +51,6 @@ const ShortLabel = 62;
 const LongLabel = 200;
 /** A span more than this many times wider than the range is clipped at the plot edge. */
 const ClipFactor = 4;
-
-export function summarize(m: PlanModel): PlanSummary {
-  let tlbis = 0;
-  let wholeTag = 0;
-  let atcs = 0;
-  let syncs = 0;
-  const byTag = new Map<string, { start: number; end: number }[]>();
-  const atcByTag = new Map<string, { start: number; end: number }[]>();
-  for (const e of m.entries) {
-    if (e.cls === 'tlbi-range' || e.cls === 'tlbi-whole') tlbis++;
-    if (e.cls === 'tlbi-whole') wholeTag++;
-    if (e.cls === 'atc') atcs++;
-    if (e.cls === 'sync') syncs++;
-    if (e.span.kind === 'range') {
-      const map = e.cls === 'atc' ? atcByTag : byTag;
-      const key = `${e.smmu}|${commandTag(e.cmd)}`;
-      const list = map.get(key) ?? [];
-      list.push({ start: e.span.start, end: e.span.end });
-      map.set(key, list);
-    }
-  }
-  const outside = (map: Map<string, { start: number; end: number }[]>, unit: number): number => {
-    if (!m.range) return 0;
-    let total = 0;
-    for (const list of map.values()) {
-      const covered = unionLength(list);
-      const inside = unionLength(
-        list.map((x) => ({ start: Math.max(x.start, m.range!.start), end: Math.min(x.end, m.range!.end) })),
-      );
-      total += (covered - inside) / unit;
-    }
-    return total;
-  };
-  return {
-    tlbis,
-    wholeTag,
-    atcs,
-    syncs,
-    entries: m.entries.length,
-    overPages: outside(byTag, m.pgsize),
-    atcOverPages: outside(atcByTag, 4096),
-  };
-}
-
-function unionLength(list: { start: number; end: number }[]): number {
-  const xs = list.filter((x) => x.end > x.start).sort((a, b) => a.start - b.start);
-  let total = 0;
-  let curS = -1;
-  let curE = -1;
-  for (const x of xs) {
-    if (x.start > curE) {
-      if (curE > curS) total += curE - curS;
-      curS = x.start;
-      curE = x.end;
-    } else curE = Math.max(curE, x.end);
-  }
-  if (curE > curS) total += curE - curS;
-  return total;
-}
 
 /** The address window both drawings share: the range, widened to the TLBI spans (ATC spans may be clipped). */
 export function sharedWindow(models: readonly PlanModel[]): { lo: number; hi: number } | null {
@@ -359,6 +291,7 @@ function bar(
     'data-kind': kind,
     'data-index': e.index,
     'data-smmu': e.smmu,
+    'data-tag': commandTag(c),
     'data-policy': m.policy,
     'data-start': e.span.kind === 'range' ? hexAddr(e.span.start) : undefined,
     'data-end': e.span.kind === 'range' ? hexAddr(e.span.end) : undefined,
