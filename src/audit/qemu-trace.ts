@@ -41,8 +41,8 @@ export interface TraceStats {
   numScaleAmbiguous: number;
   /** Range TLBIs with no range event after them (QEMU refused or did not trace them). */
   rangeWithoutEvent: number;
-  /** The last values the driver wrote to the queue registers (MMIO), when traced. */
-  cmdqBase: number | null;
+  /** From the driver's MMIO writes, when traced: CMDQ_BASE.LOG2SIZE and the last CMDQ_PROD / CMDQ_CONS. */
+  cmdqLog2size: number | null;
   cmdqProd: number | null;
   cmdqCons: number | null;
 }
@@ -161,7 +161,7 @@ export function parseQemuTrace(text: string, opts: TraceParseOptions = {}): { st
     opcodeNames: {},
     numScaleAmbiguous: 0,
     rangeWithoutEvent: 0,
-    cmdqBase: null,
+    cmdqLog2size: null,
     cmdqProd: null,
     cmdqCons: null,
   };
@@ -327,7 +327,11 @@ export function parseQemuTrace(text: string, opts: TraceParseOptions = {}): { st
         const v = kv(payload);
         const a = v.get('addr');
         const val = v.get('val');
-        if (a === 0x90 && val !== undefined) stats.cmdqBase = val;
+        if (a === 0x90) {
+          // CMDQ_BASE is a 64-bit address: read LOG2SIZE (bits [4:0]) from the last hex digits, exactly.
+          const m = /val\s*[=:]\s*0x([0-9a-fA-F]+)/.exec(payload);
+          if (m) stats.cmdqLog2size = parseInt(m[1]!.slice(-2), 16) & 0x1f;
+        }
         else if (a === 0x98 && val !== undefined) stats.cmdqProd = val;
         else if (a === 0x9c && val !== undefined) stats.cmdqCons = val;
         break;

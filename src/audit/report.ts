@@ -194,8 +194,8 @@ export interface FormatOptions {
 export function formatReport(rep: AuditReport, o: FormatOptions = {}): string {
   const L: string[] = [];
   const inp = rep.input;
-  const src = inp.source === 'dump' ? 'raw queue dump' : inp.source === 'qemu-trace' ? 'QEMU trace' : 'hex words';
-  L.push(`Audit of a ${src}: ${inp.entries} entries, ${rep.counts.batches} batches`);
+  const src = inp.source === 'dump' ? 'a raw queue dump' : inp.source === 'qemu-trace' ? 'a QEMU trace' : 'hex words';
+  L.push(`Audit of ${src}: ${inp.entries} entries, ${rep.counts.batches} batches`);
   if (inp.ring) {
     const g = inp.ring;
     L.push(
@@ -252,7 +252,7 @@ export function formatReport(rep: AuditReport, o: FormatOptions = {}): string {
     L.push(title);
     if (h.length === 0) L.push('  (none)');
     const max = Math.max(1, ...h.map((b) => b.count));
-    for (const b of h) L.push(`  ${b.label.padStart(11)} ${pad(b.count, 9)}  ${bar(b.count, max)}`);
+    for (const b of h) L.push(`  ${b.label.padStart(13)} ${pad(b.count, 9)}  ${bar(b.count, max)}`);
   }
   const rp = rep.replan;
   if (rp) {
