@@ -1,0 +1,163 @@
+/**
+ * Fault injection between the engine and the command queues: each fault breaks the command stream of one
+ * change in a way real drivers have (or could have) got wrong, so that users can watch the checker catch it.
+ * Faults edit 16-byte entries through the codec's field table (src/cmdq), per SMMU.
+ */
+import { CheckedEntry, CommandChecker, FIELD_IDS } from '../cmdq/check.js';
+import { OPCODE_SPECS, Opcode, type CommandName } from '../cmdq/opcodes.js';
+import { writeTlbiRange } from '../cmdq/writers.js';
+
+export const FAULT_NAMES = [
+  'drop-sync',
+  'skip-last-tlbi',
+  'leaf-always',
+  'wrong-ttl',
+  'wrong-tg',
+  'no-atc',
+  'atc-before-tlbi',
+  'no-nested-s1-clear',
+  'short-range',
+] as const;
+export type FaultName = (typeof FAULT_NAMES)[number];
+
+export const FAULT_HELP: Readonly<Record<FaultName, string>> = {
+  'drop-sync': 'drop the last CMD_SYNC of each SMMU: the invalidations are never guaranteed complete',
+  'skip-last-tlbi': 'drop the last TLB invalidation of each SMMU',
+  'leaf-always': 'set Leaf=1 on every address invalidation, even when table descriptors were freed',
+  'wrong-ttl': 'change every non-zero TTL hint to another level (3 ↔ 2, 1 → 3)',
+  'wrong-tg': 'change the TG (granule) of every range invalidation',
+  'no-atc': 'drop every ATC_INV',
+  'atc-before-tlbi': 'move the ATC_INVs in front of the TLB invalidations, before their CMD_SYNC',
+  'no-nested-s1-clear': 'drop the TLBI_NH_ALL that clears nested stage-1 entries after a stage-2 change',
+  'short-range': 'make the last address invalidation of each SMMU cover one page too few',
+};
+
+export function isFaultName(s: string): s is FaultName {
+  return (FAULT_NAMES as readonly string[]).includes(s);
+}
+
+const F = FIELD_IDS;
+const RANGE_OPS = new Set<number>(
+  (Object.keys(OPCODE_SPECS) as CommandName[]).filter((n) => OPCODE_SPECS[n].range).map((n) => Opcode[n]),
+);
+
+function isTlbi(op: number): boolean {
+  return op >= 0x10 && op <= 0x30;
+}
+
+/** One SMMU's entries of a change, as halves (4 per entry). */
+export type EntryList = number[][];
+
+const scratch = new CheckedEntry();
+const lax = new CommandChecker({ lax: true });
+
+function decode(h: number[], out: CheckedEntry): CheckedEntry {
+  lax.check(h[0]!, h[1]!, h[2]!, h[3]!, out);
+  return out;
+}
+
+/** Rewrite a range-capable TLBI with new NUM / SCALE / TTL / TG / Leaf / address. */
+function rewrite(
+  h: number[],
+  e: CheckedEntry,
+  over: { num?: number; scale?: number; ttl?: number; tg?: number; leaf?: number; addr?: number },
+): number[] {
+  const v = e.values;
+  const u = new Uint32Array(4);
+  writeTlbiRange(
+    u,
+    0,
+    h[0]! & 0xff,
+    v[F.asid]!,
+    v[F.vmid]!,
+    over.num ?? v[F.num]!,
+    over.scale ?? v[F.scale]!,
+    over.leaf ?? v[F.leaf]!,
+    over.ttl ?? v[F.ttl]!,
+    over.tg ?? v[F.tg]!,
+    over.addr ?? v[F.addr]!,
+  );
+  return [u[0]!, u[1]!, u[2]!, u[3]!];
+}
+
+function lastIndex(list: EntryList, pred: (op: number, h: number[]) => boolean): number {
+  for (let i = list.length - 1; i >= 0; i--) if (pred(list[i]![0]! & 0xff, list[i]!)) return i;
+  return -1;
+}
+
+/** Apply `fault` to one SMMU's entries of a change (in place). */
+export function applyFault(fault: FaultName, list: EntryList): void {
+  switch (fault) {
+    case 'drop-sync': {
+      const i = lastIndex(list, (op) => op === Opcode.CMD_SYNC);
+      if (i >= 0) list.splice(i, 1);
+      return;
+    }
+    case 'skip-last-tlbi': {
+      const i = lastIndex(list, (op) => isTlbi(op));
+      if (i >= 0) list.splice(i, 1);
+      return;
+    }
+    case 'leaf-always':
+      for (let i = 0; i < list.length; i++) {
+        const h = list[i]!;
+        if (RANGE_OPS.has(h[0]! & 0xff)) h[2] = (h[2]! | 1) >>> 0;
+      }
+      return;
+    case 'wrong-ttl':
+      for (let i = 0; i < list.length; i++) {
+        const h = list[i]!;
+        if (!RANGE_OPS.has(h[0]! & 0xff)) continue;
+        const e = decode(h, scratch);
+        const ttl = e.values[F.ttl]!;
+        if (e.values[F.tg] === 0 || ttl === 0) continue;
+        list[i] = rewrite(h, e, { ttl: ttl === 3 ? 2 : 3 });
+      }
+      return;
+    case 'wrong-tg':
+      for (let i = 0; i < list.length; i++) {
+        const h = list[i]!;
+        if (!RANGE_OPS.has(h[0]! & 0xff)) continue;
+        const e = decode(h, scratch);
+        const tg = e.values[F.tg]!;
+        if (tg === 0) continue;
+        // Keep the command legal: 16K with TTL=1 and NUM=SCALE=0 would be a reserved encoding.
+        let ntg = tg === 1 ? 2 : 1;
+        if (ntg === 2 && e.values[F.ttl] === 1 && e.values[F.num] === 0 && e.values[F.scale] === 0) ntg = 3;
+        list[i] = rewrite(h, e, { tg: ntg });
+      }
+      return;
+    case 'no-atc':
+      for (let i = list.length - 1; i >= 0; i--) if ((list[i]![0]! & 0xff) === Opcode.ATC_INV) list.splice(i, 1);
+      return;
+    case 'atc-before-tlbi': {
+      const atc = list.filter((h) => (h[0]! & 0xff) === Opcode.ATC_INV);
+      if (atc.length === 0) return;
+      const rest = list.filter((h) => (h[0]! & 0xff) !== Opcode.ATC_INV);
+      list.length = 0;
+      list.push(...atc, ...rest);
+      return;
+    }
+    case 'no-nested-s1-clear':
+      for (let i = list.length - 1; i >= 0; i--) if ((list[i]![0]! & 0xff) === Opcode.TLBI_NH_ALL) list.splice(i, 1);
+      return;
+    case 'short-range': {
+      const i = lastIndex(list, (op) => RANGE_OPS.has(op));
+      if (i < 0) return;
+      const h = list[i]!;
+      const e = decode(h, scratch);
+      const v = e.values;
+      const tg = v[F.tg]!;
+      if (tg === 0) {
+        // One address (one page): leaving it out entirely is one page too few.
+        list.splice(i, 1);
+        return;
+      }
+      const g = 2 ** (10 + 2 * tg);
+      if (v[F.scale] === 0 && v[F.num]! > 0) list[i] = rewrite(h, e, { num: v[F.num]! - 1 });
+      else if (v[F.scale] === 0) list.splice(i, 1);
+      else list[i] = rewrite(h, e, { addr: v[F.addr]! + g }); // the range now starts one page late
+      return;
+    }
+  }
+}

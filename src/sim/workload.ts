@@ -1,0 +1,553 @@
+/**
+ * The randomized workload behind `simulate`: page tables → map / unmap → engine → (faults) → command queues →
+ * SMMU models → stale-translation checker. One function, `runSimulation(config)`, returns the report object;
+ * the CLI (and later scenarios) only format it.
+ *
+ * Set-up: two domains, each attached on every SMMU to a stream without ATS and (with ATS) to a shared ATS
+ * endpoint under its own SubstreamID (stage 1) or to an ATS stream of its own (stage 2). Nested: two guest
+ * stage-1 domains (VA = IPA) over one stage-2 parent (VMID 1) that maps the guest's table frames
+ * one-to-one and its data pages anywhere; stage-2 changes invalidate through S2_VMID, S2_VMID_S1_CLEAR and
+ * ATS_FULL targets. Each operation maps a free slot (pages or a block) or unmaps a mapped one (whole, or a
+ * run of its pages); before an unmap the caches are filled over the range, during the invalidation device
+ * traffic runs over it, and after the last CMD_SYNC the checker examines what can have gone stale.
+ */
+import { hexAddr } from '../bits.js';
+import { CheckedEntry, CommandChecker, FIELD_IDS } from '../cmdq/check.js';
+import { OPCODE_SPECS, type CommandName } from '../cmdq/opcodes.js';
+import { writeSync } from '../cmdq/writers.js';
+import { FrameAllocator, PhysMemory } from '../pgtable/memory.js';
+import { IoPageTable, type UnmapResult } from '../pgtable/pagetable.js';
+import { invsOf, type InvKey, type Invs } from '../tlbi/invs.js';
+import { PlanOutput } from '../tlbi/output.js';
+import { invalidateRange, tlbiInv, type SmmuTable } from '../tlbi/plan.js';
+import { StaleChecker, type StaleReport } from '../smmu/checker.js';
+import { SmmuModel, type ModelMode, type TrafficTarget } from '../smmu/model.js';
+import { Rng } from '../smmu/rng.js';
+import type { StreamConfig } from '../smmu/streams.js';
+import type { TableConfig } from '../smmu/walker.js';
+import { applyFault, type EntryList, type FaultName } from './faults.js';
+
+export type SimStage = '1' | '2' | 'nested';
+export type SimPolicy = 'linux' | 'tlbi';
+
+export interface SimConfig {
+  readonly granule: 4096 | 16384 | 65536;
+  readonly stage: SimStage;
+  readonly ril: boolean;
+  readonly ats: boolean;
+  readonly smmus: number;
+  readonly ops: number;
+  readonly seed: number;
+  readonly policy: SimPolicy;
+  readonly fault: FaultName | null;
+  /** The model's semantics (default adversarial). */
+  readonly mode?: ModelMode;
+  /** Stale reports kept in full (default 20); all are counted. */
+  readonly maxReports?: number;
+  /** Called every `progressEvery` operations (and at the end). */
+  readonly onProgress?: (done: number, total: number) => void;
+  readonly progressEvery?: number;
+}
+
+export interface CacheFigures {
+  fills: number;
+  removed: number;
+  evicted: number;
+  size: number;
+}
+
+export interface SimReport {
+  seed: number;
+  config: Record<string, string | number | boolean | null>;
+  ops: number;
+  maps: number;
+  unmaps: number;
+  commands: Record<string, number>;
+  syncs: number;
+  illegal: number;
+  stale: number;
+  staleReports: (StaleReport & { op: number })[];
+  caches: { tlb: CacheFigures; walk: CacheFigures; atc: CacheFigures };
+  translations: number;
+  elapsedMs: number;
+  opsPerSecond: number;
+}
+
+/** Translations at most per prefetch of one stream (spread over the range) — keeps long runs fast. */
+const PREFETCH_BUDGET = 24;
+/** Slots per domain window; each slot is two blocks wide so that a mapping has its own last-level table. */
+const SLOTS = 48;
+const DOMAINS = 2;
+
+interface Attachment {
+  readonly smmu: number;
+  readonly sid: number;
+  readonly ssid: number;
+}
+
+interface Mapping {
+  iova: number;
+  size: number;
+  /** Leaf size the mapping was made of (a page or a block). */
+  leaf: number;
+}
+
+interface Domain {
+  readonly pt: IoPageTable;
+  readonly stage: 1 | 2;
+  readonly cfg: TableConfig;
+  readonly invs: Invs;
+  readonly attach: Attachment[];
+  /** Window base (input addresses) and the slots' mappings. */
+  readonly base: number;
+  readonly slots: (Mapping | null)[];
+  /** Output addresses: identity (nested stage 1) or random data pages. */
+  readonly identity: boolean;
+}
+
+function blockSize(granule: number): number {
+  return granule === 4096 ? 2 ** 21 : granule === 16384 ? 2 ** 25 : 2 ** 29;
+}
+
+export function runSimulation(config: SimConfig): SimReport {
+  return new Simulation(config).run();
+}
+
+class Simulation {
+  private readonly rng: Rng;
+  private readonly mem = new PhysMemory();
+  private readonly models: SmmuModel[] = [];
+  private readonly checkers: StaleChecker[] = [];
+  private readonly smmuTable: SmmuTable;
+  private readonly domains: Domain[] = [];
+  private readonly out = new PlanOutput(1024);
+  private readonly perSmmu: EntryList[] = [];
+  private readonly block: number;
+  private readonly g: number;
+  private stale = 0;
+  private readonly reports: (StaleReport & { op: number })[] = [];
+  private maps = 0;
+  private unmaps = 0;
+  private opIndex = 0;
+  private readonly maxReports: number;
+
+  constructor(private readonly c: SimConfig) {
+    this.rng = new Rng(c.seed);
+    this.g = c.granule;
+    this.block = blockSize(c.granule);
+    this.maxReports = c.maxReports ?? 20;
+    const table: { ril: boolean; e2h: boolean; forceSync: boolean }[] = [];
+    for (let s = 0; s < c.smmus; s++) {
+      this.models.push(
+        new SmmuModel(this.mem, {
+          id: s,
+          features: { ats: c.ats, ril: c.ril },
+          mode: c.mode ?? 'adversarial',
+          seed: c.seed,
+          tlbCapacity: 1 << 15,
+          walkCapacity: 1 << 13,
+          atcCapacity: 1 << 15,
+          trafficPerRound: 4,
+          queueBase: 0xf_0000_0000 + s * 0x10_0000,
+        }),
+      );
+      this.checkers.push(new StaleChecker(this.mem));
+      table.push({ ril: c.ril, e2h: false, forceSync: false });
+      this.perSmmu.push([]);
+    }
+    this.smmuTable = table;
+    this.build();
+  }
+
+  // ------------------------------------------------------------------ set-up
+
+  private tableCfg(pt: IoPageTable): TableConfig {
+    return { root: pt.config.rootPa, granuleLog2: Math.log2(this.g), ias: pt.config.ias, stage: pt.config.stage };
+  }
+
+  private build(): void {
+    const c = this.c;
+    const g = this.g;
+    const ias = 48;
+    const window = SLOTS * 2 * this.block;
+    const frames = (base: number): FrameAllocator => new FrameAllocator(g, base, 0x1000_0000);
+    if (c.stage === 'nested') {
+      // Stage-2 parent: maps the guest's table frames one-to-one; data windows are mapped by the ops.
+      const s2 = new IoPageTable({ stage: 2, granule: g, ias, memory: this.mem, allocator: frames(0x2_0000_0000) });
+      const guestFrames = 0x3_0000_0000;
+      s2.map(guestFrames, guestFrames, 0x1000_0000, { read: true, write: true, exec: false });
+      const s2cfg = this.tableCfg(s2);
+      const s2Keys: InvKey[] = [];
+      const s2Attach: Attachment[] = [];
+      const guests: { pt: IoPageTable; asid: number; base: number }[] = [];
+      const s1Base = 0x40_0000_0000;
+      for (let d = 0; d < DOMAINS; d++) {
+        const pt = new IoPageTable({
+          stage: 1,
+          granule: g,
+          ias,
+          memory: this.mem,
+          allocator: new FrameAllocator(g, guestFrames + d * 0x800_0000, 0x800_0000),
+        });
+        guests.push({ pt, asid: d + 1, base: s1Base + d * window });
+      }
+      for (let s = 0; s < c.smmus; s++) {
+        const cds = new Map(guests.map((gd, d) => [d, { asid: gd.asid, table: this.tableCfg(gd.pt) }]));
+        const plain: StreamConfig = { sid: 0x10, mode: 'nested', ats: false, vmid: 1, s2: s2cfg, cds };
+        this.models[s]!.setStream(plain);
+        s2Keys.push(
+          { smmu: s, type: 'S2_VMID', id: 1, pgsize: g },
+          { smmu: s, type: 'S2_VMID_S1_CLEAR', id: 1, pgsize: g },
+        );
+        for (let d = 0; d < DOMAINS; d++) s2Attach.push({ smmu: s, sid: 0x10, ssid: d });
+        if (c.ats) {
+          this.models[s]!.setStream({ ...plain, sid: 0x20, ats: true });
+          s2Keys.push({ smmu: s, type: 'ATS_FULL', id: 0x20 });
+          for (let d = 0; d < DOMAINS; d++) s2Attach.push({ smmu: s, sid: 0x20, ssid: d });
+        }
+      }
+      guests.forEach((gd, d) => {
+        const keys: InvKey[] = [];
+        const attach: Attachment[] = [];
+        for (let s = 0; s < c.smmus; s++) {
+          keys.push({ smmu: s, type: 'S1_ASID', id: gd.asid, vmid: 1, pgsize: g });
+          attach.push({ smmu: s, sid: 0x10, ssid: d });
+          if (c.ats) {
+            keys.push({ smmu: s, type: 'ATS', id: 0x20, ssid: d });
+            attach.push({ smmu: s, sid: 0x20, ssid: d });
+          }
+        }
+        this.domains.push(this.domain(gd.pt, keys, attach, gd.base, true));
+      });
+      // The parent's data window is the guests' IPA window (VA = IPA in the guests).
+      this.domains.push(this.domain(s2, s2Keys, s2Attach, s1Base, false, DOMAINS * SLOTS));
+      return;
+    }
+    const stage = c.stage === '1' ? 1 : 2;
+    for (let d = 0; d < DOMAINS; d++) {
+      const pt = new IoPageTable({
+        stage,
+        granule: g,
+        ias,
+        memory: this.mem,
+        allocator: frames(0x2_0000_0000 + d * 0x1000_0000),
+      });
+      const cfg = this.tableCfg(pt);
+      const keys: InvKey[] = [];
+      const attach: Attachment[] = [];
+      for (let s = 0; s < c.smmus; s++) {
+        const m = this.models[s]!;
+        if (stage === 1) {
+          const prev = m.streams.get(0x20);
+          m.setStream({
+            sid: 0x10 + d,
+            mode: 'stage1',
+            ats: false,
+            vmid: 0,
+            cds: new Map([[0, { asid: d + 1, table: cfg }]]),
+          });
+          keys.push({ smmu: s, type: 'S1_ASID', id: d + 1, vmid: 0, pgsize: g });
+          attach.push({ smmu: s, sid: 0x10 + d, ssid: 0 });
+          if (c.ats) {
+            // One ATS endpoint with a PASID per domain.
+            const cds = new Map(prev?.cds ?? []);
+            cds.set(d, { asid: d + 1, table: cfg });
+            m.setStream({ sid: 0x20, mode: 'stage1', ats: true, vmid: 0, cds });
+            keys.push({ smmu: s, type: 'ATS', id: 0x20, ssid: d });
+            attach.push({ smmu: s, sid: 0x20, ssid: d });
+          }
+        } else {
+          m.setStream({ sid: 0x10 + d, mode: 'stage2', ats: false, vmid: d + 1, s2: cfg });
+          keys.push({ smmu: s, type: 'S2_VMID', id: d + 1, pgsize: g });
+          attach.push({ smmu: s, sid: 0x10 + d, ssid: 0 });
+          if (c.ats) {
+            m.setStream({ sid: 0x20 + d, mode: 'stage2', ats: true, vmid: d + 1, s2: cfg });
+            keys.push({ smmu: s, type: 'ATS', id: 0x20 + d, ssid: 0 });
+            attach.push({ smmu: s, sid: 0x20 + d, ssid: 0 });
+          }
+        }
+      }
+      this.domains.push(this.domain(pt, keys, attach, 0x40_0000_0000 + d * window, false));
+    }
+  }
+
+  private domain(
+    pt: IoPageTable,
+    keys: InvKey[],
+    attach: Attachment[],
+    base: number,
+    identity: boolean,
+    slots = SLOTS,
+  ): Domain {
+    return {
+      pt,
+      stage: pt.config.stage,
+      cfg: this.tableCfg(pt),
+      invs: invsOf(keys),
+      attach,
+      base,
+      slots: new Array<Mapping | null>(slots).fill(null),
+      identity,
+    };
+  }
+
+  // ------------------------------------------------------------------ operations
+
+  run(): SimReport {
+    const t0 = Date.now();
+    const every = this.c.progressEvery ?? 1000;
+    for (let i = 0; i < this.c.ops; i++) {
+      this.opIndex = i;
+      this.step();
+      if (this.c.onProgress !== undefined && (i + 1) % every === 0) this.c.onProgress(i + 1, this.c.ops);
+    }
+    this.c.onProgress?.(this.c.ops, this.c.ops);
+    return this.report(Date.now() - t0);
+  }
+
+  private step(): void {
+    const rng = this.rng;
+    // Nested: stage-2 changes a third of the time, guest stage-1 changes otherwise.
+    const d =
+      this.c.stage === 'nested'
+        ? rng.chance(0.3)
+          ? this.domains.length - 1
+          : rng.below(DOMAINS)
+        : rng.below(this.domains.length);
+    const dom = this.domains[d]!;
+    const mapped: number[] = [];
+    const free: number[] = [];
+    dom.slots.forEach((m, i) => (m === null ? free : mapped).push(i));
+    if (mapped.length === 0 || (free.length > 0 && rng.chance(0.5))) this.map(dom, rng.pick(free));
+    else this.unmap(dom, rng.pick(mapped));
+  }
+
+  private map(dom: Domain, slot: number): void {
+    const rng = this.rng;
+    const g = this.g;
+    const slotBase = dom.base + slot * 2 * this.block;
+    let iova: number;
+    let size: number;
+    let leaf: number;
+    if (this.c.stage === 'nested' && !dom.identity) {
+      // The stage-2 parent maps the guests' first block of each slot, as a block or as pages.
+      iova = slotBase;
+      size = this.block;
+      leaf = rng.chance(0.5) ? this.block : g;
+    } else if (rng.chance(0.15)) {
+      iova = slotBase + (rng.chance(0.5) ? 0 : this.block);
+      size = this.block;
+      leaf = this.block;
+    } else {
+      // A run of pages: mostly short, sometimes a few dozen; placed anywhere in the slot's first block.
+      const pages = rng.chance(0.8) ? 1 + rng.below(8) : 1 + rng.below(64);
+      iova = slotBase + g * rng.below(this.block / g - pages);
+      size = pages * g;
+      leaf = g;
+    }
+    let pa: number;
+    if (dom.identity) pa = iova;
+    else {
+      // Nested parent: half of its block-sized mappings are made of pages (a PA that is not block aligned).
+      const align = leaf === g && size === this.block ? g : leaf;
+      pa = 0x1_0000_0000 + Math.floor((rng.float() * 0x1_0000_0000) / align) * align;
+      if (align === g && pa % this.block === 0) pa += g;
+    }
+    dom.pt.map(iova, pa, size, { read: true, write: rng.chance(0.8), exec: false });
+    dom.slots[slot] = { iova, size, leaf };
+    this.maps++;
+  }
+
+  private unmap(dom: Domain, slot: number): void {
+    const rng = this.rng;
+    const m = dom.slots[slot]!;
+    // Whole mapping most of the time (frees its last-level table), otherwise a run of its pages.
+    let iova = m.iova;
+    let size = m.size;
+    if (m.leaf === this.g && m.size > this.g && rng.chance(0.35)) {
+      const pages = m.size / this.g;
+      const first = rng.below(pages);
+      const n = 1 + rng.below(pages - first);
+      iova = m.iova + first * this.g;
+      size = n * this.g;
+    }
+    // Fill the caches over the range on every stream that uses the domain.
+    const targets = this.targets(dom, iova, size);
+    for (let s = 0; s < this.models.length; s++) {
+      const model = this.models[s]!;
+      for (const t of targets[s]!) this.prefetch(model, t);
+    }
+    const res = dom.pt.unmap(iova, size);
+    this.unmaps++;
+    if (iova === m.iova && size === m.size) dom.slots[slot] = null;
+    else if (iova === m.iova) dom.slots[slot] = { iova: iova + size, size: m.size - size, leaf: m.leaf };
+    else if (iova + size === m.iova + m.size) dom.slots[slot] = { iova: m.iova, size: m.size - size, leaf: m.leaf };
+    else {
+      // A hole in the middle: keep the head as this slot's mapping and drop the tail from the workload's books
+      // by unmapping it too, as a separate (correctly invalidated) change would; simplest: unmap it now.
+      dom.slots[slot] = { iova: m.iova, size: iova - m.iova, leaf: m.leaf };
+      this.invalidate(dom, res, targets);
+      const tailIova = iova + size;
+      const tailSize = m.iova + m.size - tailIova;
+      const t2 = this.targets(dom, tailIova, tailSize);
+      for (let s = 0; s < this.models.length; s++) for (const t of t2[s]!) this.prefetch(this.models[s]!, t);
+      this.invalidate(dom, dom.pt.unmap(tailIova, tailSize), t2);
+      return;
+    }
+    this.invalidate(dom, res, targets);
+  }
+
+  /** Per SMMU, the traffic targets of a change to `dom` over [iova, iova + size). */
+  private targets(dom: Domain, iova: number, size: number): TrafficTarget[][] {
+    const out: TrafficTarget[][] = this.models.map(() => []);
+    for (const a of dom.attach) out[a.smmu]!.push({ sid: a.sid, ssid: a.ssid, first: iova, last: iova + size - 1 });
+    return out;
+  }
+
+  private prefetch(model: SmmuModel, t: TrafficTarget): void {
+    const span = t.last - t.first + 1;
+    if (span / 4096 <= PREFETCH_BUDGET) {
+      model.prefetch(t.sid, t.ssid, t.first, t.last);
+      return;
+    }
+    const rng = this.rng;
+    model.translate(t.sid, t.ssid, t.first, false);
+    model.translate(t.sid, t.ssid, t.last - (t.last % 4096), false);
+    for (let k = 2; k < PREFETCH_BUDGET; k++)
+      model.translate(t.sid, t.ssid, t.first + 4096 * rng.below(span / 4096), false);
+  }
+
+  /** Plan the invalidation of one unmap, break it if asked, feed the queues, then check every SMMU. */
+  private invalidate(dom: Domain, res: UnmapResult, targets: TrafficTarget[][]): void {
+    if (res.tlbi === null) return;
+    const out = this.out;
+    out.clear();
+    if (this.c.policy === 'linux') for (const r of res.linuxRequests) invalidateRange(dom.invs, r, this.smmuTable, out);
+    else tlbiInv(res.tlbi, dom.invs, this.smmuTable, out);
+    const u32 = out.buf.u32;
+    for (const l of this.perSmmu) l.length = 0;
+    for (let k = 0; k < out.count; k++) {
+      const i = k * 4;
+      this.perSmmu[out.smmuOf[k]!]!.push([u32[i]!, u32[i + 1]!, u32[i + 2]!, u32[i + 3]!]);
+    }
+    for (let s = 0; s < this.models.length; s++) {
+      const list = this.perSmmu[s]!;
+      if (this.c.fault !== null) applyFault(this.c.fault, list);
+      const model = this.models[s]!;
+      model.setTraffic(targets[s]!);
+      this.feed(model, list);
+      model.clearTraffic();
+      const change = { stage: dom.stage, root: dom.cfg.root, first: res.tlbi.start, last: res.tlbi.last };
+      const stale = this.checkers[s]!.checkChange(model, change);
+      if (stale.length > 0) {
+        this.stale += stale.length;
+        const names = list.map(describeEntry);
+        for (const r of stale) {
+          if (this.reports.length >= this.maxReports) break;
+          this.reports.push({ ...r, commands: names, op: this.opIndex });
+        }
+      }
+    }
+  }
+
+  /** Write a change's entries into a model's queue; recover from CERROR_ILL as Linux does (CMD_SYNC over the slot). */
+  private feed(model: SmmuModel, list: EntryList): void {
+    const u32 = new Uint32Array(list.length * 4);
+    for (let k = 0; k < list.length; k++) u32.set(list[k]!, k * 4);
+    let done = 0;
+    while (done < list.length) {
+      done += model.submit(u32, done, list.length - done);
+      if (model.queue.stalled) {
+        const q = model.queue;
+        const fix = new Uint32Array(4);
+        writeSync(fix, 0, 2, 3, 15, 0, 0);
+        q.writeAt(q.slotOf(q.cons), fix[0]!, fix[1]!, fix[2]!, fix[3]!);
+        model.acknowledgeError();
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ report
+
+  private report(elapsedMs: number): SimReport {
+    const commands: Record<string, number> = {};
+    let syncs = 0;
+    let illegal = 0;
+    let translations = 0;
+    const sum = (
+      pick: (m: SmmuModel) => { fills: number; removed: number; evicted: number; size: number },
+    ): CacheFigures => {
+      const f: CacheFigures = { fills: 0, removed: 0, evicted: 0, size: 0 };
+      for (const m of this.models) {
+        const x = pick(m);
+        f.fills += x.fills;
+        f.removed += x.removed;
+        f.evicted += x.evicted;
+        f.size += x.size;
+      }
+      return f;
+    };
+    for (const m of this.models) {
+      for (const [k, v] of Object.entries(m.stats.commands)) commands[k] = (commands[k] ?? 0) + v;
+      syncs += m.stats.syncs;
+      illegal += m.stats.illegal;
+      translations += m.stats.translations;
+    }
+    const c = this.c;
+    return {
+      seed: c.seed,
+      config: {
+        granule: c.granule,
+        stage: c.stage,
+        ril: c.ril,
+        ats: c.ats,
+        smmus: c.smmus,
+        policy: c.policy,
+        fault: c.fault,
+        mode: c.mode ?? 'adversarial',
+      },
+      ops: c.ops,
+      maps: this.maps,
+      unmaps: this.unmaps,
+      commands,
+      syncs,
+      illegal,
+      stale: this.stale,
+      staleReports: this.reports,
+      caches: {
+        tlb: sum((m) => ({ fills: m.tlb.fills, removed: m.tlb.removed, evicted: m.tlb.evicted, size: m.tlb.size })),
+        walk: sum((m) => ({
+          fills: m.walkCache.fills,
+          removed: m.walkCache.removed,
+          evicted: m.walkCache.evicted,
+          size: m.walkCache.size,
+        })),
+        atc: sum((m) => ({ fills: m.atc.fills, removed: m.atc.removed, evicted: m.atc.evicted, size: m.atc.size })),
+      },
+      translations,
+      elapsedMs,
+      opsPerSecond: elapsedMs > 0 ? Math.round((c.ops * 1000) / elapsedMs) : 0,
+    };
+  }
+}
+
+const describeChecker = new CommandChecker({ lax: true });
+const describeScratch = new CheckedEntry();
+
+/** One line per command for reports: the name and its non-zero fields (addresses in hex). */
+export function describeEntry(h: readonly number[]): string {
+  const e = describeScratch;
+  describeChecker.check(h[0]!, h[1]!, h[2]!, h[3]!, e);
+  if (e.name === undefined) return `reserved opcode 0x${(h[0]! & 0xff).toString(16)}`;
+  const spec = OPCODE_SPECS[e.name as CommandName];
+  const parts: string[] = [e.name];
+  for (const f of spec.fields) {
+    const v = e.values[FIELD_IDS[f.name]]!;
+    if (v !== 0) parts.push(`${f.name}=${v}`);
+  }
+  if (spec.addr !== undefined) {
+    const v = e.values[FIELD_IDS[spec.addr.name]]!;
+    if (v !== 0 || spec.addr.name === 'addr') parts.push(`${spec.addr.name}=${hexAddr(v)}`);
+  }
+  return parts.join(' ');
+}
