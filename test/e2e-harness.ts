@@ -42,6 +42,8 @@ export interface PageHarness {
   readonly dir: string;
   /** Requests the page tried to make to anywhere but the local server (blocked; must stay empty). */
   readonly external: string[];
+  /** Uncaught exceptions and console errors of every page opened (must stay empty). */
+  readonly errors: string[];
   /** A fresh page at `query` (the URL state), waiting until the page says it is ready. */
   open(query?: string, viewport?: { width: number; height: number }): Promise<Page>;
   close(): Promise<void>;
@@ -69,6 +71,7 @@ export async function startHarness(): Promise<PageHarness> {
     browser,
     dir,
     external,
+    errors,
     async open(query = '', viewport = { width: 1400, height: 1000 }) {
       const page = await browser.newPage({ viewport });
       page.on('pageerror', (e) => errors.push(e.message));

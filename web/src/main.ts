@@ -501,10 +501,13 @@ function update(): void {
     if (reqs) {
       byId('desc-derived').textContent =
         state.desc === 'linux' ? `tlbi description: ${reqs.tlbiText}` : `Linux request: ${reqs.linuxText}`;
+      // The request the user wrote is checked first, so that its error is the one shown at a shared field: a
+      // range given by its last byte is the tlbi description's; one given by its size is Linux's.
       const docs: [Policy, Record<string, unknown> | null, string][] = [
         ['linux', reqs.linux, reqs.linuxText],
         ['tlbi', reqs.tlbi, reqs.tlbiText],
       ];
+      if (state.by === 'last') docs.reverse();
       for (const [p, doc, text] of docs) {
         if (!doc) {
           failed[p] = text;
