@@ -14,5 +14,6 @@ export function formatDecoded(index: number, r: DecodeResult, h: [number, number
     const warn = r.warnings.length ? `  ! ${r.warnings.map((w) => `${w.field}: ${w.reason}`).join('; ')}` : '';
     return `${idx}  ${w0} ${w1}  ${r.command.name.padEnd(15)} ${formatFields(fieldsToJson(r.command), r.command.name)}${warn}`;
   }
-  return `${idx}  ${w0} ${w1}  ILLEGAL         ${r.error.field}=${r.error.value}: ${r.error.reason}`;
+  const what = r.error.command ?? `opcode 0x${r.opcode.toString(16).padStart(2, '0')}`;
+  return `${idx}  ${w0} ${w1}  ILLEGAL         ${what}: ${r.error.field}=${r.error.value}: ${r.error.reason}`;
 }
