@@ -346,6 +346,8 @@ describe('features from ID registers', () => {
     expect(one(3 << 24).stallModel).toBe(1); // 0b11 reserved: treated as no stalls
     expect(featuresFromIdRegs({ idr3: 1 << 7 }).mpam).toBe(true);
     expect(featuresFromIdRegs({ idr3: 0 }).ril).toBe(false);
-    expect(featuresFromIdRegs({ idr5: 1 << 3 }).ds).toBe(true);
+    // IHI 0070 6.3.6: IDR5.DS is bit 7 (bit 3 is RES0, D128 is bit 8).
+    expect(featuresFromIdRegs({ idr5: 1 << 7 }).ds).toBe(true);
+    expect(featuresFromIdRegs({ idr5: (1 << 3) | (1 << 8) }).ds).toBe(false);
   });
 });

@@ -61,7 +61,7 @@ const IDR0_HYP = 9;
 const IDR0_STALL_MODEL = 24;
 const IDR3_RIL = 10;
 const IDR3_MPAM = 7;
-const IDR5_DS = 3; // IDR5.DS (VAX = 0b10 with DS: 52-bit VA for 4K/16K); treated as the DS capability
+const IDR5_DS = 7; // IDR5.DS: 52-bit addresses with 4K/16K granules (FEAT_LPA2); bit 3 is RES0
 
 const bit = (v: number, n: number): boolean => ((v >>> n) & 1) === 1;
 
