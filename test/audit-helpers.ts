@@ -48,7 +48,11 @@ export function va(
   });
 }
 
-export function ipa(vmid: number, addr: number, o: { num?: number; scale?: number; ttl?: number; tg?: number; leaf?: number } = {}): Command {
+export function ipa(
+  vmid: number,
+  addr: number,
+  o: { num?: number; scale?: number; ttl?: number; tg?: number; leaf?: number } = {},
+): Command {
   return makeCommand('TLBI_S2_IPA', {
     vmid,
     addr,

@@ -84,7 +84,7 @@ describe('differences from the linux policy', () => {
     const rp = replanOf([va(1, 0x200000, { scale: 9, ttl: 3, leaf: 0 }), sync()]);
     expect(rp.rows[0]).toMatchObject({ identical: false, difference: 'non-leaf-ttl', linuxCommands: 1 });
   });
-  it('calls a non-leaf 33-page stream without Linux's extra page illegal (SCALE=NUM=TTL=0)', () => {
+  it('calls a non-leaf 33-page stream without Linux’s extra page illegal (SCALE=NUM=TTL=0)', () => {
     // 33 pages non-leaf: SCALE=0 NUM=0 TTL=0 (reserved!) then SCALE=5; Linux plans 34 pages.
     const items = [[0x12, 1 << 16, 0x10000400, 0] as Raw, va(1, 0x10001000, { scale: 5, ttl: 0, leaf: 0 }), sync()];
     // Such a stream cannot be legal: its first command is the reserved SCALE=NUM=TTL=0 encoding.
@@ -100,7 +100,12 @@ describe('differences from the linux policy', () => {
     const perPage = Array.from({ length: 512 }, (_, k) => va(1, 0x40000000 + k * 0x1000, { tg: 0, ttl: 0 }));
     const rp = replanOf([...perPage, sync()]);
     expect(rp.rows).toHaveLength(1);
-    expect(rp.rows[0]).toMatchObject({ identical: false, difference: 'linux-whole-tag', streamCommands: 512, linuxCommands: 1 });
+    expect(rp.rows[0]).toMatchObject({
+      identical: false,
+      difference: 'linux-whole-tag',
+      streamCommands: 512,
+      linuxCommands: 1,
+    });
     // 511 pages stay a per-page loop in Linux too.
     expect(replanOf([...perPage.slice(0, 511), sync()]).rows[0]!.identical).toBe(true);
   });

@@ -44,9 +44,9 @@ describe('ring order', () => {
   it('marks the entries between CONS and PROD as not yet consumed', () => {
     const { bytes, prod } = producedRing(3, 11);
     const s = readRing(bytes, { prod, cons: 9 }); // index 1, wrap 1: entries 9 and 10 pending
-    const pending = Array.from({ length: s.count }, (_, i) => (s.flags[i]! & EntryFlag.Pending ? s.halves[i * 4 + 1]! : -1)).filter(
-      (x) => x >= 0,
-    );
+    const pending = Array.from({ length: s.count }, (_, i) =>
+      s.flags[i]! & EntryFlag.Pending ? s.halves[i * 4 + 1]! : -1,
+    ).filter((x) => x >= 0);
     expect(pending).toEqual([9, 10]);
     expect(s.ring!.pending).toBe(2);
   });

@@ -126,9 +126,9 @@ describe('waste', () => {
     expect(found(run([va(1, 0x3000), va(1, 0x2000, { num: 3 }), sync()]))).toEqual(['duplicate-span@0']);
   });
   it('does not count a leaf-only command as covering a walk-cache one', () => {
-    expect(found(run([va(1, 0x2000, { num: 3, ttl: 0, leaf: 0, scale: 0 }), va(1, 0x2000, { num: 3 }), sync()]))).toEqual([
-      'duplicate-span@1',
-    ]);
+    expect(
+      found(run([va(1, 0x2000, { num: 3, ttl: 0, leaf: 0, scale: 0 }), va(1, 0x2000, { num: 3 }), sync()])),
+    ).toEqual(['duplicate-span@1']);
     expect(found(run([va(1, 0x2000, { num: 3 }), va(1, 0x2000, { num: 3, ttl: 0, leaf: 0 }), sync()]))).toEqual([
       'duplicate-span@0',
     ]);

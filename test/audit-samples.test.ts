@@ -7,7 +7,14 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CommandChecker, featuresFromIdRegs } from '../src/cmdq/index.js';
-import { EntryFlag, auditStream, parseQemuTrace, readRing, type AuditReport, type AuditStream } from '../src/audit/index.js';
+import {
+  EntryFlag,
+  auditStream,
+  parseQemuTrace,
+  readRing,
+  type AuditReport,
+  type AuditStream,
+} from '../src/audit/index.js';
 
 const DIR = new URL('../../shared/samples/linux-6.1-qemu-7.2-strict/', import.meta.url);
 const regs = JSON.parse(readFileSync(new URL('cmdq.json', DIR), 'utf8')) as Record<string, string | number>;
@@ -61,8 +68,7 @@ describe('the dumped ring', () => {
     });
   });
   it('has only SEV CMD_SYNCs and no findings', () => {
-    for (let i = 0; i < dump.count; i++)
-      if (dump.opcode(i) === 0x46) expect((dump.halves[i * 4]! >>> 12) & 3).toBe(2);
+    for (let i = 0; i < dump.count; i++) if (dump.opcode(i) === 0x46) expect((dump.halves[i * 4]! >>> 12) & 3).toBe(2);
     expect(dumpReport.findings).toEqual([]);
   });
 });
@@ -83,7 +89,9 @@ describe('the QEMU trace', () => {
     expect(trace.count).toBe(dump.count);
     for (let i = 0; i < dump.count; i++) {
       if (trace.opcode(i) !== dump.opcode(i) || trace.slot[i] !== dump.slot[i])
-        throw new Error(`entry ${i}: trace ${trace.opcode(i)}@${trace.slot[i]} vs dump ${dump.opcode(i)}@${dump.slot[i]}`);
+        throw new Error(
+          `entry ${i}: trace ${trace.opcode(i)}@${trace.slot[i]} vs dump ${dump.opcode(i)}@${dump.slot[i]}`,
+        );
     }
   });
   it('rebuilds every TLBI_NH_VA word for word (Linux’s NUM/SCALE split is the canonical one)', () => {

@@ -24,7 +24,9 @@ function line(fmt: Format, event: string, logPayload: string, args: [string, num
         event,
         '1.250',
         'pid=4242',
-        ...args.map(([k, v]) => (typeof v === 'string' ? `${k}=${v}` : `${k}=0x${BigInt.asUintN(64, BigInt(v)).toString(16)}`)),
+        ...args.map(([k, v]) =>
+          typeof v === 'string' ? `${k}=${v}` : `${k}=0x${BigInt.asUintN(64, BigInt(v)).toString(16)}`,
+        ),
       ].join(' ');
   }
 }
@@ -58,28 +60,36 @@ interface Cmd {
 function traceOf(cmds: Cmd[], fmt: Format): string {
   const L: string[] = [];
   cmds.forEach((c, slot) => {
-    L.push(line(fmt, 'smmuv3_cmdq_consume', `prod=${cmds.length} cons=${slot} prod.wrap=0 cons.wrap=0`, [
-      ['prod', cmds.length],
-      ['cons', slot],
-      ['prod_wrap', 0],
-      ['cons_wrap', 0],
-    ]));
-    const name = c.kind === 'sync' ? 'SMMU_CMD_SYNC' : c.kind === 'asid' ? 'SMMU_CMD_TLBI_NH_ASID' : 'SMMU_CMD_TLBI_NH_VA';
+    L.push(
+      line(fmt, 'smmuv3_cmdq_consume', `prod=${cmds.length} cons=${slot} prod.wrap=0 cons.wrap=0`, [
+        ['prod', cmds.length],
+        ['cons', slot],
+        ['prod_wrap', 0],
+        ['cons_wrap', 0],
+      ]),
+    );
+    const name =
+      c.kind === 'sync' ? 'SMMU_CMD_SYNC' : c.kind === 'asid' ? 'SMMU_CMD_TLBI_NH_ASID' : 'SMMU_CMD_TLBI_NH_VA';
     L.push(line(fmt, 'smmuv3_cmdq_opcode', `<--- ${name}`, [['opcode', name]]));
     if (c.kind === 'asid') L.push(line(fmt, 'smmuv3_cmdq_tlbi_nh_asid', `asid=${c.asid}`, [['asid', c.asid]]));
     if (c.kind === 'va') {
       const pages = BigInt((c.num + 1) * 2 ** c.scale);
       for (const [a, n] of chunks(c.addr, pages, 12n))
         L.push(
-          line(fmt, 'smmuv3_s1_range_inval', `vmid=0 asid=${c.asid} addr=0x${a.toString(16)} tg=1 num_pages=0x${n.toString(16)} ttl=${c.ttl} leaf=${c.leaf}`, [
-            ['vmid', 0],
-            ['asid', c.asid],
-            ['addr', `0x${a.toString(16)}`],
-            ['tg', 1],
-            ['num_pages', Number(n)],
-            ['ttl', c.ttl],
-            ['leaf', c.leaf],
-          ]),
+          line(
+            fmt,
+            'smmuv3_s1_range_inval',
+            `vmid=0 asid=${c.asid} addr=0x${a.toString(16)} tg=1 num_pages=0x${n.toString(16)} ttl=${c.ttl} leaf=${c.leaf}`,
+            [
+              ['vmid', 0],
+              ['asid', c.asid],
+              ['addr', `0x${a.toString(16)}`],
+              ['tg', 1],
+              ['num_pages', Number(n)],
+              ['ttl', c.ttl],
+              ['leaf', c.leaf],
+            ],
+          ),
         );
       L.push('qemu-system-aarch64: some unrelated warning');
     }
@@ -110,7 +120,9 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
     leaf: fc.integer({ min: 0, max: 1 }),
   }),
   fc.constant<Cmd>({ kind: 'sync', asid: 0, addr: 0n, num: 0, scale: 0, ttl: 0, leaf: 0 }),
-  fc.integer({ min: 0, max: 0xffff }).map<Cmd>((asid) => ({ kind: 'asid', asid, addr: 0n, num: 0, scale: 0, ttl: 0, leaf: 0 })),
+  fc
+    .integer({ min: 0, max: 0xffff })
+    .map<Cmd>((asid) => ({ kind: 'asid', asid, addr: 0n, num: 0, scale: 0, ttl: 0, leaf: 0 })),
 );
 
 /** Canonical form: SCALE = lowest set bit of the page count (what Linux emits). */
@@ -135,7 +147,9 @@ describe('trace line formats', () => {
       );
     });
   it('tells which NUM/SCALE splits it cannot know', () => {
-    const { stats } = parseQemuTrace(traceOf([{ kind: 'va', asid: 1, addr: 0x100000n, num: 1, scale: 3, ttl: 3, leaf: 1 }], 'log'));
+    const { stats } = parseQemuTrace(
+      traceOf([{ kind: 'va', asid: 1, addr: 0x100000n, num: 1, scale: 3, ttl: 3, leaf: 1 }], 'log'),
+    );
     expect(stats.numScaleAmbiguous).toBe(1); // 16 pages: NUM=0/SCALE=4, NUM=1/SCALE=3, … NUM=15/SCALE=0
   });
   it('refuses a binary simple-backend file with the command that converts it', () => {
@@ -144,7 +158,9 @@ describe('trace line formats', () => {
   });
   it('refuses a file with no command events, and counts unknown lines otherwise', () => {
     expect(() => parseQemuTrace('hello\nworld\n')).toThrow(/line 1: .*-trace 'smmuv3_\*'/);
-    const { stats } = parseQemuTrace('junk\n' + traceOf([{ kind: 'sync', asid: 0, addr: 0n, num: 0, scale: 0, ttl: 0, leaf: 0 }], 'log'));
+    const { stats } = parseQemuTrace(
+      'junk\n' + traceOf([{ kind: 'sync', asid: 0, addr: 0n, num: 0, scale: 0, ttl: 0, leaf: 0 }], 'log'),
+    );
     expect(stats).toMatchObject({ unknownLines: 1, firstUnknownLine: 1 });
   });
   it('blames the command QEMU raised an error on, and reports an UNKNOWN opcode as illegal', () => {
@@ -167,7 +183,8 @@ describe('canonicalNumScale', () => {
   it('matches every encoding of a page count found by brute force', () => {
     for (let pages = 1; pages <= 4096; pages++) {
       const all: [number, number][] = [];
-      for (let num = 0; num < 32; num++) for (let scale = 0; scale < 32; scale++) if ((num + 1) * 2 ** scale === pages) all.push([num, scale]);
+      for (let num = 0; num < 32; num++)
+        for (let scale = 0; scale < 32; scale++) if ((num + 1) * 2 ** scale === pages) all.push([num, scale]);
       if (all.length === 0) continue;
       const c = canonicalNumScale(pages);
       expect(all).toContainEqual([c.num, c.scale]);

@@ -331,8 +331,7 @@ export function parseQemuTrace(text: string, opts: TraceParseOptions = {}): { st
           // CMDQ_BASE is a 64-bit address: read LOG2SIZE (bits [4:0]) from the last hex digits, exactly.
           const m = /val\s*[=:]\s*0x([0-9a-fA-F]+)/.exec(payload);
           if (m) stats.cmdqLog2size = parseInt(m[1]!.slice(-2), 16) & 0x1f;
-        }
-        else if (a === 0x98 && val !== undefined) stats.cmdqProd = val;
+        } else if (a === 0x98 && val !== undefined) stats.cmdqProd = val;
         else if (a === 0x9c && val !== undefined) stats.cmdqCons = val;
         break;
       }

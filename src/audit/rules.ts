@@ -509,7 +509,7 @@ export class RuleChecker {
       'missing-final-sync',
       start,
       [],
-      `${n} entr${n === 1 ? 'y' : 'ies'} from #${start} to the end have no CMD_SYNC after them`,
+      `${n === 1 ? `the last entry (#${start}) has` : `${n} entries from #${start} to the end have`} no CMD_SYNC after them`,
       'invalidations are only guaranteed complete at a later CMD_SYNC on the same queue (IHI 0070 4.1.4, 4.7.3): without one, software cannot know the stale entries are gone',
     );
   }

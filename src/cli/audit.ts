@@ -89,7 +89,8 @@ function parseVmidList(list: string): number[] | undefined {
 /** Registers from a JSON file such as the sample's cmdq.json (CMDQ_PROD, CMDQ_CONS, CMDQ_BASE, IDRn, log2size). */
 function readRegs(path: string): Record<string, number> {
   const doc = parseJsonText(readFileSync(path, 'utf8'), path);
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new UsageError(`${path}: expected a JSON object`);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new UsageError(`${path}: expected a JSON object`);
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
     const key = k.toUpperCase();
@@ -114,7 +115,11 @@ class Progress {
       this.bar?.stop();
       this.phase = phase;
       this.bar = new cliProgress.SingleBar(
-        { stream: process.stderr, format: `${phase.padEnd(8)} [{bar}] {percentage}% | {value}/{total}`, hideCursor: true },
+        {
+          stream: process.stderr,
+          format: `${phase.padEnd(8)} [{bar}] {percentage}% | {value}/{total}`,
+          hideCursor: true,
+        },
         cliProgress.Presets.shades_classic,
       );
       this.bar.start(total, done);
@@ -145,17 +150,35 @@ export function registerAudit(program: Program): void {
     .option('--log2size <n>', 'log2 of the number of ring entries (CMDQ_BASE.LOG2SIZE)', uintOption('--log2size'))
     .option('--json', 'print one JSON document (every finding and the re-planning table)')
     .option('--lax', 'report set RES0 bits as warnings instead of illegal entries')
-    .option('--queue <kind>', 'non-secure or secure', choiceOption('--queue', ['non-secure', 'secure'] as const), 'non-secure')
+    .option(
+      '--queue <kind>',
+      'non-secure or secure',
+      choiceOption('--queue', ['non-secure', 'secure'] as const),
+      'non-secure',
+    )
     .option('--features <list>', 'SMMU features, e.g. "no-stage2,no-ats,ds"')
     .option('--idr0 <value>', 'SMMU_IDR0 value', uintOption('--idr0'))
     .option('--idr1 <value>', 'SMMU_IDR1 value (CMDQS bounds --log2size)', uintOption('--idr1'))
     .option('--idr3 <value>', 'SMMU_IDR3 value', uintOption('--idr3'))
     .option('--idr5 <value>', 'SMMU_IDR5 value (DS; OAS gives the IPA size)', uintOption('--idr5'))
-    .option('--nested-vmids <list>', 'VMIDs used under nesting: "1,2", "none", or "auto" (VMIDs in both stage-2 and NH_* TLBIs)', 'auto')
-    .option('--max-batch <n>', 'report batches with more than n commands before a CMD_SYNC (MMU-700 erratum 2812531: 63)', uintOption('--max-batch'))
+    .option(
+      '--nested-vmids <list>',
+      'VMIDs used under nesting: "1,2", "none", or "auto" (VMIDs in both stage-2 and NH_* TLBIs)',
+      'auto',
+    )
+    .option(
+      '--max-batch <n>',
+      'report batches with more than n commands before a CMD_SYNC (MMU-700 erratum 2812531: 63)',
+      uintOption('--max-batch'),
+    )
     .option('--ipa-bits <n>', 'IPA size for S2_IPA ranges (default: from IDR5.OAS, else 52)', uintOption('--ipa-bits'))
     .option('--va-bits <n>', 'VA size: report ranges that start below 2^n and run past it', uintOption('--va-bits'))
-    .option('--page-size <size>', 'page size assumed for a lone TG=0 TLBI when re-planning', uintOption('--page-size'), 4096)
+    .option(
+      '--page-size <size>',
+      'page size assumed for a lone TG=0 TLBI when re-planning',
+      uintOption('--page-size'),
+      4096,
+    )
     .option('--no-replan', 'skip re-planning with the engine')
     .option('--max-findings <n>', 'findings printed in full in the text report', uintOption('--max-findings'), 20)
     .option('--no-progress', 'no progress bar')
@@ -184,7 +207,10 @@ export function registerAudit(program: Program): void {
         if (o.qemuTrace !== undefined) {
           const buf = maybeGunzip(await readInput(o.qemuTrace), o.qemuTrace);
           large = buf.length > PROGRESS_BYTES;
-          const r = parseQemuTrace(buf.toString('utf8'), large ? { onProgress: (d, t) => progress.update('trace', d, t) } : {});
+          const r = parseQemuTrace(
+            buf.toString('utf8'),
+            large ? { onProgress: (d, t) => progress.update('trace', d, t) } : {},
+          );
           stream = r.stream;
           trace = r.stats;
         } else if (o.file !== undefined) {
@@ -200,7 +226,9 @@ export function registerAudit(program: Program): void {
           if (log2size !== undefined && idr1 !== undefined) {
             const cmdqs = (idr1 >>> 21) & 0x1f;
             if (log2size > cmdqs)
-              throw new UsageError(`--log2size ${log2size} exceeds SMMU_IDR1.CMDQS (${cmdqs}), the largest queue this SMMU supports`);
+              throw new UsageError(
+                `--log2size ${log2size} exceeds SMMU_IDR1.CMDQS (${cmdqs}), the largest queue this SMMU supports`,
+              );
           }
           stream = readRing(new Uint8Array(buf.buffer, buf.byteOffset, buf.length), rr);
         } else {
@@ -219,7 +247,9 @@ export function registerAudit(program: Program): void {
           ...((o.ipaBits ?? oas) !== undefined ? { ipaBits: o.ipaBits ?? oas } : {}),
           ...(o.vaBits !== undefined ? { vaBits: o.vaBits } : {}),
           ...(o.pageSize !== undefined ? { pageSize: o.pageSize } : {}),
-          ...(large || stream.count > 1 << 18 ? { onProgress: (p: string, d: number, t: number) => progress.update(p, d, t) } : {}),
+          ...(large || stream.count > 1 << 18
+            ? { onProgress: (p: string, d: number, t: number) => progress.update(p, d, t) }
+            : {}),
         });
         progress.stop();
         if (o.json) printJson(reportToJson(report));
