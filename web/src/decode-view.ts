@@ -18,7 +18,7 @@ import { byId, h } from './dom.js';
 import type { PageState } from './state.js';
 
 /** The longest dump decoded into the table (a whole 1 MiB ring is 65536 entries: more than a page can show). */
-const MaxShownEntries = 4096;
+const MaxShownEntries = 2000;
 
 export interface DecodeHost {
   state: PageState;
@@ -32,11 +32,18 @@ let dropped: { name: string; u32: Uint32Array } | null = null;
 export function setupDecodeView(host: DecodeHost): void {
   const text = byId<HTMLTextAreaElement>('dec-words');
   const lax = byId<HTMLInputElement>('dec-lax');
+  const errorsOnly = byId<HTMLInputElement>('dec-errors-only');
   const queue = byId<HTMLSelectElement>('dec-queue');
   const file = byId<HTMLInputElement>('dec-file');
   const zone = byId('dec-drop');
   text.value = host.state.words;
   lax.checked = host.state.lax;
+  errorsOnly.checked = host.state.errorsOnly;
+  errorsOnly.addEventListener('change', () => {
+    host.state.errorsOnly = errorsOnly.checked;
+    host.changed();
+    renderDecode(host.state);
+  });
   queue.value = host.state.queue;
 
   const onText = (): void => {
@@ -138,10 +145,10 @@ export function renderDecode(st: PageState): void {
     ];
     const r = decodeHalves(hv[0], hv[1], hv[2], hv[3], checker);
     if (!r.ok) illegal++;
-    if (slot < MaxShownEntries) rows.push(entryRow(slot, r, hv));
+    if (rows.length < MaxShownEntries && (!st.errorsOnly || !r.ok)) rows.push(entryRow(slot, r, hv));
   }
   const table = byId('dec-table');
-  if (n === 0) {
+  if (n === 0 || rows.length === 0) {
     table.replaceChildren(
       h(
         'p',
@@ -171,7 +178,8 @@ export function renderDecode(st: PageState): void {
       ),
     );
   }
-  const more = n > MaxShownEntries ? ` (first ${MaxShownEntries} shown)` : '';
+  const shownAll = rows.length === (st.errorsOnly ? illegal : n);
+  const more = shownAll ? '' : ` (first ${rows.length} shown)`;
   byId('dec-summary').textContent = `${source}: ${n} entries, ${illegal} illegal${more}`;
   byId('dec-summary').classList.toggle('bad', illegal > 0);
 }

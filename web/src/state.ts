@@ -46,6 +46,8 @@ export interface PageState {
   words: string;
   lax: boolean;
   queue: 'non-secure' | 'secure';
+  /** Decode view: show only illegal entries (like `decode --errors-only`). */
+  errorsOnly: boolean;
 }
 
 export function defaultState(): PageState {
@@ -72,6 +74,7 @@ export function defaultState(): PageState {
     words: '',
     lax: false,
     queue: 'non-secure',
+    errorsOnly: false,
   };
 }
 
@@ -131,6 +134,7 @@ export function stateFromQuery(query: string): PageState {
     words: q.get('words') ?? '',
     lax: flag(q.get('lax'), d.lax),
     queue: q.get('queue') === 'secure' ? 'secure' : 'non-secure',
+    errorsOnly: flag(q.get('eo'), d.errorsOnly),
   };
 }
 
@@ -157,5 +161,6 @@ export function stateToQuery(st: PageState): string {
   if (st.words) q.set('words', st.words);
   if (st.lax) q.set('lax', '1');
   if (st.queue !== 'non-secure') q.set('queue', st.queue);
+  if (st.errorsOnly) q.set('eo', '1');
   return q.toString();
 }
