@@ -11,6 +11,7 @@ import { registerEncode } from './encode.js';
 import { registerPlan } from './plan.js';
 import { registerPgtable } from './pgtable.js';
 import { registerServe } from './serve.js';
+import { registerSimulate } from './simulate.js';
 
 function packageVersion(): string {
   try {
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerPlan(program);
   registerPgtable(program);
   registerServe(program);
+  registerSimulate(program);
   // Subcommands inherit exitOverride so that parse errors map to exit 2.
   for (const c of program.commands) c.exitOverride();
   return program;

@@ -1,0 +1,192 @@
+/**
+ * `smmuv3-tlbi simulate`: run the randomized workload end to end (page tables → map/unmap → engine →
+ * command queues → SMMU models → stale-translation checker) and print a summary. Exit 0 when no stale
+ * translation was found, 1 when one was, 2 for a bad option.
+ */
+import type { Command as Program } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import cliProgress from 'cli-progress';
+import { FAULT_HELP, FAULT_NAMES, isFaultName, type FaultName } from '../sim/faults.js';
+import { runSimulation, type SimConfig, type SimReport } from '../sim/workload.js';
+import {
+  EXIT_CHECK_FAILED,
+  EXIT_OK,
+  action,
+  boolOption,
+  choiceOption,
+  out,
+  printJson,
+  uintOption,
+  warn,
+  withExamples,
+} from './common.js';
+
+interface SimulateOpts {
+  granule: '4K' | '16K' | '64K';
+  stage: '1' | '2' | 'nested';
+  ril: boolean;
+  ats: boolean;
+  smmus: number;
+  ops: number;
+  seed?: number;
+  policy: 'linux' | 'tlbi';
+  fault?: FaultName;
+  mode: 'adversarial' | 'generous';
+  reports: number;
+  json?: boolean;
+  progress?: boolean;
+}
+
+const GRANULES = { '4K': 4096, '16K': 16384, '64K': 65536 } as const;
+
+function rangeOption(field: string, min: number, max: number) {
+  const parse = uintOption(field);
+  return (value: string): number => {
+    const v = parse(value);
+    if (v < min || v > max) throw new InvalidArgumentError(`${field} must be from ${min} to ${max} (got ${value})`);
+    return v;
+  };
+}
+
+function faultOption(value: string): FaultName {
+  if (!isFaultName(value))
+    throw new InvalidArgumentError(`--fault must be one of ${FAULT_NAMES.join(', ')} (got ${JSON.stringify(value)})`);
+  return value;
+}
+
+/** Build the workload configuration from parsed options (exported for tests). */
+export function simConfigFromOptions(o: SimulateOpts, seed: number): SimConfig {
+  return {
+    granule: GRANULES[o.granule],
+    stage: o.stage,
+    ril: o.ril,
+    ats: o.ats,
+    smmus: o.smmus,
+    ops: o.ops,
+    seed,
+    policy: o.policy,
+    fault: o.fault ?? null,
+    mode: o.mode,
+    maxReports: o.reports,
+  };
+}
+
+function printHuman(r: SimReport): void {
+  const c = r.config;
+  out(
+    `simulate: seed ${r.seed}, granule ${String(c.granule)}, stage ${String(c.stage)}, ril ${c.ril ? 'on' : 'off'}, ` +
+      `ats ${c.ats ? 'on' : 'off'}, smmus ${String(c.smmus)}, policy ${String(c.policy)}, fault ${String(c.fault ?? 'none')}, model ${String(c.mode)}`,
+  );
+  out(
+    `operations   ${r.ops} (${r.maps} maps, ${r.unmaps} unmaps) in ${(r.elapsedMs / 1000).toFixed(1)} s, ${r.opsPerSecond} ops/s`,
+  );
+  const names = Object.keys(r.commands).sort();
+  out(`commands     ${names.map((n) => `${n} ${r.commands[n]}`).join(', ') || 'none'}`);
+  out(`CMD_SYNCs    ${r.syncs}${r.illegal > 0 ? `, ${r.illegal} illegal entries (CERROR_ILL, recovered)` : ''}`);
+  const cache = (name: string, f: SimReport['caches']['tlb']): void =>
+    out(
+      `${name.padEnd(12)} ${f.fills} filled, ${f.removed} removed by invalidation, ${f.evicted} evicted, ${f.size} left`,
+    );
+  cache('TLB', r.caches.tlb);
+  cache('walk cache', r.caches.walk);
+  cache('ATC', r.caches.atc);
+  out(`translations ${r.translations}`);
+  out(`stale        ${r.stale}`);
+  for (const s of r.staleReports) {
+    out('');
+    out(`stale ${s.cache} entry on SMMU ${s.smmu} after operation ${s.op}: ${JSON.stringify(s.entry)}`);
+    out(`  at ${s.address}: cached ${s.cached}; live tables: ${s.live}`);
+    out(`  commands of the change: ${s.commands.join('; ') || '(none)'}`);
+  }
+  if (r.stale > r.staleReports.length)
+    out(`(${r.stale - r.staleReports.length} more stale translations not shown; --reports N shows more)`);
+  if (r.stale > 0) out(`reproduce with --seed ${r.seed}`);
+}
+
+export function registerSimulate(program: Program): void {
+  const cmd = program
+    .command('simulate')
+    .description(
+      'Run a randomized map/unmap workload through the invalidation engine, the command queues and an adversarial SMMU model, ' +
+        'and check that no translation stays cached after its invalidation completed. Exit 0 clean, 1 stale translations found, 2 bad option.\n' +
+        'Faults (--fault) break the commands between engine and queue:\n' +
+        FAULT_NAMES.map((f) => `  ${f.padEnd(19)} ${FAULT_HELP[f]}`).join('\n'),
+    )
+    .option(
+      '--granule <size>',
+      'translation granule: 4K, 16K or 64K',
+      choiceOption('--granule', ['4K', '16K', '64K'] as const),
+      '4K',
+    )
+    .option(
+      '--stage <stage>',
+      'translation: 1, 2 or nested',
+      choiceOption('--stage', ['1', '2', 'nested'] as const),
+      '1',
+    )
+    .option('--ril <on|off>', 'range invalidation (IDR3.RIL)', boolOption('--ril'), true)
+    .option('--ats <on|off>', 'ATS endpoints with ATCs', boolOption('--ats'), true)
+    .option('--smmus <n>', 'number of SMMUs every domain is attached through (1-16)', rangeOption('--smmus', 1, 16), 1)
+    .option('--ops <n>', 'map/unmap operations', rangeOption('--ops', 0, 1e9), 10000)
+    .option('--seed <n>', 'random seed (default: a fresh one, printed in the report)', uintOption('--seed'))
+    .option(
+      '--policy <policy>',
+      'engine policy: linux or tlbi',
+      choiceOption('--policy', ['linux', 'tlbi'] as const),
+      'linux',
+    )
+    .option('--fault <name>', 'break the command stream (see above)', faultOption)
+    .option(
+      '--mode <mode>',
+      'SMMU model: adversarial (only guaranteed effects, at CMD_SYNC) or generous (QEMU-like over-invalidation)',
+      choiceOption('--mode', ['adversarial', 'generous'] as const),
+      'adversarial',
+    )
+    .option(
+      '--reports <n>',
+      'stale translations reported in full (all are counted)',
+      rangeOption('--reports', 0, 10000),
+      20,
+    )
+    .option('--no-progress', 'no progress bar')
+    .option('--json', 'print one JSON document')
+    .action(
+      action((o: SimulateOpts) => {
+        const seed = o.seed ?? Math.floor(Math.random() * 2 ** 32);
+        let bar: cliProgress.SingleBar | null = null;
+        const cfg = simConfigFromOptions(o, seed);
+        if (!o.json && o.progress !== false && process.stderr.isTTY && o.ops >= 20000) {
+          bar = new cliProgress.SingleBar(
+            {
+              stream: process.stderr,
+              format: 'simulate [{bar}] {percentage}% {value}/{total} ops, eta {eta}s',
+              hideCursor: true,
+            },
+            cliProgress.Presets.shades_classic,
+          );
+          bar.start(o.ops, 0);
+        }
+        const b = bar;
+        const report = runSimulation(
+          b === null
+            ? cfg
+            : { ...cfg, progressEvery: Math.max(1000, Math.floor(o.ops / 200)), onProgress: (done) => b.update(done) },
+        );
+        bar?.stop();
+        if (o.json) {
+          printJson({ ...report });
+        } else {
+          printHuman(report);
+          if (report.stale > 0) warn(`${report.stale} stale translations (seed ${seed})`);
+        }
+        return report.stale > 0 ? EXIT_CHECK_FAILED : EXIT_OK;
+      }),
+    );
+  withExamples(
+    cmd,
+    'smmuv3-tlbi simulate --ops 100000 --seed 1',
+    'smmuv3-tlbi simulate --granule 64K --stage nested --ats on --smmus 2 --policy tlbi',
+    'smmuv3-tlbi simulate --fault atc-before-tlbi --ops 2000 --seed 7 --json',
+    'smmuv3-tlbi simulate --ril off --stage 2 --ops 1000000',
+  );
+}
