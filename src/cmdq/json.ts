@@ -59,6 +59,9 @@ export function decodedEntryToJson(
   return { index, opcode: r.opcode, error: issueToJson(r.error), words, ...warnings };
 }
 
+/** Keys accepted in a command object: name and fields, plus those of a `decode --json` entry (ignored). */
+const ENTRY_KEYS = new Set(['name', 'fields', 'opcode', 'words', 'index', 'warnings']);
+
 /**
  * A command from user JSON: `{"name": "TLBI_NH_VA", "fields": {"asid": 5, "addr": "0x1000", …}}`. Omitted
  * fields are 0; unknown names and fields are errors. Values accept numbers, `0x` hex and size suffixes.
@@ -68,10 +71,9 @@ export function commandFromJson(obj: unknown, where = 'entry'): Command {
     throw new InputError(where, 'expected an object {"name": …, "fields": {…}}');
   const o = obj as Record<string, unknown>;
   for (const k of Object.keys(o))
-    if (k !== 'name' && k !== 'fields' && k !== 'opcode' && k !== 'words' && k !== 'index')
-      throw new InputError(`${where}.${k}`, 'unknown key (expected name and fields)');
+    if (!ENTRY_KEYS.has(k)) throw new InputError(`${where}.${k}`, 'unknown key (expected name and fields)');
   const name = o.name;
-  if (typeof name !== 'string' || !(name in OPCODE_SPECS))
+  if (typeof name !== 'string' || !Object.prototype.hasOwnProperty.call(OPCODE_SPECS, name))
     throw new InputError(`${where}.name`, `unknown command name ${JSON.stringify(name)}`);
   const cname = name as CommandName;
   if (o.opcode !== undefined && o.opcode !== Opcode[cname])
