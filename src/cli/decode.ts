@@ -40,7 +40,14 @@ interface DecodeOpts {
   sample?: boolean;
 }
 
-export function buildChecker(o: { lax?: boolean; queue?: QueueKind; features?: string; idr0?: number; idr3?: number; idr5?: number }): CommandChecker {
+export function buildChecker(o: {
+  lax?: boolean;
+  queue?: QueueKind;
+  features?: string;
+  idr0?: number;
+  idr3?: number;
+  idr5?: number;
+}): CommandChecker {
   let feats: SmmuFeatures = featuresFromIdRegs({
     ...(o.idr0 !== undefined ? { idr0: o.idr0 } : {}),
     ...(o.idr3 !== undefined ? { idr3: o.idr3 } : {}),
@@ -73,7 +80,12 @@ export function registerDecode(program: Program): void {
     .option('-f, --file <path>', 'raw little-endian command-queue dump (a multiple of 16 bytes)')
     .option('--json', 'print one JSON document')
     .option('--lax', 'report set RES0 bits as warnings instead of errors')
-    .option('--queue <kind>', 'non-secure or secure', choiceOption('--queue', ['non-secure', 'secure'] as const), 'non-secure')
+    .option(
+      '--queue <kind>',
+      'non-secure or secure',
+      choiceOption('--queue', ['non-secure', 'secure'] as const),
+      'non-secure',
+    )
     .option('--features <list>', 'SMMU features, e.g. "no-stage2,no-ats,ds,mpam,stall-model=1" (see --help)')
     .option('--idr0 <value>', 'SMMU_IDR0 value to take features from', uintOption('--idr0'))
     .option('--idr3 <value>', 'SMMU_IDR3 value', uintOption('--idr3'))

@@ -3,7 +3,19 @@ import { writeFileSync } from 'node:fs';
 import type { Command as Program } from 'commander';
 import { CommandBuffer, CommandEncodeError, commandFromJson, encodeCommand, wordsToJson } from '../cmdq/index.js';
 import { buildChecker } from './decode.js';
-import { EXIT_CHECK_FAILED, EXIT_OK, UsageError, action, choiceOption, out, parseJsonText, readInput, uintOption, withExamples, warn } from './common.js';
+import {
+  EXIT_CHECK_FAILED,
+  EXIT_OK,
+  UsageError,
+  action,
+  choiceOption,
+  out,
+  parseJsonText,
+  readInput,
+  uintOption,
+  withExamples,
+  warn,
+} from './common.js';
 
 /** Parse one object, an array of objects, or one object per line. */
 export function parseCommandObjects(text: string, source: string): unknown[] {
@@ -47,7 +59,12 @@ export function registerEncode(program: Program): void {
     .option('-i, --input <path>', 'JSON file (default: stdin)')
     .option('-o, --out <path>', 'write a raw little-endian dump instead of hex')
     .option('--lax', 'allow set RES0 bits')
-    .option('--queue <kind>', 'non-secure or secure', choiceOption('--queue', ['non-secure', 'secure'] as const), 'non-secure')
+    .option(
+      '--queue <kind>',
+      'non-secure or secure',
+      choiceOption('--queue', ['non-secure', 'secure'] as const),
+      'non-secure',
+    )
     .option('--features <list>', 'SMMU features, as for decode')
     .option('--idr0 <value>', 'SMMU_IDR0 value', uintOption('--idr0'))
     .option('--idr3 <value>', 'SMMU_IDR3 value', uintOption('--idr3'))

@@ -19,7 +19,10 @@ const FLAGS: Record<string, keyof SmmuFeatures> = {
 /** "no-stage2,ds,stall-model=1" → features, starting from `base`. */
 export function parseFeatureList(list: string, base: SmmuFeatures): SmmuFeatures {
   const out: Record<string, unknown> = { ...base };
-  for (const raw of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const raw of list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^stall-model=([0-2])$/.exec(raw);
     if (m) {
       out.stallModel = Number(m[1]);
