@@ -276,6 +276,46 @@ describe('nested stage 1 + stage 2', () => {
     ).toEqual([]);
   });
 
+  it('TLBI by VA of any address in a stage-1 block removes the entries stage 2 splintered it into', () => {
+    const mem = new PhysMemory();
+    const s2 = new IoPageTable({
+      stage: 2,
+      granule: 4096,
+      ias: 48,
+      memory: mem,
+      allocator: new FrameAllocator(4096, 0x400_0000, 0x100_0000),
+    });
+    const s1 = new IoPageTable({
+      stage: 1,
+      granule: 4096,
+      ias: 48,
+      memory: mem,
+      allocator: new FrameAllocator(4096, 0x100_0000, 0x100_0000),
+    });
+    s2.map(0x100_0000, 0x100_0000, 0x100_0000, { read: true, write: true, exec: false });
+    s2.map(0x2000_0000, 0x3000_1000 - 0x1000, 0x20_0000, { read: true, write: true, exec: false }); // blocks
+    s2.unmap(0x2000_0000, 0x20_0000);
+    s2.map(0x2000_0000, 0x3000_1000, 0x20_0000, { read: true, write: true, exec: false }); // now 4K pages
+    s1.map(0x1000_0000, 0x2000_0000, 0x20_0000, { read: true, write: true, exec: false }); // a 2 MiB stage-1 block
+    const model = new SmmuModel(mem, { trafficPerRound: 0 });
+    const c = (t: IoPageTable, stage: 1 | 2) => ({ root: t.config.rootPa, granuleLog2: 12, ias: 48, stage });
+    model.setStream({
+      sid: 3,
+      mode: 'nested',
+      ats: false,
+      vmid: 4,
+      s2: c(s2, 2),
+      cds: new Map([[0, { asid: 1, table: c(s1, 1) }]]),
+    });
+    for (const off of [0, 0x5000, 0x1f_f000]) expect(model.translate(3, 0, 0x1000_0000 + off)).toBe(0x3000_1000 + off);
+    const combined = (): TlbEntry[] => model.tlb.all.filter((e) => e.kind === Kind.NESTED);
+    expect(combined().map((e) => e.sizeLog2)).toEqual([12, 12, 12]);
+    submit(model, cmd('TLBI_NH_VA', { vmid: 4, asid: 1, leaf: 1, addr: 0x1020_0000 }), SYNC()); // outside the block
+    expect(combined()).toHaveLength(3);
+    submit(model, cmd('TLBI_NH_VA', { vmid: 4, asid: 1, leaf: 1, addr: 0x1000_0000 }), SYNC());
+    expect(combined()).toHaveLength(0);
+  });
+
   it('S12_VMALL removes every stage of the VMID at once', () => {
     const { model } = nested();
     submit(model, cmd('TLBI_S12_VMALL', { vmid: 5 }), SYNC());

@@ -30,6 +30,11 @@ export interface TaggedEntry {
   asid: number;
   inStart: number;
   sizeLog2: number;
+  /**
+   * log2 of the span an invalidation by address matches the entry on: its own span, except for a nested
+   * entry splintered by a smaller stage 2, which any address of its stage-1 leaf invalidates.
+   */
+  matchLog2: number;
   /** Position in the cache's entry list (maintained by the cache). */
   slot: number;
   /** The per-tag index holding the entry (maintained by the cache). */
@@ -61,6 +66,8 @@ export class TlbEntry implements TaggedEntry {
     public s2GranuleLog2: number,
     public s2AttrLo: number,
     public s2AttrHi: number,
+    /** Nested: log2 of the stage-1 leaf's span (defaults to the entry's own span). */
+    public matchLog2: number = sizeLog2,
   ) {}
 }
 
@@ -80,7 +87,10 @@ export class WalkEntry implements TaggedEntry {
     public level: number,
     public granuleLog2: number,
     public next: number,
-  ) {}
+  ) {
+    this.matchLog2 = sizeLog2;
+  }
+  matchLog2: number;
 }
 
 /** A 4 KiB ATC entry of an ATS endpoint. */
@@ -103,6 +113,8 @@ export const ATC_PAGE_LOG2 = 12;
 /** One tag group: entries of one regime, kind and VMID, by ASID. */
 export class TagGroup<E extends TaggedEntry> {
   readonly byAsid = new Map<number, IntervalIndex<E>>();
+  /** Largest matchLog2 of any entry inserted (invalidation queries widen to it). */
+  maxMatchLog2 = 0;
   /** Nested TLB groups: the same entries keyed by IPA (for checking stage-2 changes). */
   readonly byIpa: IntervalIndex<E> | null;
   constructor(
@@ -174,6 +186,7 @@ export class TaggedCache<E extends TaggedEntry> {
       if (!this.groups.has(groupKey(e.regime, e.kind, e.vmid))) this.groups.set(groupKey(e.regime, e.kind, e.vmid), g);
     }
     idx.insert(e.inStart, e.sizeLog2, e);
+    if (e.matchLog2 > g.maxMatchLog2) g.maxMatchLog2 = e.matchLog2;
     e.idx = idx as IntervalIndex<unknown>;
     if (g.byIpa !== null) g.byIpa.insert(this.ipaOf!(e), e.sizeLog2, e);
     e.slot = this.all.length;
@@ -227,8 +240,23 @@ export class TaggedCache<E extends TaggedEntry> {
     pred: ((e: E) => boolean) | null,
   ): number {
     const victims: E[] = [];
+    // Entries matched on a wider span than their own (splintered nested entries) may start before `first`.
+    let qFirst = first;
+    let qLast = last;
+    if (g.maxMatchLog2 > 0 && g.kind === 2) {
+      const m = 2 ** g.maxMatchLog2;
+      qFirst = first - (first % m);
+      qLast = last - (last % m) + m - 1;
+    }
     const visit = (idx: IntervalIndex<E>): void => {
-      idx.overlapping(first, last, (e) => {
+      idx.overlapping(qFirst, qLast, (e) => {
+        if (e.matchLog2 > e.sizeLog2) {
+          const m = 2 ** e.matchLog2;
+          const ms = e.inStart - (e.inStart % m);
+          if (ms > last || ms + m - 1 < first) return;
+        } else if (qFirst !== first || qLast !== last) {
+          if (e.inStart > last || e.inStart + 2 ** e.sizeLog2 - 1 < first) return;
+        }
         if (pred === null || pred(e)) victims.push(e);
       });
     };

@@ -146,6 +146,8 @@ export const MAX_SIZE_LOG2 = 64;
  */
 export class IntervalIndex<T> {
   private readonly bySize: (SortedBlocks<T> | undefined)[] = new Array<SortedBlocks<T> | undefined>(MAX_SIZE_LOG2 + 1);
+  /** Exact lookups (translation hits) by start address, per size: a hash beside the ordered blocks. */
+  private readonly exact: (Map<number, T> | undefined)[] = new Array<Map<number, T> | undefined>(MAX_SIZE_LOG2 + 1);
   /** Sizes present, ascending. */
   private sizes: number[] = [];
   size = 0;
@@ -155,10 +157,13 @@ export class IntervalIndex<T> {
     if (s === undefined) {
       s = new SortedBlocks<T>();
       this.bySize[sizeLog2] = s;
+      this.exact[sizeLog2] = new Map<number, T>();
       this.sizes.push(sizeLog2);
       this.sizes.sort((a, b) => a - b);
     }
     s.insert(start, val);
+    const m = this.exact[sizeLog2]!;
+    if (!m.has(start)) m.set(start, val);
     this.size++;
   }
 
@@ -166,8 +171,15 @@ export class IntervalIndex<T> {
     const s = this.bySize[sizeLog2];
     if (s === undefined || !s.remove(start, val)) return false;
     this.size--;
+    const m = this.exact[sizeLog2]!;
+    if (m.get(start) === val) {
+      const other = s.get(start);
+      if (other === undefined) m.delete(start);
+      else m.set(start, other);
+    }
     if (s.size === 0) {
       this.bySize[sizeLog2] = undefined;
+      this.exact[sizeLog2] = undefined;
       this.sizes = this.sizes.filter((x) => x !== sizeLog2);
     }
     return true;
@@ -175,7 +187,7 @@ export class IntervalIndex<T> {
 
   /** The value stored at exactly (start, sizeLog2). */
   get(start: number, sizeLog2: number): T | undefined {
-    return this.bySize[sizeLog2]?.get(start);
+    return this.exact[sizeLog2]?.get(start);
   }
 
   /** A value whose span contains `addr` (the smallest such span), or undefined. */
@@ -183,7 +195,7 @@ export class IntervalIndex<T> {
     const sizes = this.sizes;
     for (let i = 0; i < sizes.length; i++) {
       const sz = sizes[i]!;
-      const v = this.bySize[sz]!.get(addr - (addr % 2 ** sz));
+      const v = this.exact[sz]!.get(addr - (addr % 2 ** sz));
       if (v !== undefined) return v;
     }
     return undefined;

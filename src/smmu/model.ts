@@ -521,6 +521,7 @@ export class SmmuModel {
       e2.granuleLog2,
       e2.attrLo,
       e2.attrHi,
+      s1Size,
     );
     this.tlb.insert(e);
     return e;
