@@ -8,7 +8,7 @@ import { fieldsToJson, wordsToJson, type Command } from '../../src/cmdq/index.js
 import { hexAddr } from '../../src/bits.js';
 import type { PlanStats } from '../../src/tlbi/index.js';
 import { h, s } from './dom.js';
-import { commandTag, type CommandClass, type Span } from './span.js';
+import { commandTag, tgShift, type CommandClass, type Span } from './span.js';
 
 export type Policy = 'linux' | 'tlbi';
 
@@ -326,6 +326,17 @@ function bar(
       }
     }
   }
+  if (whole) {
+    // Chevrons at both ends: it reaches past the axis, over every address under its tag.
+    const cy = y + RowH / 2;
+    for (const [cx, dir] of [
+      [x0 + 6, -1],
+      [x0 + 14, -1],
+      [x1 - 6, 1],
+      [x1 - 14, 1],
+    ] as const)
+      g.append(s('path', { d: `M${cx - dir * 3},${cy - 6} l${dir * 5},6 l${-dir * 5},6`, class: 'whole-mark' }));
+  }
   if (clippedLeft)
     g.append(s('path', { d: `M${x0 + 10},${y + 5} l-7,${RowH / 2 - 5} l7,${RowH / 2 - 5}`, class: 'clip-mark' }));
   if (clippedRight)
@@ -341,8 +352,12 @@ function bar(
 function barLabel(c: Command, e: PlanEntry, w: number): string {
   if (w < ShortLabel) return '';
   const r = c as unknown as Record<string, number>;
-  if (e.cls === 'tlbi-whole')
-    return w >= LongLabel ? `${c.name} ${commandTag(c)} — whole tag, replaces the range loop` : c.name;
+  if (e.cls === 'tlbi-whole') {
+    if (w < LongLabel) return c.name;
+    return c.name === 'TLBI_NH_ALL'
+      ? `${c.name} ${commandTag(c)} — every stage-1 entry of the VM (nested)`
+      : `${c.name} ${commandTag(c)} — whole tag, replaces the range loop`;
+  }
   if (e.cls === 'atc') {
     const sz = r.size!;
     return sz >= 52
@@ -350,6 +365,10 @@ function barLabel(c: Command, e: PlanEntry, w: number): string {
       : w >= LongLabel
         ? `ATC_INV Size ${sz} (${2 ** sz} × 4K)`
         : `Size ${sz}`;
+  }
+  if (w >= LongLabel * 1.35 && e.span.kind === 'range' && r.tg !== 0) {
+    const pages = (e.span.end - e.span.start) / 2 ** tgShift(r.tg!);
+    return `NUM ${r.num} · SCALE ${r.scale} · TTL ${r.ttl} · TG ${r.tg}  (${pages} page${pages === 1 ? '' : 's'})`;
   }
   if (w >= LongLabel) return `NUM ${r.num} · SCALE ${r.scale} · TTL ${r.ttl} · TG ${r.tg}`;
   if (w >= ShortLabel * 1.6) return `N${r.num} S${r.scale} T${r.ttl} G${r.tg}`;
