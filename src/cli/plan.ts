@@ -122,6 +122,29 @@ function hexOf(n: number): string {
   return '0x' + n.toString(16);
 }
 
+/** The request as understood (numbers normalised, addresses as hex strings). */
+function normalised(req: PlanRequest): Record<string, unknown> {
+  const invs = req.invs
+    .live()
+    .map((e) => ({ smmu: e.smmu, type: e.type, id: e.id, ssid: e.ssid, vmid: e.vmid, pgsize: e.pgsize }));
+  const base = { smmus: req.smmus, invs };
+  if (req.policy === 'tlbi') {
+    const t = req.tlbi!;
+    return {
+      ...base,
+      tlbi: {
+        start: hexOf(t.start),
+        last: hexOf(t.last),
+        leafLevels: t.leafLevels,
+        tableLevels: t.tableLevels,
+        granule: t.granule,
+      },
+    };
+  }
+  const r = req.range!;
+  return { ...base, iova: hexOf(r.iova), size: hexOf(r.size), granule: r.granule, leaf: r.leaf };
+}
+
 function describeRequest(req: PlanRequest): string {
   if (req.policy === 'tlbi') {
     const t = req.tlbi!;
@@ -180,7 +203,7 @@ export function registerPlan(program: Program): void {
         'by SMMU and batch. Exit 2 (naming the field) on an invalid request.',
     )
     .option('-i, --input <path>', 'JSON request file (default: stdin when no --iova/--start is given)')
-    .option('--json', 'print one JSON document {schemaVersion, request, commands, stats}')
+    .option('--json', 'print one JSON document {schemaVersion, policy, request, commands, stats}')
     .option(
       '--policy <p>',
       'linux or tlbi (default linux; tlbi when --leaf-levels/--table-levels given)',
@@ -226,7 +249,7 @@ export function registerPlan(program: Program): void {
         }
         const req = parsePlanRequest(raw);
         const { commands, stats } = runRequest(req);
-        if (o.json) printJson({ policy: req.policy, commands, stats });
+        if (o.json) printJson({ policy: req.policy, request: normalised(req), commands, stats });
         else printHuman(req, commands, stats);
         return EXIT_OK;
       }),

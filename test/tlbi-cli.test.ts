@@ -1,0 +1,195 @@
+/**
+ * `smmuv3-tlbi plan` end to end (in process): JSON and flag requests, the --json document, and exit 2 with
+ * a message naming the field for every class of invalid request. The issue's example request is kept as a
+ * golden document (test/golden/tlbi-plan-issue-example.json, hand-checked: the two NH_VA words are worked
+ * example 1 of the reference notes, the ATC_INV covers pages 0x10000-0x10020 with Size 6); UPDATE_GOLDEN=1
+ * rewrites it.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { buildProgram } from '../src/cli/main.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tlbi-cli-'));
+const GOLDEN = new URL('./golden/tlbi-plan-issue-example.json', import.meta.url);
+
+async function run(args: string[], request?: unknown): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+    stdout += String(s);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+    stderr += String(s);
+    return true;
+  });
+  const extra: string[] = [];
+  if (request !== undefined) {
+    const f = join(dir, `req-${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(f, typeof request === 'string' ? request : JSON.stringify(request));
+    extra.push('--input', f);
+  }
+  process.exitCode = 0;
+  let code = 0;
+  try {
+    const program = buildProgram();
+    program.configureOutput({ writeOut: (s) => (stdout += s), writeErr: (s) => (stderr += s) });
+    for (const c of program.commands)
+      c.configureOutput({ writeOut: (s) => (stdout += s), writeErr: (s) => (stderr += s) });
+    await program.parseAsync(['node', 'smmuv3-tlbi', 'plan', ...args, ...extra]);
+    code = Number(process.exitCode ?? 0);
+  } catch (err) {
+    code = (err as { exitCode?: number }).exitCode === 0 ? 0 : 2;
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+    process.exitCode = 0;
+  }
+  return { code, stdout, stderr };
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+const EXAMPLE = {
+  smmus: [{ id: 0, ril: true, e2h: false, forceSync: false }],
+  invs: [
+    { smmu: 0, type: 'S1_ASID', id: 5, vmid: 0, pgsize: 4096 },
+    { smmu: 0, type: 'ATS', id: 16, ssid: 0 },
+  ],
+  iova: '0x10000000',
+  size: '0x21000',
+  granule: 4096,
+  leaf: true,
+  policy: 'linux',
+};
+
+describe('plan: requests', () => {
+  it('the issue example as JSON → one --json document matching the golden file', async () => {
+    const r = await run(['--json'], EXAMPLE);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as Record<string, unknown>;
+    if (process.env.UPDATE_GOLDEN) writeFileSync(GOLDEN, JSON.stringify(doc, null, 2) + '\n');
+    expect(doc).toEqual(JSON.parse(readFileSync(GOLDEN, 'utf8')));
+    expect(doc.schemaVersion).toBe(1);
+    const cmds = doc.commands as { name: string; words: string[] }[];
+    expect(cmds.map((c) => c.name)).toEqual(['TLBI_NH_VA', 'TLBI_NH_VA', 'CMD_SYNC', 'ATC_INV', 'CMD_SYNC']);
+    expect(cmds[0]!.words).toEqual(['0x0005000000000012', '0x0000000010000701']);
+    expect(cmds[1]!.words).toEqual(['0x0005000000500012', '0x0000000010001701']);
+  });
+
+  it('flags for the one-target case give the same commands; human output groups by SMMU and batch', async () => {
+    const flags = await run(['--iova', '0x1000_0000', '--size', '0x21000', '--id', '5', '--ats', '16', '--json']);
+    const json = await run(['--json'], EXAMPLE);
+    expect((JSON.parse(flags.stdout) as { commands: unknown }).commands).toEqual(
+      (JSON.parse(json.stdout) as { commands: unknown }).commands,
+    );
+    const human = await run(['--iova', '0x10000000', '--size', '0x21000', '--id', '5', '--ats', '16']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/SMMU 0 \(ril\)\n {2}batch 0\n.*TLBI_NH_VA/);
+    expect(human.stdout).toMatch(/ {2}batch 1\n.*ATC_INV .*size=6 addr=0x10000000/);
+  });
+
+  it('policy tlbi from JSON: a freed level-3 table → one Leaf=0 TTL=3 command', async () => {
+    const r = await run(['--json'], {
+      smmus: [{ id: 0, ril: true }],
+      invs: [{ smmu: 0, type: 'S1_ASID', id: 1 }],
+      policy: 'tlbi',
+      tlbi: { start: '0x200000', last: '0x3fffff', leafLevels: [3], tableLevels: [2], granule: 4096 },
+    });
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as {
+      commands: { name: string; fields: Record<string, unknown> }[];
+      stats: { commands: number };
+    };
+    expect(doc.commands[0]!.fields).toEqual({
+      num: 0,
+      scale: 9,
+      vmid: 0,
+      asid: 1,
+      leaf: 0,
+      ttl: 3,
+      tg: 1,
+      addr: '0x200000',
+    });
+    expect(doc.stats.commands).toBe(1);
+  });
+
+  it('--help shows an example', async () => {
+    const r = await run(['--help']);
+    expect(r.stdout).toMatch(/Examples:\n {2}\$ smmuv3-tlbi plan/);
+  });
+});
+
+describe('plan: invalid requests exit 2 naming the field', () => {
+  const bad = (over: Record<string, unknown>): Record<string, unknown> => ({ ...EXAMPLE, ...over });
+  const inv0 = (over: Record<string, unknown>): Record<string, unknown> =>
+    bad({ invs: [{ smmu: 0, type: 'S1_ASID', id: 5, pgsize: 4096, ...over }] });
+  const tlbiReq = (t: Record<string, unknown>): Record<string, unknown> => ({
+    smmus: [{ id: 0 }],
+    invs: [{ smmu: 0, type: 'S1_ASID', id: 1 }],
+    policy: 'tlbi',
+    tlbi: { start: '0x200000', last: '0x3fffff', leafLevels: [3], tableLevels: [], granule: 4096, ...t },
+  });
+  const cases: [string, unknown, RegExp][] = [
+    ['last < start', tlbiReq({ last: '0x1fffff' }), /^error: tlbi\.last: .*below start/],
+    ['iova not aligned to the granule', bad({ iova: '0x10000800' }), /^error: iova: .*not aligned/],
+    [
+      'iova not aligned to a 2M granule',
+      bad({ iova: '0x10001000', size: '2M', granule: '2M' }),
+      /^error: iova: .*granule/,
+    ],
+    [
+      'size not a multiple of pgsize',
+      bad({ granule: '64K', invs: [{ smmu: 0, type: 'S1_ASID', id: 5, pgsize: '64K' }] }),
+      /^error: size: .*pgsize 65536/,
+    ],
+    ['unknown type', inv0({ type: 'S3_MAGIC' }), /^error: invs\[0\]\.type: unknown type/],
+    ['granule not a page/block size', bad({ granule: 8192 }), /^error: granule: /],
+    [
+      'granule not a block size of 64K',
+      bad({ granule: '2M', size: '2M', invs: [{ smmu: 0, type: 'S1_ASID', id: 5, pgsize: '64K' }] }),
+      /^error: granule: .*65536-byte/,
+    ],
+    ['bad pgsize', inv0({ pgsize: 8192 }), /^error: invs\[0\]\.pgsize: /],
+    ['beyond 52 bits', bad({ iova: '0x10000000000000', size: '4K' }), /^error: iova: beyond 2\^52/],
+    ['range ends beyond 52 bits', bad({ iova: '0xffffffffff000', size: '8K' }), /^error: size: .*beyond 2\^52/],
+    ['tlbi last beyond 52 bits', tlbiReq({ last: '0x1fffffffffffff' }), /^error: tlbi\.last: beyond 2\^52/],
+    ['unknown SMMU', inv0({ smmu: 3 }), /^error: invs\[0\]\.smmu: SMMU 3 is not listed/],
+    ['ASID beyond 16 bits', inv0({ id: 0x10000 }), /^error: invs\[0\]\.id: ASID/],
+    ['VMID beyond 16 bits', inv0({ vmid: 0x10000 }), /^error: invs\[0\]\.vmid: VMID/],
+    [
+      'StreamID beyond 32 bits',
+      bad({ invs: [{ smmu: 0, type: 'ATS', id: 2 ** 32 }] }),
+      /^error: invs\[0\]\.id: StreamID/,
+    ],
+    [
+      'SSID beyond 20 bits',
+      bad({ invs: [{ smmu: 0, type: 'ATS', id: 1, ssid: 2 ** 20 }] }),
+      /^error: invs\[0\]\.ssid: SubstreamID/,
+    ],
+    [
+      'tlbi leaf level impossible at 64K',
+      tlbiReq({ granule: 65536, leafLevels: [1], start: 0, last: '0x3ffffffffff' }),
+      /^error: tlbi\.leafLevels\[0\]/,
+    ],
+    ['tlbi granule differs from pgsize', tlbiReq({ granule: 16384 }), /^error: tlbi\.granule: /],
+    ['unknown policy', bad({ policy: 'fast' }), /^error: policy: /],
+    ['invalid JSON', '{"smmus": [', /invalid JSON/],
+  ];
+  for (const [what, req, msg] of cases) {
+    it(what, async () => {
+      const r = await run(['--json'], req);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(msg);
+    });
+  }
+
+  it('a bad flag value exits 2 naming it', async () => {
+    const r = await run(['--iova', '0xzz', '--size', '4K']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/iova/);
+  });
+});
