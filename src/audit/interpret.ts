@@ -120,7 +120,18 @@ export function nameOfOpcode(op: number): string {
   return (OPCODE_NAME[op] as CommandName | undefined) ?? `reserved 0x${op.toString(16).padStart(2, '0')}`;
 }
 
-const F = FIELD_IDS;
+const F_ASID = FIELD_IDS.asid;
+const F_VMID = FIELD_IDS.vmid;
+const F_TG = FIELD_IDS.tg;
+const F_TTL = FIELD_IDS.ttl;
+const F_LEAF = FIELD_IDS.leaf;
+const F_ADDR = FIELD_IDS.addr;
+const F_NUM = FIELD_IDS.num;
+const F_SCALE = FIELD_IDS.scale;
+const F_SID = FIELD_IDS.sid;
+const F_SIZE = FIELD_IDS.size;
+/** 2^n for n in [0, 63]. */
+const POW2 = new Float64Array(64).map((_, n) => 2 ** n);
 
 /** Interpret every entry. `onProgress` is called every 2^16 entries. */
 export function interpret(
@@ -134,6 +145,7 @@ export function interpret(
   const e = new CheckedEntry();
   const v = e.values;
   let batch = 0;
+  let lastNhVmid = -2;
   for (let i = 0; i < n; i++) {
     if (onProgress && (i & 0xffff) === 0xffff) onProgress(i, n);
     const k = i * 4;
@@ -159,29 +171,32 @@ export function interpret(
       continue;
     }
     const tags = TAGS_OF[op]!;
-    r.asid[i] = tags & 1 ? v[F.asid]! : -1;
-    r.vmid[i] = tags & 2 ? v[F.vmid]! : -1;
+    r.asid[i] = tags & 1 ? v[F_ASID]! : -1;
+    r.vmid[i] = tags & 2 ? v[F_VMID]! : -1;
     if (kind === Kind.RangeTlbi) {
-      const tg = v[F.tg]!;
+      const tg = v[F_TG]!;
       r.tg[i] = tg;
-      r.ttl[i] = v[F.ttl]!;
-      r.leaf[i] = v[F.leaf]!;
-      r.addr[i] = v[F.addr]!;
+      r.ttl[i] = v[F_TTL]!;
+      r.leaf[i] = v[F_LEAF]!;
+      r.addr[i] = v[F_ADDR]!;
       if (tg !== 0) {
-        const scale = Math.min(v[F.scale]!, SCALE_CLAMP);
-        const pages = (v[F.num]! + 1) * 2 ** scale;
+        const scale = Math.min(v[F_SCALE]!, SCALE_CLAMP);
+        const pages = (v[F_NUM]! + 1) * POW2[scale]!;
         r.pages[i] = pages;
-        r.span[i] = pages * 2 ** (10 + 2 * tg);
+        r.span[i] = pages * POW2[10 + 2 * tg]!;
       }
     } else if (kind === Kind.Atc) {
-      r.addr[i] = v[F.addr]!;
-      r.sid[i] = v[F.sid]!;
-      r.span[i] = 2 ** (12 + v[F.size]!);
+      r.addr[i] = v[F_ADDR]!;
+      r.sid[i] = v[F_SID]!;
+      r.span[i] = POW2[Math.min(63, 12 + v[F_SIZE]!)]!;
     } else if (kind === Kind.Cfgi) {
-      r.sid[i] = v[F.sid]!;
+      r.sid[i] = v[F_SID]!;
     }
     if (op === Opcode.TLBI_S2_IPA || op === Opcode.TLBI_S12_VMALL) r.s2Vmids.add(r.vmid[i]!);
-    else if (op >= Opcode.TLBI_NH_ALL && op <= Opcode.TLBI_NH_VAA) r.nhVmids.add(r.vmid[i]!);
+    else if (op >= Opcode.TLBI_NH_ALL && op <= Opcode.TLBI_NH_VAA && r.vmid[i] !== lastNhVmid) {
+      lastNhVmid = r.vmid[i]!;
+      r.nhVmids.add(lastNhVmid);
+    }
   }
   if (n > 0 && (r.kind[n - 1] !== Kind.Sync || batch === 0)) {
     // The tail: entries after the last CMD_SYNC form a batch with no SYNC.

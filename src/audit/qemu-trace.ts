@@ -95,6 +95,35 @@ function tag(v: number | undefined): number {
   return v;
 }
 
+/**
+ * The number after `key` followed by `=` or `:` (spaces allowed), or undefined. Faster than kv() for the
+ * frequent events; `key` must not be a suffix of another key in the same payload (checked by the caller).
+ */
+function field(payload: string, key: string): number | undefined {
+  let p = payload.indexOf(key);
+  while (p > 0) {
+    const c = payload.charCodeAt(p - 1);
+    if (c === 32 || c === 44 || c === 40) break; // preceded by space, comma or '('
+    p = payload.indexOf(key, p + 1);
+  }
+  if (p < 0) return undefined;
+  let q = p + key.length;
+  while (payload.charCodeAt(q) === 32) q++;
+  const sep = payload.charCodeAt(q);
+  if (sep !== 61 && sep !== 58) return undefined; // '=' or ':'
+  q++;
+  while (payload.charCodeAt(q) === 32) q++;
+  let e = q;
+  if (payload.charCodeAt(e) === 45) e++;
+  while (e < payload.length) {
+    const c = payload.charCodeAt(e);
+    if ((c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70) || c === 120 || c === 88) e++;
+    else break;
+  }
+  if (e === q) return undefined;
+  return num(payload.slice(q, e));
+}
+
 function kv(payload: string): Map<string, number> {
   const m = new Map<string, number>();
   KV.lastIndex = 0;
@@ -229,8 +258,7 @@ export function parseQemuTrace(text: string, opts: TraceParseOptions = {}): { st
     switch (name) {
       case 'smmuv3_cmdq_consume': {
         finish();
-        const v = kv(payload);
-        consSlot = v.get('cons') ?? -1;
+        consSlot = field(payload, 'cons') ?? -1;
         break;
       }
       case 'smmuv3_cmdq_opcode': {
@@ -253,17 +281,16 @@ export function parseQemuTrace(text: string, opts: TraceParseOptions = {}): { st
       case 'smmuv3_cmdq_tlbi_nh_vaa': {
         if (cur === null) break;
         const c: Pending = cur;
-        const v = kv(payload);
-        const addr = v.get('addr') ?? 0;
-        const tg = v.get('tg') ?? 0;
-        const pages = v.get('num_pages') ?? 1;
+        const addr = field(payload, 'addr') ?? 0;
+        const tg = field(payload, 'tg') ?? 0;
+        const pages = field(payload, 'num_pages') ?? 1;
         if (c.rangeEvents === 0) {
           c.addr = addr;
           c.tg = tg;
-          c.ttl = v.get('ttl') ?? 0;
-          c.leaf = v.get('leaf') ?? 0;
-          c.asid = tag(v.get('asid'));
-          c.vmid = tag(v.get('vmid'));
+          c.ttl = field(payload, 'ttl') ?? 0;
+          c.leaf = field(payload, 'leaf') ?? 0;
+          c.asid = tag(field(payload, 'asid'));
+          c.vmid = tag(field(payload, 'vmid'));
         } else if (addr !== c.nextAddr) c.discontiguous = true;
         const granule = 2 ** (tg === 0 ? 12 : 10 + 2 * tg);
         c.pages += pages;
@@ -324,9 +351,9 @@ export function parseQemuTrace(text: string, opts: TraceParseOptions = {}): { st
         break;
       }
       case 'smmuv3_write_mmio': {
-        const v = kv(payload);
-        const a = v.get('addr');
-        const val = v.get('val');
+        const a = field(payload, 'addr');
+        if (a !== 0x90 && a !== 0x98 && a !== 0x9c) break;
+        const val = field(payload, 'val');
         if (a === 0x90) {
           // CMDQ_BASE is a 64-bit address: read LOG2SIZE (bits [4:0]) from the last hex digits, exactly.
           const m = /val\s*[=:]\s*0x([0-9a-fA-F]+)/.exec(payload);

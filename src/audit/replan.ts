@@ -14,8 +14,6 @@
 import { Opcode } from '../cmdq/index.js';
 import {
   PlanOutput,
-  checkRangeRequest,
-  checkTlbi,
   invalidateRange,
   invsOf,
   levelShift,
@@ -97,6 +95,25 @@ const SMMU_TABLES: Record<string, SmmuTable> = {
   '01': [{ ril: false, e2h: true, forceSync: false }],
   '11': [{ ril: true, e2h: true, forceSync: false }],
 };
+
+/** Addresses the engine plans (52-bit). */
+const ADDRESS_LIMIT = 2 ** 52;
+
+/** Leaf sizes (page and block sizes) per page size, as the engine accepts them. */
+const LEAF_SIZES: ReadonlyMap<number, readonly number[]> = new Map(
+  [12, 14, 16].map((g) => [2 ** g, [3, 2, 1].map((l) => 2 ** levelShift(g, l)).filter((x) => x <= 2 ** 42)]),
+);
+
+/** A request the engine can plan for targets of this page size (what its edge validation would accept). */
+function plannableRequest(req: RangeRequest, pgsize: number): boolean {
+  if (req.iova + req.size > ADDRESS_LIMIT) return false;
+  if (req.size === 0) return true;
+  const sizes = LEAF_SIZES.get(pgsize);
+  if (!sizes || !sizes.includes(req.granule)) return false;
+  return (
+    req.iova % req.granule === 0 && req.size % req.granule === 0 && req.iova % pgsize === 0 && req.size % pgsize === 0
+  );
+}
 
 /** Greedy splitting is tried on runs up to this many commands. */
 const GREEDY_LIMIT = 64;
@@ -206,11 +223,7 @@ class Replanner {
   /** Plan one candidate under linux; true when it reproduces the stream's commands exactly. */
   private tryLinux(t: Target, run: readonly number[], c: { req: RangeRequest; pgsize: number; ril: boolean }): boolean {
     const invs = this.invs(t, c.pgsize);
-    try {
-      checkRangeRequest(c.req, invs);
-    } catch {
-      return false;
-    }
+    if (!plannableRequest(c.req, c.pgsize)) return false;
     this.out.clear();
     invalidateRange(invs, c.req, SMMU_TABLES[`${c.ril ? 1 : 0}${isE2h(t.op) ? 1 : 0}`]!, this.out);
     return this.sameAs(run, t.op);
@@ -234,15 +247,11 @@ class Replanner {
     if (c !== null) {
       const invs = this.invs(t, c.pgsize);
       const smmus = SMMU_TABLES[`${c.ril ? 1 : 0}${isE2h(t.op) ? 1 : 0}`]!;
-      let ok = true;
-      try {
-        checkRangeRequest(c.req, invs);
-      } catch {
-        ok = false;
-      }
-      if (ok) {
-        this.out.clear();
-        invalidateRange(invs, c.req, smmus, this.out);
+      if (plannableRequest(c.req, c.pgsize)) {
+        if (!identical) {
+          this.out.clear();
+          invalidateRange(invs, c.req, smmus, this.out);
+        } // else: `out` still holds the linux plan that matched
         ({ commands: linuxCommands, syncs: linuxSyncs } = this.counts());
         if (!identical) difference = this.classify(t, run, c);
         const desc = c.req.size === 0 ? null : tlbiDescription(c.req, c.pgsize);
@@ -250,14 +259,9 @@ class Replanner {
           tlbiCommands = linuxCommands;
           tlbiSyncs = linuxSyncs;
         } else {
-          try {
-            checkTlbi(desc, invs);
-            this.out.clear();
-            tlbiInv(desc, invs, smmus, this.out);
-            ({ commands: tlbiCommands, syncs: tlbiSyncs } = this.counts());
-          } catch {
-            tlbiCommands = -1;
-          }
+          this.out.clear();
+          tlbiInv(desc, invs, smmus, this.out);
+          ({ commands: tlbiCommands, syncs: tlbiSyncs } = this.counts());
         }
       } else difference = 'not-plannable';
     } else difference = 'not-plannable';
@@ -343,7 +347,10 @@ class Replanner {
         s = found;
       }
       if (s === run.length) {
-        for (const p of pieces) this.row(b, t, p.part, p.c, true);
+        for (const p of pieces) {
+          this.tryLinux(t, p.part, p.c); // leaves the piece's linux plan in `out` for row()
+          this.row(b, t, p.part, p.c, true);
+        }
         return;
       }
     }
@@ -406,6 +413,9 @@ class Replanner {
   }
 }
 
+const NONE: readonly number[] = [];
+const LEVELS: readonly (readonly number[])[] = [[0], [1], [2], [3]];
+
 /** The tlbi description of a Linux request: which levels changed, as far as the request tells. */
 export function tlbiDescription(req: RangeRequest, pgsize: number): TlbiDescription | null {
   if (req.size === 0) return null;
@@ -415,7 +425,7 @@ export function tlbiDescription(req: RangeRequest, pgsize: number): TlbiDescript
   if (req.leaf) {
     let level = 3;
     for (let l = 1; l <= 3; l++) if (2 ** levelShift(pgShift, l) === req.granule) level = l;
-    return { start, last, leafLevels: [level], tableLevels: [], granule: pgsize };
+    return { start, last, leafLevels: LEVELS[level]!, tableLevels: NONE, granule: pgsize };
   }
   // A walk flush: a table freed under a descriptor at the shallowest level whose block size divides both
   // the address and the size; leaves below it may have been cleared at any deeper level.

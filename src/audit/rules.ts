@@ -295,6 +295,13 @@ export class RuleChecker {
       const sync = r.batchSync[b]!;
       const cmdEnd = sync >= 0 ? sync : end;
       let firstTlbi = -1;
+      let tlbis = 0;
+      for (let i = start; i < cmdEnd; i++) {
+        const k = r.kind[i]!;
+        if (k === Kind.RangeTlbi || k === Kind.TagTlbi) tlbis++;
+      }
+      // With at most one TLBI and no ATC_INV or batch limit to check, nothing in this batch can be wasted or misordered.
+      if (tlbis < 2 && o.maxBatch === undefined && !this.hasAtc(start, cmdEnd)) continue;
       const tagCmds: number[] = [];
       const groups = new Map<number, number[]>();
       const tagSeen = new Map<number, number>();
@@ -363,6 +370,11 @@ export class RuleChecker {
         }
       }
     }
+  }
+
+  private hasAtc(start: number, end: number): boolean {
+    for (let i = start; i < end; i++) if (this.r.kind[i] === Kind.Atc) return true;
+    return false;
   }
 
   private duplicates(g: number[]): void {
