@@ -1,0 +1,544 @@
+/**
+ * The pKVM-style hypervisor consumer: the same invalidation engine, hosted at EL2.
+ *
+ * - One identity-mapped stage-2 table (`idmap`, VMID 0) shared by every SMMU for host DMA, built at boot:
+ *   host devices that would bypass translate through it (stage 2), host devices with their own stage-1
+ *   tables are shadowed as nested (host stage 1 over the idmap, VMID 0).
+ * - Its invalidation-target array is built once at boot: per SMMU one S2_VMID(0) and one
+ *   S2_VMID_S1_CLEAR(0) entry, and one ATS_FULL entry per host StreamID with ATS. Every idmap change is
+ *   planned by the engine with the same functions the kernel driver uses (`tlbiInv` for policy `tlbi`,
+ *   `invalidateRange` per Linux-style request for `linux`): S2_IPA ranges + CMD_SYNC, then NH_ALL(0) +
+ *   CMD_SYNC (host stage-1 entries are combined with stage 2), then the host ATCs + CMD_SYNC.
+ * - Donating host pages (to a VM, or to the hypervisor) unmaps them from the idmap and invalidates on every
+ *   powered-on SMMU; reclaiming maps them back. Sharing with the hypervisor takes the same path (the idmap
+ *   entry is replaced by a read-only one: break, invalidate, make).
+ * - Powered-off SMMUs are skipped (their entries of every plan are not sent) and come back with empty caches.
+ * - VMs: each has a stage-2 table of its own (VMID n) over the pages it was donated, and optionally a
+ *   passthrough device; teardown removes the device's STE, flushes the VMID (engine, size 0: S12_VMALL),
+ *   and gives the pages back to the host.
+ * - The host's own command queue is emulated: its entries go through host-cmdq-filter.ts and only what the
+ *   filter forwards reaches the real queue; every decision is kept.
+ * - `checkIsolation(range)` proves the security property with the model: no host device reaches the range
+ *   through a translation, and no TLB, walk-cache or ATC entry of any powered-on SMMU still maps it.
+ */
+import { ProtRW, type Prot } from '../pgtable/descriptor.js';
+import type { Granule } from '../pgtable/config.js';
+import { Gather } from '../pgtable/gather.js';
+import { FrameAllocator, PhysMemory } from '../pgtable/memory.js';
+import { IoPageTable } from '../pgtable/pagetable.js';
+import type { FaultName } from '../sim/faults.js';
+import { Kind, Regime, type AtcEntry } from '../smmu/caches.js';
+import type { StaleReport } from '../smmu/checker.js';
+import { XlateStatus, type TrafficTarget } from '../smmu/model.js';
+import type { ContextDescriptor } from '../smmu/streams.js';
+import type { TableConfig } from '../smmu/walker.js';
+import { PlanOutput, invalidateRange, invsOf, type InvKey, type Invs, type SmmuTable, tlbiInv } from '../tlbi/index.js';
+import { filterHostCommands, HOST_VMID, type FilterAction, type FilterDecision } from './host-cmdq-filter.js';
+import { HeldFrames } from './space.js';
+import { CommandStats, SmmuPort, routePlan, type SmmuSpec } from './smmu-port.js';
+
+export type HypPolicy = 'linux' | 'tlbi';
+
+/** A host device: StreamIDs on one SMMU; `stage1` when the host gives it a stage-1 table of its own. */
+export interface HostDeviceSpec {
+  readonly smmu: number;
+  readonly sid: number;
+  readonly ats: boolean;
+}
+
+export interface HypOptions {
+  readonly smmus: readonly SmmuSpec[];
+  readonly granule: Granule;
+  readonly policy: HypPolicy;
+  readonly seed?: number;
+  readonly fault?: FaultName | undefined;
+  /** Host RAM mapped page by page (donations of any page-multiple range). */
+  readonly pagedRam: { readonly base: number; readonly size: number };
+  /** Host RAM mapped with level-2 blocks (donations of whole blocks). */
+  readonly blockRam: { readonly base: number; readonly size: number };
+  readonly hostDevices: readonly HostDeviceSpec[];
+  readonly memory?: PhysMemory;
+}
+
+export interface Vm {
+  readonly id: number;
+  readonly vmid: number;
+  readonly ranges: { pa: number; size: number }[];
+  readonly s2: IoPageTable;
+  readonly frames: HeldFrames;
+  readonly cfg: TableConfig;
+  device: { smmu: number; sid: number } | null;
+}
+
+export interface HypCounters {
+  donations: number;
+  reclaims: number;
+  shares: number;
+  unshares: number;
+  vmBoots: number;
+  vmTeardowns: number;
+  powerOffs: number;
+  powerOns: number;
+  hostBatches: number;
+  hostAccesses: number;
+  vmAccesses: number;
+  /** Host accesses that reached a page the host does not own, or landed anywhere but their identity (must stay 0). */
+  hostViolations: number;
+  /** VM device accesses that did not land on the VM's pages (must stay 0). */
+  vmViolations: number;
+  /** Cache entries or translations that still reach donated pages after the donation returned (must stay 0). */
+  isolationViolations: number;
+  staleTranslations: number;
+  isolationChecks: number;
+}
+
+const MAX_KEPT = 10;
+const HYP_TABLE_POOL = 0x50_0000_0000;
+const HYP_TABLE_BYTES = 2 ** 30;
+
+/** Ownership of a host page. */
+type Owner = 'host' | 'vm' | 'hyp' | 'shared';
+
+export class Hypervisor {
+  readonly mem: PhysMemory;
+  readonly granule: Granule;
+  readonly policy: HypPolicy;
+  readonly ports: SmmuPort[];
+  readonly smmuTable: SmmuTable;
+  readonly idmap: IoPageTable;
+  readonly idmapCfg: TableConfig;
+  /** Built once at boot; never changes. */
+  readonly invs: Invs;
+  readonly stats = new CommandStats();
+  readonly counters: HypCounters = {
+    donations: 0,
+    reclaims: 0,
+    shares: 0,
+    unshares: 0,
+    vmBoots: 0,
+    vmTeardowns: 0,
+    powerOffs: 0,
+    powerOns: 0,
+    hostBatches: 0,
+    hostAccesses: 0,
+    vmAccesses: 0,
+    hostViolations: 0,
+    vmViolations: 0,
+    isolationViolations: 0,
+    staleTranslations: 0,
+    isolationChecks: 0,
+  };
+  readonly filterCounts: Record<FilterAction, number> = { allowed: 0, rewritten: 0, dropped: 0, illegal: 0 };
+  /** The first decisions of every kind (allowed, rewritten, dropped, illegal), for the report. */
+  readonly decisions: FilterDecision[] = [];
+  readonly staleReports: StaleReport[] = [];
+  readonly vms = new Map<number, Vm>();
+  readonly fault: FaultName | undefined;
+  readonly hostDevices: readonly HostDeviceSpec[];
+  readonly pagedRam: { readonly base: number; readonly size: number };
+  readonly blockRam: { readonly base: number; readonly size: number };
+
+  private readonly frames: HeldFrames;
+  private readonly pool: FrameAllocator;
+  private readonly out = new PlanOutput(1024);
+  /** Owner of each granule-sized page that is not the host's (absent = host). */
+  private readonly owner = new Map<number, Owner>();
+  /** Host stage-1 contexts of host devices (shadowed as nested over the idmap), by SMMU and StreamID. */
+  private readonly hostCds = new Map<string, ContextDescriptor>();
+  private nextVmid = 1;
+  private readonly freeVmids: number[] = [];
+  private nextVm = 1;
+  private readonly keptPerAction: Record<FilterAction, number> = { allowed: 0, rewritten: 0, dropped: 0, illegal: 0 };
+
+  constructor(opts: HypOptions) {
+    this.mem = opts.memory ?? new PhysMemory();
+    this.granule = opts.granule;
+    this.policy = opts.policy;
+    this.fault = opts.fault;
+    this.hostDevices = opts.hostDevices;
+    this.pagedRam = opts.pagedRam;
+    this.blockRam = opts.blockRam;
+    const seed = opts.seed ?? 1;
+    this.ports = opts.smmus.map((s, i) => new SmmuPort(i, s, this.mem, seed));
+    this.smmuTable = this.ports.map((p) => p.options);
+    this.pool = new FrameAllocator(opts.granule, HYP_TABLE_POOL, HYP_TABLE_BYTES);
+    this.frames = new HeldFrames(this.pool);
+    // Boot: the identity map of host RAM.
+    this.idmap = new IoPageTable({
+      stage: 2,
+      granule: opts.granule,
+      ias: 40,
+      memory: this.mem,
+      allocator: this.frames,
+    });
+    const c = this.idmap.config;
+    this.idmapCfg = { root: c.rootPa, granuleLog2: Math.log2(c.granule), ias: c.ias, stage: 2 };
+    for (let off = 0; off < opts.pagedRam.size; off += opts.granule)
+      this.idmap.map(opts.pagedRam.base + off, opts.pagedRam.base + off, opts.granule, ProtRW);
+    if (opts.blockRam.size > 0) this.idmap.map(opts.blockRam.base, opts.blockRam.base, opts.blockRam.size, ProtRW);
+    // Boot: the invalidation targets, once.
+    const keys: InvKey[] = [];
+    for (const p of this.ports) {
+      keys.push({ smmu: p.id, type: 'S2_VMID', id: HOST_VMID, pgsize: opts.granule });
+      keys.push({ smmu: p.id, type: 'S2_VMID_S1_CLEAR', id: HOST_VMID, pgsize: opts.granule });
+    }
+    for (const d of opts.hostDevices) {
+      if (d.ats && !this.port(d.smmu).spec.ats)
+        throw new RangeError(`SMMU ${d.smmu} has no ATS (host device ${d.sid})`);
+      if (d.ats) keys.push({ smmu: d.smmu, type: 'ATS_FULL', id: d.sid, pgsize: opts.granule });
+    }
+    this.invs = invsOf(keys);
+    // Boot: host streams translate through the idmap (bypass shadowed as stage 2).
+    for (const d of opts.hostDevices) this.installHostStream(d);
+  }
+
+  port(id: number): SmmuPort {
+    const p = this.ports[id];
+    if (p === undefined) throw new RangeError(`no SMMU ${id}`);
+    return p;
+  }
+
+  private installHostStream(d: HostDeviceSpec): void {
+    const cd = this.hostCds.get(`${d.smmu}:${d.sid}`);
+    const model = this.port(d.smmu).model;
+    if (cd === undefined)
+      model.setStream({ sid: d.sid, mode: 'stage2', ats: d.ats, vmid: HOST_VMID, s2: this.idmapCfg });
+    else
+      model.setStream({
+        sid: d.sid,
+        mode: 'nested',
+        ats: d.ats,
+        vmid: HOST_VMID,
+        s2: this.idmapCfg,
+        cds: new Map([[0, cd]]),
+      });
+  }
+
+  /**
+   * The host installs a stage-1 context for one of its devices: the hypervisor shadows it as nested over the
+   * idmap (VMID 0). The host then invalidates its own stage-1 entries through `hostSubmit`.
+   */
+  hostSetStage1(smmu: number, sid: number, cd: ContextDescriptor | null): void {
+    const d = this.hostDevices.find((x) => x.smmu === smmu && x.sid === sid);
+    if (d === undefined) throw new RangeError(`no host device ${sid} on SMMU ${smmu}`);
+    if (cd === null) this.hostCds.delete(`${smmu}:${sid}`);
+    else this.hostCds.set(`${smmu}:${sid}`, cd);
+    this.installHostStream(d);
+  }
+
+  // ------------------------------------------------------------------ ownership
+
+  ownerOf(pa: number): Owner {
+    return this.owner.get(pa - (pa % this.granule)) ?? 'host';
+  }
+
+  private setOwner(pa: number, size: number, o: Owner): void {
+    for (let off = 0; off < size; off += this.granule) {
+      if (o === 'host') this.owner.delete(pa + off);
+      else this.owner.set(pa + off, o);
+    }
+  }
+
+  private checkRange(pa: number, size: number, expect: Owner): void {
+    if (size <= 0 || pa % this.granule !== 0 || size % this.granule !== 0)
+      throw new RangeError(`range 0x${pa.toString(16)}+0x${size.toString(16)} is not granule aligned`);
+    const inPaged = pa >= this.pagedRam.base && pa + size <= this.pagedRam.base + this.pagedRam.size;
+    const inBlock = pa >= this.blockRam.base && pa + size <= this.blockRam.base + this.blockRam.size;
+    if (!inPaged && !inBlock) throw new RangeError(`range 0x${pa.toString(16)} is not host RAM`);
+    for (let off = 0; off < size; off += this.granule)
+      if (this.ownerOf(pa + off) !== expect)
+        throw new RangeError(`page 0x${(pa + off).toString(16)} is owned by ${this.ownerOf(pa + off)}, not ${expect}`);
+  }
+
+  // ------------------------------------------------------------------ idmap changes
+
+  /** Unmap [pa, pa + size) from the idmap and invalidate it on every powered-on SMMU. */
+  private unmapIdmap(pa: number, size: number): void {
+    const r = this.idmap.unmap(pa, size);
+    if (r.unmapped !== size) throw new Error(`idmap unmap of 0x${pa.toString(16)} stopped at a hole`);
+    const g = new Gather();
+    g.add(r);
+    const ch = g.take();
+    const desc = ch.tlbi!;
+    const out = this.out;
+    out.clear();
+    if (this.policy === 'tlbi') tlbiInv(desc, this.invs, this.smmuTable, out);
+    else for (const req of ch.linuxRequests) invalidateRange(this.invs, req, this.smmuTable, out);
+    this.run(out, pa, pa + size - 1);
+    this.frames.releaseHeld();
+    const change = { stage: 2 as const, root: this.idmapCfg.root, first: desc.start, last: desc.last };
+    for (const p of this.ports) this.noteStale(p.checkChange(change));
+  }
+
+  /** Route a plan with host traffic running over [first, last] during it (the adversary's refills). */
+  private run(out: PlanOutput, first: number, last: number): void {
+    for (const p of this.ports) {
+      if (!p.powered) continue;
+      const ts: TrafficTarget[] = [];
+      for (const d of this.hostDevices) {
+        if (d.smmu !== p.id) continue;
+        const cd = this.hostCds.get(`${d.smmu}:${d.sid}`);
+        // A nested device reaches the range through its host IOVAs: run over all of them.
+        if (cd === undefined) ts.push({ sid: d.sid, ssid: 0, first, last });
+        else ts.push({ sid: d.sid, ssid: 0, first: 0, last: 2 ** 32 - 1 });
+      }
+      p.model.setTraffic(ts);
+    }
+    try {
+      routePlan(out, 0, this.ports, { fault: this.fault }, this.stats);
+    } finally {
+      for (const p of this.ports) p.model.clearTraffic();
+    }
+  }
+
+  private mapIdmap(pa: number, size: number, prot: Prot): void {
+    if (pa >= this.pagedRam.base && pa < this.pagedRam.base + this.pagedRam.size)
+      for (let off = 0; off < size; off += this.granule) this.idmap.map(pa + off, pa + off, this.granule, prot);
+    else this.idmap.map(pa, pa, size, prot);
+  }
+
+  /** Donate host pages to the hypervisor (or, through `bootVm`, to a VM): the host loses access. */
+  donate(pa: number, size: number, to: 'hyp' | 'vm' = 'hyp'): void {
+    this.checkRange(pa, size, 'host');
+    this.unmapIdmap(pa, size);
+    this.setOwner(pa, size, to);
+    this.counters.donations++;
+  }
+
+  /** Give donated pages back to the host. */
+  reclaim(pa: number, size: number, from: 'hyp' | 'vm' = 'hyp'): void {
+    this.checkRange(pa, size, from);
+    this.mapIdmap(pa, size, ProtRW);
+    this.setOwner(pa, size, 'host');
+    this.counters.reclaims++;
+  }
+
+  /** Share host pages with the hypervisor: the host keeps read access only (break, invalidate, make). */
+  share(pa: number, size: number): void {
+    this.checkRange(pa, size, 'host');
+    this.unmapIdmap(pa, size);
+    this.mapIdmap(pa, size, { read: true, write: false, exec: false });
+    this.setOwner(pa, size, 'shared');
+    this.counters.shares++;
+  }
+
+  /** End a share: the host gets write access back (break, invalidate, make). */
+  unshare(pa: number, size: number): void {
+    this.checkRange(pa, size, 'shared');
+    this.unmapIdmap(pa, size);
+    this.mapIdmap(pa, size, ProtRW);
+    this.setOwner(pa, size, 'host');
+    this.counters.unshares++;
+  }
+
+  // ------------------------------------------------------------------ VMs
+
+  /** Boot a VM: donate its pages, map them in its own stage 2 (IPA 0 upwards), attach its device if any. */
+  bootVm(ranges: readonly { pa: number; size: number }[], device: { smmu: number; sid: number } | null): Vm {
+    for (const r of ranges) this.checkRange(r.pa, r.size, 'host');
+    for (const r of ranges) this.donate(r.pa, r.size, 'vm');
+    const frames = new HeldFrames(this.pool);
+    const s2 = new IoPageTable({ stage: 2, granule: this.granule, ias: 40, memory: this.mem, allocator: frames });
+    const c = s2.config;
+    let ipa = 0;
+    for (const r of ranges) {
+      s2.map(ipa, r.pa, r.size, ProtRW);
+      ipa += r.size;
+    }
+    const vm: Vm = {
+      id: this.nextVm++,
+      vmid: this.freeVmids.pop() ?? this.nextVmid++,
+      ranges: ranges.map((r) => ({ ...r })),
+      s2,
+      frames,
+      cfg: { root: c.rootPa, granuleLog2: Math.log2(c.granule), ias: c.ias, stage: 2 },
+      device,
+    };
+    if (device !== null) {
+      if (this.hostDevices.some((d) => d.smmu === device.smmu && d.sid === device.sid))
+        throw new RangeError(`StreamID ${device.sid} belongs to the host`);
+      const p = this.port(device.smmu);
+      p.model.setStream({ sid: device.sid, mode: 'stage2', ats: false, vmid: vm.vmid, s2: vm.cfg });
+      p.submitCommands([{ name: 'CFGI_STE', ssec: 0, sid: device.sid, leaf: 1 }], this.stats);
+    }
+    this.vms.set(vm.id, vm);
+    this.counters.vmBoots++;
+    return vm;
+  }
+
+  /** Tear a VM down: its device's STE goes, its VMID is flushed everywhere, its pages go back to the host. */
+  teardownVm(vm: Vm): void {
+    if (vm.device !== null) {
+      const p = this.port(vm.device.smmu);
+      p.model.removeStream(vm.device.sid);
+      p.submitCommands([{ name: 'CFGI_STE', ssec: 0, sid: vm.device.sid, leaf: 1 }], this.stats);
+    }
+    const keys: InvKey[] = this.ports.map((p) => ({ smmu: p.id, type: 'S2_VMID', id: vm.vmid, pgsize: this.granule }));
+    const out = this.out;
+    out.clear();
+    invalidateRange(invsOf(keys), { iova: 0, size: 0, granule: this.granule, leaf: false }, this.smmuTable, out);
+    this.run(out, 0, -1);
+    vm.s2.release();
+    vm.frames.releaseHeld();
+    for (const p of this.ports) {
+      if (!p.powered) continue;
+      let left = 0;
+      for (const e of p.model.tlb.all) if (e.regime === Regime.NH && e.vmid === vm.vmid) left++;
+      for (const e of p.model.walkCache.all) if (e.regime === Regime.NH && e.vmid === vm.vmid) left++;
+      if (left > 0) this.noteStale([leftover(p.id, `VMID ${vm.vmid} after teardown`, left)], left);
+    }
+    for (const r of vm.ranges) this.reclaim(r.pa, r.size, 'vm');
+    this.vms.delete(vm.id);
+    this.freeVmids.push(vm.vmid);
+    this.counters.vmTeardowns++;
+  }
+
+  /** A VM device access to a random page of the VM: it must land on the VM's own page. */
+  vmAccess(vm: Vm, rng: { below(n: number): number }): void {
+    if (vm.device === null) return;
+    const p = this.port(vm.device.smmu);
+    if (!p.powered) return;
+    let total = 0;
+    for (const r of vm.ranges) total += r.size;
+    const ipa = this.granule * rng.below(total / this.granule);
+    const got = p.model.translate(vm.device.sid, 0, ipa, true);
+    this.counters.vmAccesses++;
+    if (got < 0 || got !== vm.s2.iovaToPhys(ipa) || this.ownerOf(got) !== 'vm') this.counters.vmViolations++;
+  }
+
+  // ------------------------------------------------------------------ power
+
+  powerOff(id: number): void {
+    this.port(id).powerOff();
+    this.counters.powerOffs++;
+  }
+
+  powerOn(id: number): void {
+    this.port(id).powerOn();
+    this.counters.powerOns++;
+  }
+
+  // ------------------------------------------------------------------ the host
+
+  /**
+   * The host's emulated command queue on `smmu`: each entry is filtered (allowed, rewritten, dropped or
+   * illegal, with the reason) and what the filter forwards goes to the real queue (when powered on).
+   */
+  hostSubmit(smmu: number, u32: Uint32Array, count: number): FilterDecision[] {
+    const p = this.port(smmu);
+    const r = filterHostCommands(u32, count, p.model.checker);
+    this.counters.hostBatches++;
+    for (const d of r.decisions) {
+      this.filterCounts[d.action]++;
+      if (this.keptPerAction[d.action] < 3) {
+        this.keptPerAction[d.action]++;
+        this.decisions.push(d);
+      }
+    }
+    if (p.powered) {
+      for (let k = 0; k < r.forwarded; k++) this.stats.count(r.forward[k * 4]!);
+      p.submit(r.forward, 0, r.forwarded);
+    }
+    return r.decisions;
+  }
+
+  /**
+   * A host device access at `addr` (an IPA = PA for a stage-2 device, a host IOVA for a nested one, with
+   * `expectPa` the PA the host's stage 1 maps it to, or null when it maps nothing there). The access must
+   * reach `expectPa` exactly when the host owns that page (write needs it not shared), and fault otherwise.
+   */
+  hostAccess(smmu: number, sid: number, addr: number, expectPa: number | null, write: boolean): boolean {
+    const p = this.port(smmu);
+    if (!p.powered) return false;
+    const got = p.model.translate(sid, 0, addr, write);
+    this.counters.hostAccesses++;
+    const owner = expectPa === null ? null : this.ownerOf(expectPa);
+    const allowed = owner === 'host' || (owner === 'shared' && !write);
+    const ok = allowed ? got === expectPa : got < 0 && p.model.lastStatus !== XlateStatus.OK;
+    if (!ok) this.counters.hostViolations++;
+    return ok;
+  }
+
+  // ------------------------------------------------------------------ the security property
+
+  /**
+   * After a donation returned: no host device on any powered-on SMMU reaches [pa, pa + size) — no
+   * translation of it succeeds, and no TLB (stage 2 or nested, VMID 0), walk-cache (a table the idmap no
+   * longer uses) or ATC entry maps it. Returns the violations found (also counted).
+   */
+  checkIsolation(
+    pa: number,
+    size: number,
+    hostIovas: readonly { sid: number; smmu: number; iova: number; pa: number }[] = [],
+  ): number {
+    this.counters.isolationChecks++;
+    const last = pa + size - 1;
+    let bad = 0;
+    for (const p of this.ports) {
+      if (!p.powered) continue;
+      const m = p.model;
+      for (const e of m.tlb.all) {
+        if (e.regime !== Regime.NH || e.vmid !== HOST_VMID) continue;
+        const span = 2 ** e.sizeLog2;
+        const outFirst = e.outStart;
+        if (outFirst <= last && outFirst + span - 1 >= pa) bad++;
+        else if (e.kind === Kind.NESTED && e.ipa <= last && e.ipa + span - 1 >= pa) bad++;
+      }
+      const atc: AtcEntry[] = [];
+      for (const d of this.hostDevices) if (d.smmu === p.id) m.atc.overlapping(d.sid, undefined, 0, 2 ** 64, atc);
+      for (const e of atc) if (e.outPage <= last && e.outPage + 4095 >= pa) bad++;
+      // Walk-cache entries: the checker knows which tables the idmap still uses.
+      const walk = p.checkChange({ stage: 2, root: this.idmapCfg.root, first: pa, last });
+      bad += walk.length;
+      // Translations: stage-2 host devices at sampled pages of the range, nested ones at their IOVAs.
+      const pages = size / this.granule;
+      const samples = Math.min(pages, 8);
+      for (const d of this.hostDevices) {
+        if (d.smmu !== p.id || this.hostCds.has(`${d.smmu}:${d.sid}`)) continue;
+        for (let i = 0; i < samples; i++) {
+          const page = samples === pages ? i : Math.floor((i * (pages - 1)) / (samples - 1));
+          if (m.translate(d.sid, 0, pa + page * this.granule, false) >= 0) bad++;
+        }
+      }
+      for (const h of hostIovas) {
+        if (h.smmu !== p.id || h.pa < pa || h.pa > last) continue;
+        if (m.translate(h.sid, 0, h.iova, false) >= 0) bad++;
+      }
+    }
+    this.counters.isolationViolations += bad;
+    return bad;
+  }
+
+  /** The checker over every cache of every powered-on SMMU. */
+  checkEverything(): number {
+    let n = 0;
+    for (const p of this.ports) {
+      const r = p.checkAll();
+      n += r.length;
+      this.noteStale(r);
+    }
+    return n;
+  }
+
+  /** Host DMA traffic targets of one device (for scenarios). */
+  hostStage1Of(smmu: number, sid: number): ContextDescriptor | undefined {
+    return this.hostCds.get(`${smmu}:${sid}`);
+  }
+
+  noteStale(reports: StaleReport[], count = reports.length): void {
+    this.counters.staleTranslations += count;
+    for (const r of reports) if (this.staleReports.length < MAX_KEPT) this.staleReports.push(r);
+  }
+}
+
+function leftover(smmu: number, what: string, n: number): StaleReport {
+  return {
+    smmu,
+    cache: 'TLB',
+    entry: { what },
+    address: '-',
+    cached: `${n} entries left`,
+    live: 'none may remain',
+    commands: [],
+  };
+}

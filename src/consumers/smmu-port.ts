@@ -1,0 +1,196 @@
+/**
+ * What both consumers (the kernel-driver domain layer and the pKVM hypervisor) need from an SMMU: its
+ * features, the engine's per-SMMU options, its model (command queue, caches, stream table) and its power
+ * state; a router that feeds a PlanOutput's entries to the command queue of the SMMU each belongs to (with
+ * optional fault injection, for showing that the checker catches broken streams); and command statistics.
+ *
+ * This is plumbing, not invalidation logic: it never decides what to invalidate (the engine does) and never
+ * computes a range (range.ts does).
+ */
+import { encodeHalves, type Command } from '../cmdq/index.js';
+import { OPCODE_NAME, Opcode } from '../cmdq/opcodes.js';
+import type { PhysMemory } from '../pgtable/memory.js';
+import { applyFault, type EntryList, type FaultName } from '../sim/faults.js';
+import { SmmuModel, type ModelMode } from '../smmu/model.js';
+import { StaleChecker, type ChangeSpec, type StaleReport } from '../smmu/checker.js';
+import type { PlanOutput, SmmuOptions } from '../tlbi/index.js';
+
+/** The CMD_SYNC the consumers issue: SEV completion signal, Inner Shareable, write-back (as Linux without MSIs). */
+const SYNC: Command = { name: 'CMD_SYNC', cs: 2, msh: 3, msiattr: 0xf, msidata: 0, msiaddr: 0 };
+
+/** What an SMMU instance implements and how the driver runs it. */
+export interface SmmuSpec {
+  /** IDR3.RIL: range invalidation. */
+  readonly ril: boolean;
+  /** IDR0.ATS: endpoints behind it may have ATCs. */
+  readonly ats: boolean;
+  /** CR2.E2H: stage-1 domains use the EL2-E2H regime (TLBI_EL2_*). */
+  readonly e2h: boolean;
+  /** MMU-700 erratum 2812531: a CMD_SYNC at least every 64 commands. */
+  readonly forceSync: boolean;
+  /** log2 of the command-queue entries (1..19). */
+  readonly queueLog2Size: number;
+}
+
+export const DEFAULT_SMMU_SPEC: SmmuSpec = Object.freeze({
+  ril: true,
+  ats: true,
+  e2h: false,
+  forceSync: false,
+  queueLog2Size: 8,
+});
+
+/** Commands routed to queues: by command name, plus CMD_SYNCs and entries skipped (SMMU powered off). */
+export class CommandStats {
+  byKind: Record<string, number> = {};
+  commands = 0;
+  syncs = 0;
+  /** Entries not sent because their SMMU was powered off. */
+  skipped = 0;
+
+  count(h0: number): void {
+    const name = OPCODE_NAME[h0 & 0xff] ?? `opcode 0x${(h0 & 0xff).toString(16)}`;
+    this.byKind[name] = (this.byKind[name] ?? 0) + 1;
+    if ((h0 & 0xff) === Opcode.CMD_SYNC) this.syncs++;
+    else this.commands++;
+  }
+
+  toJson(): { commands: number; syncs: number; skipped: number; byKind: Record<string, number> } {
+    const byKind: Record<string, number> = {};
+    for (const k of Object.keys(this.byKind).sort()) byKind[k] = this.byKind[k]!;
+    return { commands: this.commands, syncs: this.syncs, skipped: this.skipped, byKind };
+  }
+}
+
+/** One SMMU as a consumer drives it. */
+export class SmmuPort {
+  readonly id: number;
+  readonly spec: SmmuSpec;
+  readonly options: SmmuOptions;
+  readonly model: SmmuModel;
+  readonly checker: StaleChecker;
+  /** Powered off: no command reaches it and no device behind it issues traffic. */
+  powered = true;
+
+  constructor(id: number, spec: SmmuSpec, mem: PhysMemory, seed: number, mode: ModelMode = 'adversarial') {
+    this.id = id;
+    this.spec = spec;
+    this.options = { ril: spec.ril, e2h: spec.e2h, forceSync: spec.forceSync };
+    this.model = new SmmuModel(mem, {
+      id,
+      features: { ril: spec.ril, ats: spec.ats },
+      e2h: spec.e2h,
+      mode,
+      queueLog2Size: spec.queueLog2Size,
+      seed,
+    });
+    this.checker = new StaleChecker(mem);
+  }
+
+  /** Power off: caches are lost (the devices behind the SMMU lose their ATCs too). */
+  powerOff(): void {
+    this.powered = false;
+    this.dropCaches();
+  }
+
+  /** Power on: the SMMU comes back with empty caches. */
+  powerOn(): void {
+    this.dropCaches();
+    this.powered = true;
+  }
+
+  private dropCaches(): void {
+    const m = this.model;
+    m.pending.length = 0;
+    m.tlb.clear();
+    m.walkCache.clear();
+    m.atc.clear();
+  }
+
+  /** Write entries [from, from + count) of `u32` into the queue and let the SMMU consume them all. */
+  submit(u32: Uint32Array, from: number, count: number): void {
+    if (count === 0) return;
+    const n = this.model.submit(u32, from, count);
+    if (n < count || this.model.queue.stalled) {
+      const e = this.model.lastError;
+      throw new Error(
+        `SMMU ${this.id}: command queue stopped (CERROR_ILL at slot ${e?.slot ?? '?'}: ` +
+          `${e ? `${e.issue.field}: ${e.issue.reason}` : 'unknown'})`,
+      );
+    }
+  }
+
+  /**
+   * Encode commands through the codec and submit them followed by a CMD_SYNC (configuration changes; not on
+   * hot paths). Nothing is sent to a powered-off SMMU.
+   */
+  submitCommands(cmds: readonly Command[], stats: CommandStats): void {
+    if (!this.powered) return;
+    const all = [...cmds, SYNC];
+    const u32 = new Uint32Array(all.length * 4);
+    all.forEach((c, i) => {
+      u32.set(encodeHalves(c), i * 4);
+      stats.count(u32[i * 4]!);
+    });
+    this.submit(u32, 0, all.length);
+  }
+
+  /** Check the cached entries a table change can have made stale. */
+  checkChange(change: ChangeSpec): StaleReport[] {
+    if (!this.powered) return [];
+    return this.checker.checkChange(this.model, change);
+  }
+
+  /** Check every cached entry. */
+  checkAll(): StaleReport[] {
+    if (!this.powered) return [];
+    return this.checker.checkAll(this.model);
+  }
+}
+
+/** How plans are routed: an optional fault applied to each SMMU's share of every plan. */
+export interface RouteOptions {
+  readonly fault?: FaultName | undefined;
+}
+
+/**
+ * Feed entries [from, out.count) of a plan to the queues of their SMMUs, in order (a plan lists one SMMU's
+ * entries contiguously). Entries of a powered-off SMMU are skipped; an SMMU id without a port is an error.
+ * Returns the number of entries sent.
+ */
+export function routePlan(
+  out: PlanOutput,
+  from: number,
+  ports: ReadonlyArray<SmmuPort | undefined>,
+  route: RouteOptions,
+  stats: CommandStats,
+): number {
+  const u32 = out.buf.u32;
+  let sent = 0;
+  let k = from;
+  while (k < out.count) {
+    const id = out.smmuOf[k]!;
+    let end = k + 1;
+    while (end < out.count && out.smmuOf[end] === id) end++;
+    const port = ports[id];
+    if (port === undefined) throw new RangeError(`plan entry for SMMU ${id}, which does not exist`);
+    if (!port.powered) {
+      stats.skipped += end - k;
+    } else if (route.fault === undefined) {
+      for (let s = k; s < end; s++) stats.count(u32[s * 4]!);
+      port.submit(u32, k, end - k);
+      sent += end - k;
+    } else {
+      const list: EntryList = [];
+      for (let s = k; s < end; s++) list.push([u32[s * 4]!, u32[s * 4 + 1]!, u32[s * 4 + 2]!, u32[s * 4 + 3]!]);
+      applyFault(route.fault, list);
+      const flat = new Uint32Array(list.length * 4);
+      list.forEach((h, i) => flat.set(h, i * 4));
+      for (let s = 0; s < list.length; s++) stats.count(flat[s * 4]!);
+      port.submit(flat, 0, list.length);
+      sent += list.length;
+    }
+    k = end;
+  }
+  return sent;
+}

@@ -1,0 +1,64 @@
+/**
+ * What every end-to-end scenario takes and returns. A scenario drives a consumer (the kernel-driver layer or
+ * the pKVM hypervisor) over SMMU models for a seeded sequence of operations and reports operations,
+ * commands by kind, CMD_SYNCs, stale translations and the consumer's own invariants (violations).
+ */
+import type { Granule } from '../../pgtable/config.js';
+import type { StaleReport } from '../../smmu/checker.js';
+import type { FaultName } from '../faults.js';
+
+export type ScenarioPolicy = 'linux' | 'tlbi';
+
+export interface ScenarioOptions {
+  readonly granule: Granule;
+  readonly ril: boolean;
+  readonly ats: boolean;
+  readonly seed: number;
+  readonly policy: ScenarioPolicy;
+  readonly fault: FaultName | null;
+  /** Main-loop operations (each scenario has its own default). */
+  readonly ops?: number;
+  /** Decode plans for the over-invalidation figures (default true). */
+  readonly planStatistics?: boolean;
+}
+
+export interface ScenarioRun {
+  readonly policy: ScenarioPolicy;
+  /** Operations by kind (maps, unmaps, attaches, donations, …). */
+  readonly operations: Record<string, number>;
+  /** Sum of the operations. */
+  readonly ops: number;
+  readonly commands: { commands: number; syncs: number; skipped: number; byKind: Record<string, number> };
+  /** Stale translations the checker found after invalidations completed (must be 0). */
+  readonly stale: number;
+  readonly staleReports: StaleReport[];
+  /** The consumer's own invariants: each count must be 0. */
+  readonly violations: Record<string, number>;
+  readonly invalidation: { plans: number; wholeTag: number; pagesInvalidated: number; pagesOverInvalidated: number };
+  /** pKVM only: the host command filter's decisions. */
+  readonly hostFilter?: { counts: Record<string, number>; examples: unknown[] };
+  readonly elapsedMs: number;
+  readonly opsPerSecond: number;
+}
+
+export function failures(r: ScenarioRun): number {
+  let n = r.stale;
+  for (const v of Object.values(r.violations)) n += v;
+  return n;
+}
+
+export function sumValues(o: Record<string, number>): number {
+  let n = 0;
+  for (const v of Object.values(o)) n += v;
+  return n;
+}
+
+/** The level-2 block size of a granule (2 MiB, 32 MiB, 512 MiB). */
+export function blockSize(granule: Granule): number {
+  const g = Math.log2(granule);
+  return 2 ** (g + (g - 3));
+}
+
+export function now(): number {
+  return Date.now();
+}
