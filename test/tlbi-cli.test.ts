@@ -32,7 +32,7 @@ async function run(args: string[], request?: unknown): Promise<{ code: number; s
     extra.push('--input', f);
   }
   process.exitCode = 0;
-  let code = 0;
+  let code: number;
   try {
     const program = buildProgram();
     program.configureOutput({ writeOut: (s) => (stdout += s), writeErr: (s) => (stderr += s) });
