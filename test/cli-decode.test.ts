@@ -223,6 +223,7 @@ describe('decode: usage errors exit 2 with one line saying what is wrong', () =>
     ['an odd word count', ['decode', '0x46'], /odd number of words \(1\)/],
     ['a bad --queue', ['decode', '--queue', 'realm', '0x46', '0x0'], /--queue must be one of/],
     ['an unknown feature', ['decode', '--features', 'warp-drive', '0x46', '0x0'], /unknown feature "warp-drive"/],
+    ['words and --file together', ['decode', '--file', 'q.bin', '0x46', '0x0'], /give the entries one way/],
   ])('%s', (_what, args, message) => {
     const r = cli(args);
     expect(r.code).toBe(2);

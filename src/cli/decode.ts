@@ -86,7 +86,11 @@ export function registerDecode(program: Program): void {
       choiceOption('--queue', ['non-secure', 'secure'] as const),
       'non-secure',
     )
-    .option('--features <list>', 'SMMU features, e.g. "no-stage2,no-ats,ds,mpam,stall-model=1" (see --help)')
+    .option(
+      '--features <list>',
+      'SMMU features over the default (or over --idr*): stage1, stage2, ats, pri, hyp, ril, mpam, ds, asid16, ' +
+        'vmid16 (prefix no- to disable), stall-model=0|1|2; e.g. "no-stage2,mpam"',
+    )
     .option('--idr0 <value>', 'SMMU_IDR0 value to take features from', uintOption('--idr0'))
     .option('--idr3 <value>', 'SMMU_IDR3 value', uintOption('--idr3'))
     .option('--idr5 <value>', 'SMMU_IDR5 value', uintOption('--idr5'))
@@ -94,6 +98,8 @@ export function registerDecode(program: Program): void {
     .option('--sample', 'decode a small built-in queue captured from a real Linux guest')
     .action(
       action(async (words: string[], o: DecodeOpts) => {
+        const sources = [words.length > 0, o.file !== undefined, o.sample === true].filter(Boolean).length;
+        if (sources > 1) throw new UsageError('give the entries one way: words, --file or --sample');
         const checker = buildChecker(o);
         const u32 = o.sample
           ? parseHexPairs(BUILTIN_SAMPLE.map(([, w0, w1]) => `${w0} ${w1}`).join('\n'), 'sample')
