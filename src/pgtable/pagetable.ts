@@ -366,18 +366,21 @@ export class IoPageTable {
   unmap(iova: number, size: number): UnmapResult {
     this.checkRange(iova, size, null);
     const end = iova + size;
-    const first = this.leafAt(iova);
-    if (first !== null && first.iova !== iova) throw new PartialUnmapError('iova', iova, size, first);
-    const last = this.leafAt(end - 1);
-    if (last !== null && last.iova + last.size > end) throw new PartialUnmapError('size', iova, size, last);
+    const firstLevel = this.leafLevelAt(iova);
+    if (firstLevel >= 0 && iova % this.spans[firstLevel]! !== 0)
+      throw new PartialUnmapError('iova', iova, size, this.leafAt(iova)!);
+    // When the first leaf reaches the end, it is also the last one: no second walk.
+    const lastLevel = firstLevel >= 0 && size <= this.spans[firstLevel]! ? firstLevel : this.leafLevelAt(end - 1);
+    if (lastLevel >= 0 && end % this.spans[lastLevel]! !== 0)
+      throw new PartialUnmapError('size', iova, size, this.leafAt(end - 1)!);
 
     this.hole = -1;
     this.leafMask = 0;
     this.tableMask = 0;
     this.freed = [];
     const nonLeaf: LinuxRangeRequest[] = [];
-    const reached = first === null ? iova : this.unmapLevel(this.config.rootPa, this.start, iova, end, nonLeaf);
-    if (first === null) this.hole = iova;
+    const reached = firstLevel < 0 ? iova : this.unmapLevel(this.config.rootPa, this.start, iova, end, nonLeaf);
+    if (firstLevel < 0) this.hole = iova;
     const unmapped = reached - iova;
     const freedTables = this.freed;
     this.freed = [];
@@ -483,6 +486,22 @@ export class IoPageTable {
   // ---------------------------------------------------------------- lookups
 
   /** The leaf translating `iova`, or null. */
+  /** Level of the leaf translating `iova`, or -1 (no allocation). */
+  private leafLevelAt(iova: number): number {
+    const mem = this.memory;
+    let tablePa = this.config.rootPa;
+    for (let level = this.start as number; level <= LastLevel; level++) {
+      const dpa = tablePa + (Math.floor(iova / this.spans[level]!) % this.tableEntries) * DescriptorBytes;
+      const lo = mem.readLo(dpa);
+      if ((lo & DescValid) === 0) return -1;
+      const bit1 = (lo & DescTypeTableOrPage) !== 0;
+      if (level === LastLevel) return bit1 ? level : -1;
+      if (!bit1) return this.leafOk[level]! ? level : -1;
+      tablePa = tableAddress(lo, mem.readHi(dpa), this.granule);
+    }
+    return -1;
+  }
+
   leafAt(iova: number): ExistingLeaf | null {
     const mem = this.memory;
     let tablePa = this.config.rootPa;
@@ -605,13 +624,13 @@ export class IoPageTable {
   }
 
   private checkRange(iova: number, size: number, pa: number | null): void {
-    for (const [field, v] of [
-      ['iova', iova],
-      ['size', size],
-      ['pa', pa],
-    ] as const)
-      if (v !== null && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0))
-        throw new PageTableError('not-integer', field, `expected a non-negative integer, got ${String(v)}`);
+    const bad = (v: number | null): boolean =>
+      v !== null && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0);
+    const notInteger = (field: string, v: unknown): PageTableError =>
+      new PageTableError('not-integer', field, `expected a non-negative integer, got ${String(v)}`);
+    if (bad(iova)) throw notInteger('iova', iova);
+    if (bad(size)) throw notInteger('size', size);
+    if (bad(pa)) throw notInteger('pa', pa);
     if (size === 0) throw new PageTableError('zero-size', 'size', 'must not be zero');
     const gr = this.granule;
     const misaligned = (field: string, v: number): PageTableError =>
