@@ -148,7 +148,7 @@ class Replanner {
   private readonly rows: ReplanRow[] = [];
   private readonly nested: Set<number>;
   private readonly pageSize: number;
-  private readonly invsCache = new Map<string, Invs>();
+  private readonly invsCache = new Map<number, Invs>();
 
   constructor(
     private readonly s: AuditStream,
@@ -160,7 +160,7 @@ class Replanner {
   }
 
   private invs(t: Target, pgsize: number): Invs {
-    const key = `${t.op}:${t.asid}:${t.vmid}:${pgsize}`;
+    const key = ((t.op * 65536 + t.asid) * 65536 + t.vmid) * 4 + (pgsize >>> 13);
     let v = this.invsCache.get(key);
     if (v) return v;
     const keys: InvKey[] = isS2(t.op)
