@@ -7,7 +7,7 @@ import { FrameAllocator, IoPageTable, PhysMemory } from '../src/pgtable/index.js
 import { Kind, Regime, type TlbEntry, type WalkEntry } from '../src/smmu/caches.js';
 import { SmmuModel } from '../src/smmu/model.js';
 import { StaleChecker } from '../src/smmu/checker.js';
-import { HandTable, S1_GLOBAL, S1_RW, SYNC, cmd, newModel, submit } from './smmu-fixtures.js';
+import { HandTable, S1_GLOBAL, S1_RW, S2_RW, SYNC, cmd, newModel, submit } from './smmu-fixtures.js';
 
 const ROOT = 0x10_0000;
 const L1 = 0x10_1000;
@@ -352,5 +352,77 @@ describe('ATC_INV', () => {
     expect(m.atc.size).toBe(5);
     submit(m, cmd('ATC_INV', { sid: 2, size: 52 }), SYNC());
     expect(m.atc.size).toBe(5);
+  });
+});
+
+describe('stage 2 only', () => {
+  /** IPA 0x4000_0000.. (4 pages) under VMID 2, hand-written stage-2 descriptors. */
+  function s2scene(): SmmuModel {
+    const { mem, model } = newModel();
+    const t = new HandTable(mem, ROOT, 12, 48, 2);
+    t.table(ROOT, 0, PAGES, L1);
+    t.table(L1, 1, PAGES, L2);
+    t.table(L2, 2, PAGES, L3);
+    for (let i = 0; i < 4; i++) t.page(L3, PAGES + i * 0x1000, 0x8000_0000 + i * 0x1000, S2_RW);
+    model.setStream({ sid: 9, mode: 'stage2', ats: false, vmid: 2, s2: t.cfg });
+    for (let i = 0; i < 4; i++) expect(model.translate(9, 0, PAGES + i * 0x1000, true)).toBe(0x8000_0000 + i * 0x1000);
+    return model;
+  }
+
+  it('S2_IPA with Leaf=1 keeps the stage-2 walk cache; Leaf=0 removes it; other VMIDs are untouched', () => {
+    const m = s2scene();
+    submit(m, cmd('TLBI_S2_IPA', { vmid: 3, leaf: 0, addr: PAGES }), SYNC());
+    expect(m.tlb.size).toBe(4);
+    submit(m, cmd('TLBI_S2_IPA', { vmid: 2, leaf: 1, tg: 1, ttl: 3, num: 1, addr: PAGES }), SYNC());
+    expect(m.tlb.size).toBe(2);
+    expect(walkLevels(m)).toEqual([0, 1, 2]);
+    submit(m, cmd('TLBI_S2_IPA', { vmid: 2, leaf: 0, tg: 1, ttl: 0, num: 1, addr: PAGES + 0x2000 }), SYNC());
+    expect(m.tlb.size).toBe(0);
+    expect(walkLevels(m)).toEqual([]);
+  });
+
+  it('stage-1 commands do not touch stage-2 entries; S12_VMALL does', () => {
+    const m = s2scene();
+    submit(m, cmd('TLBI_NH_ALL', { vmid: 2 }), cmd('TLBI_NH_VAA', { vmid: 2, addr: PAGES }), SYNC());
+    expect(m.tlb.size).toBe(4);
+    submit(m, cmd('TLBI_S12_VMALL', { vmid: 2 }), SYNC());
+    expect(m.tlb.size + m.walkCache.size).toBe(0);
+  });
+
+  it('configuration invalidations and prefetches leave every translation cache alone', () => {
+    const m = s2scene();
+    submit(
+      m,
+      cmd('CFGI_STE', { sid: 9 }),
+      cmd('CFGI_STE_RANGE', { range: 31 }),
+      cmd('PREFETCH_CONFIG', { sid: 9 }),
+      SYNC(),
+    );
+    expect(m.tlb.size).toBe(4);
+    expect(walkLevels(m)).toEqual([0, 1, 2]);
+  });
+});
+
+describe('EL2_ALL and EL2_VAA', () => {
+  it('remove every entry of the current EL2 regime, whatever the ASID', () => {
+    const { mem, model } = newModel({ e2h: true });
+    const t = new HandTable(mem, ROOT);
+    t.table(ROOT, 0, PAGES, L1);
+    t.table(L1, 1, PAGES, L2);
+    t.table(L2, 2, PAGES, L3);
+    t.page(L3, PAGES, 0x8000_0000, S1_RW);
+    const cds = new Map([
+      [0, { asid: 1, table: t.cfg }],
+      [1, { asid: 2, table: t.cfg }],
+    ]);
+    model.setStream({ sid: 7, mode: 'stage1', ats: false, vmid: 0, regime: 'el2-e2h', cds });
+    model.translate(7, 0, PAGES);
+    model.translate(7, 1, PAGES);
+    expect(model.tlb.size).toBe(2);
+    submit(model, cmd('TLBI_EL2_VAA', { leaf: 1, addr: PAGES }), SYNC());
+    expect(model.tlb.size).toBe(0);
+    model.translate(7, 0, PAGES);
+    submit(model, cmd('TLBI_EL2_ALL'), SYNC());
+    expect(model.tlb.size + model.walkCache.size).toBe(0);
   });
 });

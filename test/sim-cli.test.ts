@@ -1,0 +1,77 @@
+/**
+ * `smmuv3-tlbi simulate` end to end (through tsx on the current sources): exit codes, one JSON document on
+ * stdout with the documented fields, bad options naming the option.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+
+function cli(args: string[]) {
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      `import { main } from ${JSON.stringify(MAIN)}; await main(['node', 'smmuv3-tlbi', ...process.argv.slice(1)]);`,
+      ...args,
+    ],
+    { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', SMMUV3_TLBI_DEBUG: '' }, timeout: 120_000 },
+  );
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('smmuv3-tlbi simulate', () => {
+  it('a clean run prints one JSON document and exits 0; a fault exits 1 with reports', () => {
+    const ok = cli(['simulate', '--ops', '300', '--seed', '4', '--stage', 'nested', '--smmus', '2', '--json']);
+    expect(ok.code).toBe(0);
+    const doc = JSON.parse(ok.stdout) as Record<string, unknown>;
+    expect(doc).toMatchObject({ schemaVersion: 1, seed: 4, ops: 300, stale: 0, staleReports: [] });
+    expect(doc.config).toMatchObject({
+      granule: 4096,
+      stage: 'nested',
+      ril: true,
+      ats: true,
+      smmus: 2,
+      policy: 'linux',
+      fault: null,
+    });
+    expect((doc.commands as Record<string, number>).TLBI_S2_IPA).toBeGreaterThan(0);
+    expect(doc.syncs).toBeGreaterThan(0);
+
+    const bad = cli(['simulate', '--ops', '300', '--seed', '4', '--fault', 'no-atc', '--json']);
+    expect(bad.code).toBe(1);
+    const r = JSON.parse(bad.stdout) as { stale: number; staleReports: { cache: string; commands: string[] }[] };
+    expect(r.stale).toBeGreaterThan(0);
+    expect(r.staleReports[0]!.cache).toBe('ATC');
+    expect(r.staleReports[0]!.commands.join(' ')).not.toMatch(/ATC_INV/);
+  });
+
+  it('human output names the seed to reproduce a failure', () => {
+    const r = cli(['simulate', '--ops', '200', '--seed', '8', '--fault', 'drop-sync', '--reports', '1']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/stale TLB entry|stale ATC entry|stale walk entry/);
+    expect(r.stdout).toMatch(/reproduce with --seed 8/);
+  });
+
+  it('bad options exit 2 naming the option', () => {
+    for (const [args, name] of [
+      [['--granule', '8K'], '--granule'],
+      [['--stage', '3'], '--stage'],
+      [['--ril', 'maybe'], '--ril'],
+      [['--smmus', '0'], '--smmus'],
+      [['--policy', 'fast'], '--policy'],
+      [['--fault', 'nope'], '--fault'],
+      [['--ops', '-5'], '--ops'],
+    ] as const) {
+      const r = cli(['simulate', ...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(name);
+      expect(r.stdout).toBe('');
+    }
+  });
+});
