@@ -160,7 +160,7 @@ class Replanner {
   }
 
   private invs(t: Target, pgsize: number): Invs {
-    const key = ((t.op * 65536 + t.asid) * 65536 + t.vmid) * 4 + (pgsize >>> 13);
+    const key = ((t.op * 65536 + t.asid) * 65536 + t.vmid) * 16 + (Math.log2(pgsize) - 12); // 0, 2 or 4
     let v = this.invsCache.get(key);
     if (v) return v;
     const keys: InvKey[] = isS2(t.op)
