@@ -8,6 +8,7 @@ import {
   FrameAllocator,
   Gather,
   IoPageTable,
+  OutOfFramesError,
   OverlapError,
   PageTableError,
   PartialUnmapError,
@@ -270,6 +271,24 @@ describe('errors', () => {
     t.map(6 * M + 12 * K, 0, 4 * K, RW);
     const e3 = expectError(() => t.map(6 * M, 0, 2 * M, RW), 'overlap', 'iova') as OverlapError;
     expect(e3.existing).toEqual({ iova: 6 * M + 12 * K, size: 4 * K, pa: 0, level: 3 });
+  });
+
+  it('a map that runs out of table frames part-way takes back what it wrote', () => {
+    const memory = new PhysMemory();
+    const allocator = new FrameAllocator(4096, 0x10_0000_0000, 4 * 4096);
+    const t = new IoPageTable({ stage: 1, granule: 4096, ias: 48, memory, allocator });
+    t.map(0x1000, 0x1000, 4 * K, RW); // root + level-1, level-2 and level-3 tables: all four frames
+    const before = refSnapshot(memory, t.config);
+    // Page 0x1ff000 goes into the existing level-3 table and [2M, 4M) becomes a block, then the page at 4M
+    // needs a fifth frame.
+    expect(() => t.map(0x1f_f000, 0x1f_f000, 0x20_2000, RW)).toThrow(OutOfFramesError);
+    expect(refSnapshot(memory, t.config)).toEqual(before);
+    expect(allocator.liveFrames).toBe(4);
+    // The counts stayed right: unmapping the remaining page frees every table.
+    expect(t.unmap(0x1000, 4 * K).freedTables).toHaveLength(3);
+    expect(allocator.liveFrames).toBe(1);
+    // And with the frames back, a map needing three new tables succeeds.
+    expect(t.map(0x1f_f000, 0x1f_f000, 0x20_1000, RW).leaves).toEqual([0, 0, 1, 1]);
   });
 
   it('partial unmap of a block names the block and changes nothing', () => {

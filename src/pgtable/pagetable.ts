@@ -172,7 +172,6 @@ export class IoPageTable {
   readonly memory: PhysMemory;
   readonly allocator: FrameAllocator;
 
-  private readonly g: number;
   private readonly granule: Granule;
   private readonly start: Level;
   /** Descriptors in a full (non-start) table. */
@@ -207,9 +206,8 @@ export class IoPageTable {
       oas: options.oas ?? 48,
     });
     this.granule = granule;
-    this.g = granuleShift(granule);
     this.start = startLevelFor(granule, ias);
-    this.tableEntries = 2 ** (this.g - 3);
+    this.tableEntries = 2 ** (granuleShift(granule) - 3);
     this.spans = LevelList.map((l) => levelSpan(granule, l));
     this.leafOk = LevelList.map((l) => l >= this.start && leafAllowed(granule, l));
     this.inputLimit = 2 ** ias;
@@ -255,7 +253,13 @@ export class IoPageTable {
     this.attrHi = attrs.hi;
     this.leafCount.fill(0);
     this.tablesAllocated = 0;
-    this.mapLevel(this.config.rootPa, this.start, iova, iova + size, pa);
+    try {
+      this.mapLevel(this.config.rootPa, this.start, iova, iova + size, pa);
+    } catch (e) {
+      // Out of table frames part-way: take back what this call wrote, so that a refused map changes nothing.
+      this.discardRange(this.config.rootPa, this.start, iova, iova + size);
+      throw e;
+    }
     return {
       iova,
       pa,
@@ -282,40 +286,74 @@ export class IoPageTable {
     }
     const canLeaf = this.leafOk[level]!;
     let added = 0;
-    while (cur < end) {
-      const next = Math.min(end, cur - (cur % span) + span);
-      const lo = mem.readLo(dpa);
-      if (canLeaf && next - cur === span && out % span === 0 && (lo & DescValid) === 0) {
-        mem.write64(
-          dpa,
-          ((out % TWO_POW_32) | this.attrLo | DescValid) >>> 0,
-          (Math.floor(out / TWO_POW_32) | this.attrHi) >>> 0,
-        );
-        this.leafCount[level]!++;
-        added++;
-      } else {
-        let child: number;
-        if ((lo & DescValid) === 0) {
-          child = this.allocTable();
+    try {
+      while (cur < end) {
+        const next = Math.min(end, cur - (cur % span) + span);
+        const lo = mem.readLo(dpa);
+        if (canLeaf && next - cur === span && out % span === 0 && (lo & DescValid) === 0) {
           mem.write64(
             dpa,
-            ((child % TWO_POW_32) | DescValid | DescTypeTableOrPage) >>> 0,
-            Math.floor(child / TWO_POW_32),
+            ((out % TWO_POW_32) | this.attrLo | DescValid) >>> 0,
+            (Math.floor(out / TWO_POW_32) | this.attrHi) >>> 0,
           );
+          this.leafCount[level]!++;
           added++;
-        } else if ((lo & DescTypeTableOrPage) !== 0) {
-          child = tableAddress(lo, mem.readHi(dpa), this.granule);
         } else {
-          // firstLeafIn found no leaf here, so this cannot happen unless memory was changed behind our back.
-          throw new Error(`internal: leaf descriptor at ${hexAddr(dpa)} appeared during map`);
+          let child: number;
+          if ((lo & DescValid) === 0) {
+            child = this.allocTable();
+            mem.write64(
+              dpa,
+              ((child % TWO_POW_32) | DescValid | DescTypeTableOrPage) >>> 0,
+              Math.floor(child / TWO_POW_32),
+            );
+            added++;
+          } else if ((lo & DescTypeTableOrPage) !== 0) {
+            child = tableAddress(lo, mem.readHi(dpa), this.granule);
+          } else {
+            // firstLeafIn found no leaf here, so this cannot happen unless memory was changed behind our back.
+            throw new Error(`internal: leaf descriptor at ${hexAddr(dpa)} appeared during map`);
+          }
+          this.mapLevel(child, level + 1, cur, next, out);
         }
-        this.mapLevel(child, level + 1, cur, next, out);
+        out += next - cur;
+        cur = next;
+        dpa += DescriptorBytes;
       }
-      out += next - cur;
+    } finally {
+      // Also when a frame allocation fails below: the count must match what was written.
+      if (added !== 0) this.validCount.set(tablePa, this.validCount.get(tablePa)! + added);
+    }
+  }
+
+  /**
+   * Clear every leaf in [cur, end) and free the tables left empty (the rollback of a failed map: the range
+   * held no leaf before it, and every leaf written lies inside it).
+   */
+  private discardRange(tablePa: number, level: number, cur: number, end: number): void {
+    const mem = this.memory;
+    const span = this.spans[level]!;
+    let dpa = tablePa + (Math.floor(cur / span) % this.tableEntries) * DescriptorBytes;
+    let cleared = 0;
+    while (cur < end) {
+      const next = Math.min(end, cur - (cur % span) + span);
+      const kind = descriptorKind(mem.readLo(dpa), level, this.granule);
+      if (kind === 'table') {
+        const child = tableAddress(mem.readLo(dpa), mem.readHi(dpa), this.granule);
+        this.discardRange(child, level + 1, cur, next);
+        if (this.validCount.get(child) === 0) {
+          mem.write64(dpa, 0, 0);
+          this.freeTable(child);
+          cleared++;
+        }
+      } else if (kind === 'block' || kind === 'page') {
+        mem.write64(dpa, 0, 0);
+        cleared++;
+      }
       cur = next;
       dpa += DescriptorBytes;
     }
-    if (added !== 0) this.validCount.set(tablePa, this.validCount.get(tablePa)! + added);
+    if (cleared !== 0) this.validCount.set(tablePa, this.validCount.get(tablePa)! - cleared);
   }
 
   private allocTable(): number {
