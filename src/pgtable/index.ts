@@ -25,7 +25,8 @@
  *     `wouldMerge(start, size)` says whether Linux's gather would take the range without a sync first.
  * - Errors: `PageTableError` { kind, field } and its subclasses `OverlapError` { existing } and
  *     `PartialUnmapError` { block }; kinds: bad-config, not-integer, zero-size, misaligned, outside-ias,
- *     outside-oas, overlap, partial-unmap, bad-prot.
+ *     outside-oas, overlap, partial-unmap, bad-prot. Running out of table frames throws the allocator's
+ *     OutOfFramesError after the map has been rolled back.
  * - Descriptor helpers (descriptor.ts): bit constants, `encodeProt`, `descriptorKind`, `tableAddress`,
  *     `leafAddress`, `decodeLeafAttrs`, `leafProt`; geometry (config.ts): `startLevelFor`, `levelShift`,
  *     `levelSpan`, `entriesAt`, `leafAllowed`, `leafSizes`.

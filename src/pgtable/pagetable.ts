@@ -3,7 +3,8 @@
  *
  * map: fills [iova, iova + size) with the largest leaves the alignment of iova, pa and the remaining size
  * allow, allocating zeroed table frames as needed. The range is checked for existing leaves first, so a
- * refused map changes nothing.
+ * refused map changes nothing; a map that runs out of table frames (OutOfFramesError from the allocator)
+ * takes back what it wrote before rethrowing.
  *
  * unmap: removes whole leaves from iova on. Like Linux's iommu_unmap it stops at the first hole (an address
  * with no leaf) and reports the bytes unmapped so far and the hole. A request whose start or end falls
