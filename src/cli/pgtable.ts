@@ -15,7 +15,7 @@
 import type { Command as Program } from 'commander';
 import { hexAddr } from '../bits.js';
 import { InputError, parseBool, parseUint } from '../parse.js';
-import { Gather, IoPageTable, PageTableError, leafProt, protString } from '../pgtable/index.js';
+import { Gather, IoPageTable, OutOfFramesError, PageTableError, leafProt, protString } from '../pgtable/index.js';
 import type { GatheredChanges, MemType, Prot, TlbiDescription, UnmapResult, WalkResult } from '../pgtable/index.js';
 import { EXIT_OK, UsageError, action, out, parseJsonText, printJson, readInput, withExamples } from './common.js';
 
@@ -221,6 +221,7 @@ export function runPgtableScript(script: PgtableScript): Record<string, unknown>
       }
     } catch (e) {
       if (e instanceof PageTableError) throw new InputError(`ops[${i}].${e.field}`, e.detail);
+      if (e instanceof OutOfFramesError) throw new InputError(`ops[${i}]`, `${e.message} (the map was rolled back)`);
       throw e;
     }
   });
