@@ -74,7 +74,7 @@ export interface SimReport {
 }
 
 /** Translations at most per prefetch of one stream (spread over the range) — keeps long runs fast. */
-const PREFETCH_BUDGET = 24;
+const PREFETCH_BUDGET = 16;
 /** Slots per domain window; each slot is two blocks wide so that a mapping has its own last-level table. */
 const SLOTS = 48;
 const DOMAINS = 2;
@@ -400,7 +400,22 @@ class Simulation {
   /** Per SMMU, the traffic targets of a change to `dom` over [iova, iova + size). */
   private targets(dom: Domain, iova: number, size: number): TrafficTarget[][] {
     const out: TrafficTarget[][] = this.models.map(() => []);
-    for (const a of dom.attach) out[a.smmu]!.push({ sid: a.sid, ssid: a.ssid, first: iova, last: iova + size - 1 });
+    const last = iova + size - 1;
+    if (this.c.stage === 'nested' && dom.stage === 2) {
+      // A stage-2 change reaches the guests where their stage-1 mappings land in it (VA = IPA): aim the
+      // caches and the traffic there, per guest (SubstreamID d is guest d on every nested stream).
+      for (let d = 0; d < DOMAINS; d++) {
+        for (const m of this.domains[d]!.slots) {
+          if (m === null || m.iova > last || m.iova + m.size - 1 < iova) continue;
+          const first = Math.max(iova, m.iova);
+          const end = Math.min(last, m.iova + m.size - 1);
+          for (const a of dom.attach)
+            if (a.ssid === d) out[a.smmu]!.push({ sid: a.sid, ssid: a.ssid, first, last: end });
+        }
+      }
+      return out;
+    }
+    for (const a of dom.attach) out[a.smmu]!.push({ sid: a.sid, ssid: a.ssid, first: iova, last });
     return out;
   }
 
@@ -435,6 +450,7 @@ class Simulation {
       if (this.c.fault !== null) applyFault(this.c.fault, list);
       const model = this.models[s]!;
       model.setTraffic(targets[s]!);
+      model.runTraffic(); // device traffic while the tables were being changed
       this.feed(model, list);
       model.clearTraffic();
       const change = { stage: dom.stage, root: dom.cfg.root, first: res.tlbi.start, last: res.tlbi.last };

@@ -678,7 +678,8 @@ export class SmmuModel {
   completePending(): void {
     if (this.inSync) return;
     this.inSync = true;
-    this.runTraffic();
+    // Traffic before the first completion adds nothing beyond what ran after the previous completion (or
+    // what the driver's side ran once the tables changed): the caches have not changed since.
     const p = this.pending;
     if (p.length > 0) {
       for (let cls = 0; cls < CLASS_COUNT; cls++) {
