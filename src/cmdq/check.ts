@@ -257,6 +257,7 @@ export class CommandChecker {
   readonly features: SmmuFeatures;
   readonly queue: QueueKind;
   readonly lax: boolean;
+  private readonly nonSecure: boolean;
   /** Per opcode: why the command is not available on this SMMU and queue, or null. */
   private readonly unavailable: (string | null)[];
   /**
@@ -271,6 +272,7 @@ export class CommandChecker {
     this.features = opts.features ?? DEFAULT_FEATURES;
     this.queue = opts.queue ?? 'non-secure';
     this.lax = opts.lax ?? false;
+    this.nonSecure = this.queue === 'non-secure';
     const feats = this.features;
     this.unavailable = COMPILED.map((c) => (c ? unsupportedReason(c.spec.name, feats, this.queue) : null));
     this.allowed = new Uint32Array(256 * 4);
@@ -361,7 +363,7 @@ export class CommandChecker {
       return false;
     }
     // 2. SSec on the Non-secure queue.
-    if (v[F.ssec] === 1 && this.queue === 'non-secure') {
+    if (v[F.ssec] === 1 && this.nonSecure) {
       out.error = issue('ILLEGAL', 'ssec', name, 'ssec', 1, 'SSec=1 on the Non-secure command queue');
       return false;
     }

@@ -28,9 +28,15 @@ export class CommandEncodeError extends Error {
 
 const DEFAULT_CHECKER = new CommandChecker();
 
-/** Build the typed command from a checked entry's values. */
+/** The shape of each command by opcode (undefined for reserved opcodes): an index load, not a keyed lookup. */
+const SHAPE_BY_OPCODE: (CommandShape<CommandName> | undefined)[] = Array.from({ length: 256 }, (_, op) => {
+  const n = (Object.keys(Opcode) as CommandName[]).find((x) => Opcode[x] === op);
+  return n === undefined ? undefined : (COMMAND_SHAPES[n] as CommandShape<CommandName>);
+});
+
+/** Build the typed command from a checked entry's values (the entry must be of a defined opcode). */
 export function commandFromChecked(e: CheckedEntry): Command {
-  return (COMMAND_SHAPES[e.name!] as CommandShape<CommandName>).build(e.values) as Command;
+  return SHAPE_BY_OPCODE[e.opcode]!.build(e.values) as Command;
 }
 
 const scratch = new CheckedEntry();
