@@ -12,7 +12,7 @@ import { planDocument } from './engine.js';
 import { drawPlan, entryDetails, sharedWindow, sizeText, type PlanModel, type Policy } from './plan-view.js';
 import type { PlanStats } from '../../src/tlbi/index.js';
 import { buildRequests, fieldOf, levelOfGranule, type FieldError } from './request.js';
-import { setupSimulateView } from './simulate-view.js';
+import { runAndShow, setupSimulateView } from './simulate-view.js';
 import {
   INV_TYPES,
   PGSIZES,
@@ -45,7 +45,14 @@ function showView(): void {
     b.setAttribute('aria-selected', String(on));
   }
   for (const v of all('.view')) v.hidden = v.dataset.view !== state.view;
+  // The simulation runs when its view is first shown (then on "run").
+  if (state.view === 'simulate' && !simulated) {
+    simulated = true;
+    runAndShow(state);
+  }
 }
+
+let simulated = false;
 
 // ---- the plan form ----
 
@@ -549,7 +556,7 @@ function start(): void {
   fillForm();
   setupForm();
   setupDecodeView({ state, changed: syncUrl });
-  setupSimulateView();
+  setupSimulateView({ state, changed: syncUrl });
   showView();
   update();
   document.body.dataset.ready = '1';

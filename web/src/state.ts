@@ -48,6 +48,18 @@ export interface PageState {
   queue: 'non-secure' | 'secure';
   /** Decode view: show only illegal entries (like `decode --errors-only`). */
   errorsOnly: boolean;
+  /** Simulate view (as typed; checked when run). */
+  simStage: '1' | '2' | 'nested';
+  simGranule: Pgsize;
+  simPolicy: 'linux' | 'tlbi';
+  simSmmus: string;
+  simOps: string;
+  simSeed: string;
+  simRil: boolean;
+  simAts: boolean;
+  simMode: 'adversarial' | 'generous';
+  /** A fault name of src/sim/faults.ts, or '' for none. */
+  simFault: string;
 }
 
 export function defaultState(): PageState {
@@ -75,6 +87,16 @@ export function defaultState(): PageState {
     lax: false,
     queue: 'non-secure',
     errorsOnly: false,
+    simStage: '1',
+    simGranule: 4096,
+    simPolicy: 'linux',
+    simSmmus: '2',
+    simOps: '200',
+    simSeed: '1',
+    simRil: true,
+    simAts: true,
+    simMode: 'adversarial',
+    simFault: '',
   };
 }
 
@@ -135,6 +157,16 @@ export function stateFromQuery(query: string): PageState {
     lax: flag(q.get('lax'), d.lax),
     queue: q.get('queue') === 'secure' ? 'secure' : 'non-secure',
     errorsOnly: flag(q.get('eo'), d.errorsOnly),
+    simStage: oneOf(q.get('sstage') as PageState['simStage'] | null, ['1', '2', 'nested'], d.simStage),
+    simGranule: oneOf(Number(q.get('sgran')) as Pgsize, PGSIZES, d.simGranule),
+    simPolicy: q.get('spol') === 'tlbi' ? 'tlbi' : 'linux',
+    simSmmus: q.get('ssmmus') ?? d.simSmmus,
+    simOps: q.get('sops') ?? d.simOps,
+    simSeed: q.get('sseed') ?? d.simSeed,
+    simRil: flag(q.get('sril'), d.simRil),
+    simAts: flag(q.get('sats'), d.simAts),
+    simMode: q.get('smode') === 'generous' ? 'generous' : 'adversarial',
+    simFault: q.get('sfault') ?? d.simFault,
   };
 }
 
@@ -162,5 +194,17 @@ export function stateToQuery(st: PageState): string {
   if (st.lax) q.set('lax', '1');
   if (st.queue !== 'non-secure') q.set('queue', st.queue);
   if (st.errorsOnly) q.set('eo', '1');
+  if (st.view === 'simulate') {
+    q.set('sstage', st.simStage);
+    q.set('sgran', String(st.simGranule));
+    q.set('spol', st.simPolicy);
+    q.set('ssmmus', st.simSmmus);
+    q.set('sops', st.simOps);
+    q.set('sseed', st.simSeed);
+    q.set('sril', st.simRil ? '1' : '0');
+    q.set('sats', st.simAts ? '1' : '0');
+    q.set('smode', st.simMode);
+    if (st.simFault) q.set('sfault', st.simFault);
+  }
   return q.toString();
 }
