@@ -8,6 +8,7 @@ import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { FAULT_HELP, FAULT_NAMES, isFaultName, type FaultName } from '../sim/faults.js';
 import { runSimulation, type SimConfig, type SimReport } from '../sim/workload.js';
+import { SCENARIO_OPTION_HELP, runScenarioCommand, scenarioOption } from './simulate-scenario.js';
 import {
   EXIT_CHECK_FAILED,
   EXIT_OK,
@@ -90,7 +91,7 @@ function printHuman(r: SimReport): void {
   cache('TLB', r.caches.tlb);
   cache('walk cache', r.caches.walk);
   cache('ATC', r.caches.atc);
-  out(`translations ${r.translations}`);
+  out(`translations ${r.translations} (${r.hits.atc} ATC hits, ${r.hits.tlb} TLB hits, ${r.hits.walks} table walks)`);
   out(`stale        ${r.stale}`);
   for (const s of r.staleReports) {
     out('');
@@ -150,8 +151,11 @@ export function registerSimulate(program: Program): void {
     )
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print one JSON document')
+    // Scenarios (src/cli/simulate-scenario.ts): --granule --ril --ats --seed --policy --fault --json (--ops) apply.
+    .option('--scenario [name]', SCENARIO_OPTION_HELP, scenarioOption)
     .action(
-      action((o: SimulateOpts) => {
+      action((o: SimulateOpts & { scenario?: string | true }, c: Program) => {
+        if (o.scenario !== undefined) return runScenarioCommand(o, c);
         const seed = o.seed ?? Math.floor(Math.random() * 2 ** 32);
         let bar: cliProgress.SingleBar | null = null;
         const cfg = simConfigFromOptions(o, seed);
@@ -188,5 +192,7 @@ export function registerSimulate(program: Program): void {
     'smmuv3-tlbi simulate --granule 64K --stage nested --ats on --smmus 2 --policy tlbi',
     'smmuv3-tlbi simulate --fault atc-before-tlbi --ops 2000 --seed 7 --json',
     'smmuv3-tlbi simulate --ril off --stage 2 --ops 1000000',
+    'smmuv3-tlbi simulate --scenario driver',
+    'smmuv3-tlbi simulate --scenario pkvm --granule 16K --ril off --seed 3 --json',
   );
 }

@@ -69,6 +69,8 @@ export interface SimReport {
   staleReports: (StaleReport & { op: number })[];
   caches: { tlb: CacheFigures; walk: CacheFigures; atc: CacheFigures };
   translations: number;
+  /** How translations were served: ATC hits, TLB hits, table walks (the rest faulted or bypassed). */
+  hits: { atc: number; tlb: number; walks: number };
   elapsedMs: number;
   opsPerSecond: number;
 }
@@ -490,6 +492,7 @@ class Simulation {
     let syncs = 0;
     let illegal = 0;
     let translations = 0;
+    const hits = { atc: 0, tlb: 0, walks: 0 };
     const sum = (
       pick: (m: SmmuModel) => { fills: number; removed: number; evicted: number; size: number },
     ): CacheFigures => {
@@ -508,6 +511,9 @@ class Simulation {
       syncs += m.stats.syncs;
       illegal += m.stats.illegal;
       translations += m.stats.translations;
+      hits.atc += m.stats.atcHits;
+      hits.tlb += m.stats.tlbHits;
+      hits.walks += m.stats.walks;
     }
     const c = this.c;
     return {
@@ -541,6 +547,7 @@ class Simulation {
         atc: sum((m) => ({ fills: m.atc.fills, removed: m.atc.removed, evicted: m.atc.evicted, size: m.atc.size })),
       },
       translations,
+      hits,
       elapsedMs,
       opsPerSecond: elapsedMs > 0 ? Math.round((c.ops * 1000) / elapsedMs) : 0,
     };
