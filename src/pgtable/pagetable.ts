@@ -164,6 +164,18 @@ export interface WalkResult {
 
 const LevelList: readonly Level[] = [0, 1, 2, 3];
 
+function isUint(v: unknown): boolean {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function notInteger(field: string, v: unknown): PageTableError {
+  return new PageTableError('not-integer', field, `expected a non-negative integer, got ${String(v)}`);
+}
+
+function misaligned(field: string, v: number, granule: number): PageTableError {
+  return new PageTableError('misaligned', field, `${hexAddr(v)} is not a multiple of the ${granule / 1024}K granule`);
+}
+
 function levelsOf(mask: number): Level[] {
   return LevelList.filter((l) => (mask & (1 << l)) !== 0);
 }
@@ -652,8 +664,7 @@ export class IoPageTable {
   // ---------------------------------------------------------------- argument checks
 
   private checkAddress(field: string, v: number, limit: number, kind: 'outside-ias' | 'outside-oas'): void {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
-      throw new PageTableError('not-integer', field, `expected a non-negative integer, got ${String(v)}`);
+    if (!isUint(v)) throw notInteger(field, v);
     if (v >= limit)
       throw new PageTableError(
         kind,
@@ -663,20 +674,14 @@ export class IoPageTable {
   }
 
   private checkRange(iova: number, size: number, pa: number | null): void {
-    const bad = (v: number | null): boolean =>
-      v !== null && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0);
-    const notInteger = (field: string, v: unknown): PageTableError =>
-      new PageTableError('not-integer', field, `expected a non-negative integer, got ${String(v)}`);
-    if (bad(iova)) throw notInteger('iova', iova);
-    if (bad(size)) throw notInteger('size', size);
-    if (bad(pa)) throw notInteger('pa', pa);
+    if (!isUint(iova)) throw notInteger('iova', iova);
+    if (!isUint(size)) throw notInteger('size', size);
+    if (pa !== null && !isUint(pa)) throw notInteger('pa', pa);
     if (size === 0) throw new PageTableError('zero-size', 'size', 'must not be zero');
     const gr = this.granule;
-    const misaligned = (field: string, v: number): PageTableError =>
-      new PageTableError('misaligned', field, `${hexAddr(v)} is not a multiple of the ${gr / 1024}K granule`);
-    if (iova % gr !== 0) throw misaligned('iova', iova);
-    if (pa !== null && pa % gr !== 0) throw misaligned('pa', pa);
-    if (size % gr !== 0) throw misaligned('size', size);
+    if (iova % gr !== 0) throw misaligned('iova', iova, gr);
+    if (pa !== null && pa % gr !== 0) throw misaligned('pa', pa, gr);
+    if (size % gr !== 0) throw misaligned('size', size, gr);
     const ias = this.config.ias;
     if (iova >= this.inputLimit)
       throw new PageTableError('outside-ias', 'iova', `${hexAddr(iova)} is outside the ${ias}-bit input address space`);
