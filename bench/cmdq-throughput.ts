@@ -26,23 +26,38 @@ function median(xs: number[]): number {
   return s[s.length >> 1]!;
 }
 
+/**
+ * Run `fn` ROUNDS times after a warm-up; report the median wall time and, because this machine is shared,
+ * the median CPU time of this process (user + system, all threads — GC helpers included), which is far less
+ * disturbed by other processes competing for the cores.
+ */
 function measure(label: string, fn: () => number): void {
-  const times: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   let sink = 0;
   fn(); // warm-up
   for (let k = 0; k < ROUNDS; k++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     sink = (sink + fn()) >>> 0;
-    times.push(performance.now() - t0);
+    wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
   }
-  const ms = median(times);
+  const rate = (ms: number): string => (N / ms / 1000).toFixed(1).padStart(6);
+  const w = median(wall);
+  const c = median(cpu);
   console.log(
-    `${label.padEnd(44)} median ${ms.toFixed(1).padStart(7)} ms  ${(N / ms / 1000).toFixed(1).padStart(6)} M entries/s  (min ${Math.min(...times).toFixed(1)} ms, checksum ${sink})`,
+    `${label.padEnd(42)} wall median ${w.toFixed(1).padStart(7)} ms = ${rate(w)} M/s (best ${rate(Math.min(...wall))})` +
+      `  cpu median ${c.toFixed(1).padStart(7)} ms = ${rate(c)} M/s  [checksum ${sink}]`,
   );
 }
 
 const fixture = makeFixture();
-console.log(`${N} entries (TLBI_NH_VA + CMD_SYNC every 8th), ${ROUNDS} rounds, Node ${process.version}`);
+const load = loadavg()[0]!.toFixed(1);
+console.log(
+  `${N} entries (TLBI_NH_VA + CMD_SYNC every 8th), ${ROUNDS} rounds, Node ${process.version}, load average ${load}`,
+);
 const paths: [string, (f: Fixture) => number][] = [
   ['encode, unchecked (writers.ts)', encodeUnchecked],
   ['encode, validated (encodeCommand)', encodeValidated],
