@@ -9,6 +9,13 @@
 import { CommandBuffer } from '../cmdq/buffer.js';
 import { writeSyncSev } from '../cmdq/writers.js';
 
+/** Low half of the planner's CMD_SYNC (SEV, Inner Shareable, write-back; see `writeSyncSev`, checked in tests). */
+const SYNC_SEV_H0 = (() => {
+  const q = new Uint32Array(4);
+  writeSyncSev(q, 0);
+  return q[0]!;
+})();
+
 /** Commands a batch may hold before an SMMU with the MMU-700 erratum 2812531 workaround needs a CMD_SYNC. */
 export const FORCE_SYNC_BATCH = 63;
 
@@ -79,7 +86,12 @@ export class PlanOutput {
     const buf = this.buf;
     let s = buf.count;
     if (s === this.smmuOf.length || (s + 1) * 4 > buf.u32.length) s = this.grow(1);
-    writeSyncSev(buf.u32, s);
+    const q = buf.u32;
+    const i = s * 4;
+    q[i] = SYNC_SEV_H0;
+    q[i + 1] = 0;
+    q[i + 2] = 0;
+    q[i + 3] = 0;
     buf.count = s + 1;
     this.smmuOf[s] = this.smmu;
     this.batchLen = 0;
