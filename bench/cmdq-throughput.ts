@@ -9,6 +9,7 @@
  *
  * Prints the median over the rounds in M entries/s, and a checksum so the work cannot be optimised away.
  */
+import { loadavg } from 'node:os';
 import {
   N,
   decodeChecked,
