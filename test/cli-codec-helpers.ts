@@ -4,7 +4,7 @@
  * exercise, it is rebuilt once with tsc.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,21 +23,41 @@ function newestSource(dir: string): number {
   return t;
 }
 
-/** Make sure dist/ holds a CLI built from the current cli/ and cmdq/ sources. */
+/**
+ * Make sure dist/ holds a CLI built from the current cli/ and cmdq/ sources. Test files run in parallel, so
+ * the build is guarded by a lock directory: one worker builds, the others wait for it.
+ */
 export function ensureBuilt(): void {
   const src = Math.max(newestSource(join(ROOT, 'src', 'cli')), newestSource(join(ROOT, 'src', 'cmdq')));
-  if (existsSync(BUILT) && statSync(BUILT).mtimeMs >= src) return;
+  const fresh = (): boolean => existsSync(BUILT) && statSync(BUILT).mtimeMs >= src;
+  if (fresh()) return;
+  const lock = join(ROOT, 'dist', '.cli-test-build.lock');
+  mkdirSync(join(ROOT, 'dist'), { recursive: true });
+  let mine = false;
   try {
-    execFileSync(
-      process.execPath,
-      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-      {
-        cwd: ROOT,
-        stdio: 'pipe',
-      },
-    );
+    mkdirSync(lock);
+    mine = true;
   } catch {
-    // Type errors elsewhere in the tree still emit JavaScript; the CLI tests judge what was built.
+    // Another worker is building.
+  }
+  if (mine) {
+    try {
+      execFileSync(
+        process.execPath,
+        [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+        {
+          cwd: ROOT,
+          stdio: 'pipe',
+        },
+      );
+    } catch {
+      // Type errors elsewhere in the tree still emit JavaScript; the CLI tests judge what was built.
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  } else {
+    const deadline = Date.now() + 170_000;
+    while (existsSync(lock) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
   }
   if (!existsSync(BUILT)) throw new Error('the CLI is not built (npm run build)');
 }
