@@ -47,12 +47,9 @@ import {
   emptyInvs,
   invalidateRange,
   invsOf,
-  levelMask,
   mergeInvs,
-  planStats,
   purgeInvs,
   tlbiInv,
-  tlbiShape,
   unrefInvs,
   type Inv,
   type InvKey,
@@ -61,7 +58,7 @@ import {
   type SmmuTable,
 } from '../tlbi/index.js';
 import { HeldFrames, RangeAllocator } from './space.js';
-import { CommandStats, SmmuPort, routePlan, type SmmuSpec } from './smmu-port.js';
+import { CommandStats, PlanTotals, SmmuPort, routePlan, type SmmuSpec } from './smmu-port.js';
 
 export type Policy = 'linux' | 'tlbi';
 export const POLICIES: readonly Policy[] = ['linux', 'tlbi'];
@@ -246,13 +243,6 @@ export interface DriverCounters {
   entriesChecked: number;
 }
 
-export interface PlanTotals {
-  plans: number;
-  wholeTag: number;
-  pagesInvalidated: number;
-  pagesOverInvalidated: number;
-}
-
 const MAX_STALE_KEPT = 10;
 
 export class Driver {
@@ -279,7 +269,7 @@ export class Driver {
     staleTranslations: 0,
     entriesChecked: 0,
   };
-  readonly planTotals: PlanTotals = { plans: 0, wholeTag: 0, pagesInvalidated: 0, pagesOverInvalidated: 0 };
+  readonly planTotals: PlanTotals;
   readonly staleReports: StaleReport[] = [];
   readonly domains = new Set<Domain>();
   readonly masters: Master[] = [];
@@ -292,7 +282,6 @@ export class Driver {
   private readonly vmids = new TagAllocator(1, 65536, 'VMID');
   private readonly out = new PlanOutput(1024);
   private readonly depth: number;
-  private readonly planStatistics: boolean;
   private nextDomain = 1;
   /** The master whose ATC `release` is flushing. */
   private inRelease: Master | null = null;
@@ -303,7 +292,7 @@ export class Driver {
     this.granule = opts.granule;
     this.fault = opts.fault;
     this.depth = opts.flushQueueDepth ?? 16;
-    this.planStatistics = opts.planStatistics ?? true;
+    this.planTotals = new PlanTotals(opts.planStatistics ?? true);
     const seed = opts.seed ?? 1;
     this.ports = opts.smmus.map((s, i) => new SmmuPort(i, s, this.mem, seed));
     this.smmuTable = this.ports.map((p) => p.options);
@@ -714,31 +703,12 @@ export class Driver {
         if (d.policy === 'tlbi') tlbiInv(desc, d.invs, table, out);
         else if (everythingForLinux) invalidateRange(d.invs, EVERYTHING, table, out);
         else for (const req of g.linuxRequests) invalidateRange(d.invs, req, table, out);
-        this.countPlan(out, desc, d);
+        this.planTotals.add(out, desc, d.policy, d.invs);
       },
       desc,
     );
     const change: ChangeSpec = { stage: d.stage, root: d.tableConfig.root, first: desc.start, last: desc.last };
     for (const id of this.smmusOf(d)) this.noteStale(this.port(id).checkChange(change));
-  }
-
-  /** Statistics of a plan against the change it invalidates (pages covered beyond the change, per target). */
-  private countPlan(out: PlanOutput, desc: TlbiDescription, d: Domain): void {
-    this.planTotals.plans++;
-    if (!this.planStatistics) return;
-    const size = desc.last - desc.start + 1;
-    const shape = tlbiShape(
-      levelMask(desc.leafLevels),
-      levelMask(desc.tableLevels),
-      desc.start,
-      size,
-      Math.log2(desc.granule),
-    );
-    const stride = d.policy === 'tlbi' ? 2 ** shape.strideShift : desc.granule;
-    const s = planStats(out, size, stride, d.invs);
-    this.planTotals.wholeTag += s.wholeTag;
-    this.planTotals.pagesInvalidated += s.pagesInvalidated;
-    this.planTotals.pagesOverInvalidated += Math.max(0, s.pagesInvalidated - s.pagesRequested);
   }
 
   /** SMMU ids on which a domain has live targets. */

@@ -32,22 +32,10 @@ import type { StaleReport } from '../smmu/checker.js';
 import { XlateStatus, type TrafficTarget } from '../smmu/model.js';
 import type { ContextDescriptor } from '../smmu/streams.js';
 import type { TableConfig } from '../smmu/walker.js';
-import {
-  PlanOutput,
-  invalidateRange,
-  invsOf,
-  levelMask,
-  planStats,
-  tlbiInv,
-  tlbiShape,
-  type InvKey,
-  type Invs,
-  type SmmuTable,
-  type TlbiDescription,
-} from '../tlbi/index.js';
+import { PlanOutput, invalidateRange, invsOf, tlbiInv, type InvKey, type Invs, type SmmuTable } from '../tlbi/index.js';
 import { filterHostCommands, HOST_VMID, type FilterAction, type FilterDecision } from './host-cmdq-filter.js';
 import { HeldFrames } from './space.js';
-import { CommandStats, SmmuPort, routePlan, type SmmuSpec } from './smmu-port.js';
+import { CommandStats, PlanTotals, SmmuPort, routePlan, type SmmuSpec } from './smmu-port.js';
 
 export type HypPolicy = 'linux' | 'tlbi';
 
@@ -142,8 +130,7 @@ export class Hypervisor {
     staleTranslations: 0,
     isolationChecks: 0,
   };
-  readonly planTotals = { plans: 0, wholeTag: 0, pagesInvalidated: 0, pagesOverInvalidated: 0 };
-  private readonly planStatistics: boolean;
+  readonly planTotals: PlanTotals;
   readonly filterCounts: Record<FilterAction, number> = { allowed: 0, rewritten: 0, dropped: 0, illegal: 0 };
   /** The first decisions of every kind (allowed, rewritten, dropped, illegal), for the report. */
   readonly decisions: FilterDecision[] = [];
@@ -174,7 +161,7 @@ export class Hypervisor {
     this.hostDevices = opts.hostDevices;
     this.pagedRam = opts.pagedRam;
     this.blockRam = opts.blockRam;
-    this.planStatistics = opts.planStatistics ?? true;
+    this.planTotals = new PlanTotals(opts.planStatistics ?? true);
     const seed = opts.seed ?? 1;
     this.ports = opts.smmus.map((s, i) => new SmmuPort(i, s, this.mem, seed));
     this.smmuTable = this.ports.map((p) => p.options);
@@ -281,29 +268,11 @@ export class Hypervisor {
     out.clear();
     if (this.policy === 'tlbi') tlbiInv(desc, this.invs, this.smmuTable, out);
     else for (const req of ch.linuxRequests) invalidateRange(this.invs, req, this.smmuTable, out);
-    this.countPlan(out, desc);
+    this.planTotals.add(out, desc, this.policy, this.invs);
     this.run(out, pa, pa + size - 1);
     this.frames.releaseHeld();
     const change = { stage: 2 as const, root: this.idmapCfg.root, first: desc.start, last: desc.last };
     for (const p of this.ports) this.noteStale(p.checkChange(change));
-  }
-
-  /** Plan statistics against the change (4 KiB pages covered by ranged TLBIs beyond it, per target). */
-  private countPlan(out: PlanOutput, desc: TlbiDescription): void {
-    this.planTotals.plans++;
-    if (!this.planStatistics) return;
-    const size = desc.last - desc.start + 1;
-    const shape = tlbiShape(
-      levelMask(desc.leafLevels),
-      levelMask(desc.tableLevels),
-      desc.start,
-      size,
-      Math.log2(desc.granule),
-    );
-    const s = planStats(out, size, this.policy === 'tlbi' ? 2 ** shape.strideShift : desc.granule, this.invs);
-    this.planTotals.wholeTag += s.wholeTag;
-    this.planTotals.pagesInvalidated += s.pagesInvalidated;
-    this.planTotals.pagesOverInvalidated += Math.max(0, s.pagesInvalidated - s.pagesRequested);
   }
 
   /** Route a plan with host traffic running over [first, last] during it (the adversary's refills). */

@@ -13,7 +13,15 @@ import type { PhysMemory } from '../pgtable/memory.js';
 import { applyFault, type EntryList, type FaultName } from '../sim/faults.js';
 import { SmmuModel, type ModelMode } from '../smmu/model.js';
 import { StaleChecker, type ChangeSpec, type StaleReport } from '../smmu/checker.js';
-import type { PlanOutput, SmmuOptions } from '../tlbi/index.js';
+import {
+  levelMask,
+  planStats,
+  tlbiShape,
+  type Invs,
+  type PlanOutput,
+  type SmmuOptions,
+  type TlbiDescription,
+} from '../tlbi/index.js';
 
 /** The CMD_SYNC the consumers issue: SEV completion signal, Inner Shareable, write-back (as Linux without MSIs). */
 const SYNC: Command = { name: 'CMD_SYNC', cs: 2, msh: 3, msiattr: 0xf, msidata: 0, msiaddr: 0 };
@@ -193,4 +201,43 @@ export function routePlan(
     k = end;
   }
   return sent;
+}
+
+/**
+ * Totals over the plans a consumer issued for table changes: whole-tag commands, 4 KiB pages covered by ranged
+ * TLBIs (summed over TLB targets) and the part of them beyond the changed range. The figures come from the
+ * engine's planStats (which decodes the entries); `decode` false counts plans only.
+ */
+export class PlanTotals {
+  plans = 0;
+  wholeTag = 0;
+  pagesInvalidated = 0;
+  pagesOverInvalidated = 0;
+
+  constructor(private readonly decode: boolean) {}
+
+  /** Account one plan (`out` holds only it) made with `policy` for the change `desc` over `invs`. */
+  add(out: PlanOutput, desc: TlbiDescription, policy: 'linux' | 'tlbi', invs: Invs): void {
+    this.plans++;
+    if (!this.decode) return;
+    const size = desc.last - desc.start + 1;
+    const g = Math.log2(desc.granule);
+    const stride =
+      policy === 'tlbi'
+        ? 2 ** tlbiShape(levelMask(desc.leafLevels), levelMask(desc.tableLevels), desc.start, size, g).strideShift
+        : desc.granule;
+    const s = planStats(out, size, stride, invs);
+    this.wholeTag += s.wholeTag;
+    this.pagesInvalidated += s.pagesInvalidated;
+    this.pagesOverInvalidated += Math.max(0, s.pagesInvalidated - s.pagesRequested);
+  }
+
+  toJson(): { plans: number; wholeTag: number; pagesInvalidated: number; pagesOverInvalidated: number } {
+    return {
+      plans: this.plans,
+      wholeTag: this.wholeTag,
+      pagesInvalidated: this.pagesInvalidated,
+      pagesOverInvalidated: this.pagesOverInvalidated,
+    };
+  }
 }

@@ -3,6 +3,7 @@
  * the pKVM hypervisor) over SMMU models for a seeded sequence of operations and reports operations,
  * commands by kind, CMD_SYNCs, stale translations and the consumer's own invariants (violations).
  */
+import type { Driver } from '../../consumers/driver.js';
 import type { Granule } from '../../pgtable/config.js';
 import type { StaleReport } from '../../smmu/checker.js';
 import type { FaultName } from '../faults.js';
@@ -61,4 +62,31 @@ export function blockSize(granule: Granule): number {
 
 export function now(): number {
   return Date.now();
+}
+
+/** The run report of a scenario built on the driver layer, from its counters and the operations it counted. */
+export function driverRun(
+  drv: Driver,
+  policy: ScenarioPolicy,
+  operations: Record<string, number>,
+  elapsedMs: number,
+): ScenarioRun {
+  const c = drv.counters;
+  const total = sumValues(operations);
+  return {
+    policy,
+    operations,
+    ops: total,
+    commands: drv.stats.toJson(),
+    stale: c.staleTranslations,
+    staleReports: drv.staleReports,
+    violations: {
+      wrongTranslations: c.wrongTranslations,
+      atcToDetached: c.atcToDetached,
+      unrefWarnings: c.unrefWarnings,
+    },
+    invalidation: drv.planTotals.toJson(),
+    elapsedMs,
+    opsPerSecond: elapsedMs > 0 ? Math.round((total * 1000) / elapsedMs) : 0,
+  };
 }

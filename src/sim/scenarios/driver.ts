@@ -9,7 +9,7 @@
 import { Driver, type DmaBuffer, type Domain, type FlushMode, type Master } from '../../consumers/driver.js';
 import type { SmmuSpec } from '../../consumers/smmu-port.js';
 import { Rng } from '../../smmu/rng.js';
-import { blockSize, now, sumValues, type ScenarioOptions, type ScenarioRun } from './common.js';
+import { blockSize, driverRun, now, type ScenarioOptions, type ScenarioRun } from './common.js';
 
 export const DRIVER_DEFAULT_OPS = 400;
 
@@ -173,21 +173,5 @@ export function runDriverScenario(o: ScenarioOptions): ScenarioRun {
     atcFlushes: c.atcFlushes,
     dmaAccesses: c.dmaAccesses,
   };
-  const total = sumValues(operations);
-  return {
-    policy: o.policy,
-    operations,
-    ops: total,
-    commands: drv.stats.toJson(),
-    stale: c.staleTranslations,
-    staleReports: drv.staleReports,
-    violations: {
-      wrongTranslations: c.wrongTranslations,
-      atcToDetached: c.atcToDetached,
-      unrefWarnings: c.unrefWarnings,
-    },
-    invalidation: { ...drv.planTotals },
-    elapsedMs,
-    opsPerSecond: elapsedMs > 0 ? Math.round((total * 1000) / elapsedMs) : 0,
-  };
+  return driverRun(drv, o.policy, operations, elapsedMs);
 }

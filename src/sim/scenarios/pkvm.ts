@@ -322,7 +322,7 @@ export function runPkvmScenario(o: ScenarioOptions): ScenarioRun {
       vmViolations: c.vmViolations,
       isolationViolations: c.isolationViolations,
     },
-    invalidation: { ...hyp.planTotals },
+    invalidation: hyp.planTotals.toJson(),
     hostFilter: { counts: { ...hyp.filterCounts }, examples: hyp.decisions.map((d) => ({ ...d })) },
     elapsedMs,
     opsPerSecond: elapsedMs > 0 ? Math.round((total * 1000) / elapsedMs) : 0,
