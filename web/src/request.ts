@@ -165,7 +165,7 @@ export function fieldOf(e: InputError, st: PageState): FieldError {
       col === 'smmu' || col === 'type' || col === 'id' ? col : col === 'ssid' || col === 'vmid' ? 'extra' : undefined;
     return { at: column ? `invs.${Number(inv[1])}.${column}` : 'invs', message };
   }
-  if (f === 'invs') return { at: 'invs', message };
+  if (f === 'invs' || f.startsWith('smmus')) return { at: 'invs', message };
   if (f === 'iova' || f === 'tlbi.start') return { at: 'start', message };
   if (f === 'size') return { at: st.by === 'size' ? 'size' : 'last', message };
   if (f === 'tlbi.last') return { at: st.by === 'last' ? 'last' : 'size', message };
