@@ -153,7 +153,8 @@ function encodeToScratch(cmd: Command, checker: CommandChecker): void {
   for (let k = 0; k < ids.length; k++) {
     const x = v[ids[k]!]!;
     const max = lay.max[k]!;
-    if (!(x >= 0 && x <= max && Math.floor(x) === x)) {
+    // An integer in [0, 2^32) survives >>> 0 unchanged (NaN, negatives and fractions do not).
+    if (!(x >>> 0 === x && x <= max)) {
       const fname = lay.names[k]!;
       throw fieldError(name, fname, given(cmd, fname), `${fname} must be an integer in [0, ${max}]`);
     }
@@ -169,15 +170,17 @@ function encodeToScratch(cmd: Command, checker: CommandChecker): void {
     const x = v[lay.addrId]!;
     if (!(x >= 0 && x < lay.addrLimit && Math.floor(x) === x))
       throw fieldError(name, a, given(cmd, a), `${a} must be a byte address below 2^${lay.addrMsb + 1}`);
-    if (x % lay.addrAlign !== 0)
+    const hi = Math.floor(x / TWO_POW_32);
+    const lo = x - hi * TWO_POW_32; // exact: x is an integer below 2^64 with at most 53 significant bits
+    // The alignment (at most 2^12) concerns the low half only; `&` sees lo modulo 2^32, which is lo.
+    if ((lo & (lay.addrAlign - 1)) !== 0)
       throw fieldError(
         name,
         a,
         x,
         `${a} must be a multiple of 0x${lay.addrAlign.toString(16)} (bits [${lay.addrLsb - 1}:0] are not encoded)`,
       );
-    const hi = Math.floor(x / TWO_POW_32);
-    h2 |= x - hi * TWO_POW_32;
+    h2 |= lo;
     h3 |= hi;
   }
   if (!checker.checkWithValues(h0, h1, h2, h3, encScratch)) throw new CommandEncodeError(encScratch.error!);
