@@ -1,8 +1,10 @@
 /**
- * The shared workload of the codec benchmarks: 10^6 entries in one typed array — TLBI_NH_VA range commands
- * (random ASID/VMID/NUM/SCALE/TTL, 48-bit addresses) with a CMD_SYNC every 8th entry — and the four
- * codec paths as kernels over the whole array. Used by bench/cmdq-throughput.ts (medians, plain script) and
- * bench/cmdq.bench.ts (vitest bench).
+ * The workload of the codec benchmark (bench/cmdq-throughput.ts): 10^6 entries in one typed array —
+ * TLBI_NH_VA range commands (random ASID/VMID/NUM/SCALE/TTL, 48-bit addresses) with a CMD_SYNC every 8th
+ * entry — and the four codec paths as kernels over the whole array.
+ *
+ * Not a vitest bench on purpose: under vitest every cross-module call goes through its module-namespace
+ * getters, which made these loops 10-30x slower than under plain Node and measured vitest, not the codec.
  */
 import {
   CheckedEntry,
