@@ -80,12 +80,12 @@ describe('detach, then reuse of the tag', () => {
         expect(r.want).toBe(pa);
         if (fault === undefined) {
           expect(r.got).toBe(pa);
-          expect(drv.counters.staleTranslations).toBe(0);
+          expect(drv.stale.count).toBe(0);
           expect(drv.checkEverything()).toBe(0);
         } else {
           // Dropping the whole-tag TLBI leaves A's translation under the reused tag.
           expect(r.got).toBe(bufA.pa);
-          expect(drv.counters.staleTranslations).toBeGreaterThan(0);
+          expect(drv.stale.count).toBeGreaterThan(0);
         }
       });
 });
@@ -113,7 +113,7 @@ describe('moving a device', () => {
         expect(r.got).toBe(-1);
       }
     expect(port.checkAll()).toEqual([]);
-    expect(drv.counters.staleTranslations).toBe(0);
+    expect(drv.stale.count).toBe(0);
   });
 
   it('sends no ATC_INV to a device once it left the domain', () => {
@@ -159,7 +159,7 @@ describe('lazy mode', () => {
     expect(drv.port(0).checkAll()).toEqual([]);
     const third = drv.dmaMap(d, 4 * 4096)!;
     expect(third.iova).toBe(b.iova); // first fit: the flushed IOVA is free again
-    expect(drv.counters.staleTranslations).toBe(0);
+    expect(drv.stale.count).toBe(0);
   });
 });
 

@@ -58,7 +58,7 @@ import {
   type SmmuTable,
 } from '../tlbi/index.js';
 import { HeldFrames, RangeAllocator } from './space.js';
-import { CommandStats, PlanTotals, SmmuPort, routePlan, type SmmuSpec } from './smmu-port.js';
+import { CommandStats, PlanTotals, SmmuPort, StaleLog, routePlan, type SmmuSpec } from './smmu-port.js';
 
 export type Policy = 'linux' | 'tlbi';
 export const POLICIES: readonly Policy[] = ['linux', 'tlbi'];
@@ -239,11 +239,8 @@ export interface DriverCounters {
   atcToDetached: number;
   /** unref of a target the array did not hold (must stay 0). */
   unrefWarnings: number;
-  staleTranslations: number;
   entriesChecked: number;
 }
-
-const MAX_STALE_KEPT = 10;
 
 export class Driver {
   readonly mem: PhysMemory;
@@ -266,11 +263,10 @@ export class Driver {
     wrongTranslations: 0,
     atcToDetached: 0,
     unrefWarnings: 0,
-    staleTranslations: 0,
     entriesChecked: 0,
   };
   readonly planTotals: PlanTotals;
-  readonly staleReports: StaleReport[] = [];
+  readonly stale = new StaleLog();
   readonly domains = new Set<Domain>();
   readonly masters: Master[] = [];
   readonly vsmmus: VSmmu[] = [];
@@ -578,7 +574,7 @@ export class Driver {
           if (cur !== null && cur !== undefined && cur.mode === 'lazy' && !cur.deferred.isEmpty) continue;
           port.checker.checkAtc(port.model, e, [], reports);
         }
-        this.noteStale(reports);
+        this.stale.note(reports);
       }
     }
     this.unref(old, this.keysFor(m, old, oldV !== null ? 0 : pasid));
@@ -604,26 +600,8 @@ export class Driver {
       const port = this.port(t.smmu);
       if (!port.powered) continue;
       const n = leftoverTagEntries(port, t);
-      this.noteLeftovers(t.smmu, 'TLB', n, `${t.type} ${t.id} after its last user left`);
+      this.stale.leftover(t.smmu, 'TLB', `${t.type} ${t.id} after its last user left`, n);
     }
-  }
-
-  /** Entries that a flush should have removed and did not: stale translations, reported like the checker's. */
-  private noteLeftovers(smmu: number, cache: 'TLB', n: number, what: string): void {
-    if (n === 0) return;
-    this.noteStale([
-      {
-        smmu,
-        cache,
-        entry: { what },
-        address: '-',
-        cached: `${n} entries left`,
-        live: 'none may remain',
-        commands: [],
-      },
-    ]);
-    // noteStale counted one report; count every entry.
-    this.counters.staleTranslations += n - 1;
   }
 
   // ------------------------------------------------------------------ map / unmap
@@ -708,7 +686,7 @@ export class Driver {
       desc,
     );
     const change: ChangeSpec = { stage: d.stage, root: d.tableConfig.root, first: desc.start, last: desc.last };
-    for (const id of this.smmusOf(d)) this.noteStale(this.port(id).checkChange(change));
+    for (const id of this.smmusOf(d)) this.stale.note(this.port(id).checkChange(change));
   }
 
   /** SMMU ids on which a domain has live targets. */
@@ -775,21 +753,10 @@ export class Driver {
     for (const [id, ts] of per) this.port(id).model.setTraffic(ts);
   }
 
-  private noteStale(reports: StaleReport[]): void {
-    this.counters.staleTranslations += reports.length;
-    for (const r of reports) if (this.staleReports.length < MAX_STALE_KEPT) this.staleReports.push(r);
-  }
-
   /** Check every cache of every SMMU (flush lazy queues first: deferred entries are allowed to be stale). */
   checkEverything(): number {
     this.flushAll();
-    let n = 0;
-    for (const p of this.ports) {
-      const r = p.checkAll();
-      n += r.length;
-      this.noteStale(r);
-    }
-    return n;
+    return this.stale.checkAll(this.ports);
   }
 
   // ------------------------------------------------------------------ the DMA API

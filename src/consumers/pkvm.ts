@@ -28,14 +28,13 @@ import { FrameAllocator, PhysMemory } from '../pgtable/memory.js';
 import { IoPageTable } from '../pgtable/pagetable.js';
 import type { FaultName } from '../sim/faults.js';
 import { Kind, Regime, type AtcEntry } from '../smmu/caches.js';
-import type { StaleReport } from '../smmu/checker.js';
 import { XlateStatus, type TrafficTarget } from '../smmu/model.js';
 import type { ContextDescriptor } from '../smmu/streams.js';
 import type { TableConfig } from '../smmu/walker.js';
 import { PlanOutput, invalidateRange, invsOf, tlbiInv, type InvKey, type Invs, type SmmuTable } from '../tlbi/index.js';
 import { filterHostCommands, HOST_VMID, type FilterAction, type FilterDecision } from './host-cmdq-filter.js';
 import { HeldFrames } from './space.js';
-import { CommandStats, PlanTotals, SmmuPort, routePlan, type SmmuSpec } from './smmu-port.js';
+import { CommandStats, PlanTotals, SmmuPort, StaleLog, routePlan, type SmmuSpec } from './smmu-port.js';
 
 export type HypPolicy = 'linux' | 'tlbi';
 
@@ -90,11 +89,9 @@ export interface HypCounters {
   vmViolations: number;
   /** Cache entries or translations that still reach donated pages after the donation returned (must stay 0). */
   isolationViolations: number;
-  staleTranslations: number;
   isolationChecks: number;
 }
 
-const MAX_KEPT = 10;
 const HYP_TABLE_POOL = 0x50_0000_0000;
 const HYP_TABLE_BYTES = 2 ** 30;
 
@@ -127,14 +124,13 @@ export class Hypervisor {
     hostViolations: 0,
     vmViolations: 0,
     isolationViolations: 0,
-    staleTranslations: 0,
     isolationChecks: 0,
   };
   readonly planTotals: PlanTotals;
   readonly filterCounts: Record<FilterAction, number> = { allowed: 0, rewritten: 0, dropped: 0, illegal: 0 };
   /** The first decisions of every kind (allowed, rewritten, dropped, illegal), for the report. */
   readonly decisions: FilterDecision[] = [];
-  readonly staleReports: StaleReport[] = [];
+  readonly stale = new StaleLog();
   readonly vms = new Map<number, Vm>();
   readonly fault: FaultName | undefined;
   readonly hostDevices: readonly HostDeviceSpec[];
@@ -272,7 +268,7 @@ export class Hypervisor {
     this.run(out, pa, pa + size - 1);
     this.frames.releaseHeld();
     const change = { stage: 2 as const, root: this.idmapCfg.root, first: desc.start, last: desc.last };
-    for (const p of this.ports) this.noteStale(p.checkChange(change));
+    for (const p of this.ports) this.stale.note(p.checkChange(change));
   }
 
   /** Route a plan with host traffic running over [first, last] during it (the adversary's refills). */
@@ -390,7 +386,7 @@ export class Hypervisor {
       let left = 0;
       for (const e of p.model.tlb.all) if (e.regime === Regime.NH && e.vmid === vm.vmid) left++;
       for (const e of p.model.walkCache.all) if (e.regime === Regime.NH && e.vmid === vm.vmid) left++;
-      if (left > 0) this.noteStale([leftover(p.id, `VMID ${vm.vmid} after teardown`, left)], left);
+      this.stale.leftover(p.id, 'TLB', `VMID ${vm.vmid} after teardown`, left);
     }
     for (const r of vm.ranges) this.reclaim(r.pa, r.size, 'vm');
     this.vms.delete(vm.id);
@@ -525,34 +521,11 @@ export class Hypervisor {
 
   /** The checker over every cache of every powered-on SMMU. */
   checkEverything(): number {
-    let n = 0;
-    for (const p of this.ports) {
-      const r = p.checkAll();
-      n += r.length;
-      this.noteStale(r);
-    }
-    return n;
+    return this.stale.checkAll(this.ports);
   }
 
   /** Host DMA traffic targets of one device (for scenarios). */
   hostStage1Of(smmu: number, sid: number): ContextDescriptor | undefined {
     return this.hostCds.get(`${smmu}:${sid}`);
   }
-
-  noteStale(reports: StaleReport[], count = reports.length): void {
-    this.counters.staleTranslations += count;
-    for (const r of reports) if (this.staleReports.length < MAX_KEPT) this.staleReports.push(r);
-  }
-}
-
-function leftover(smmu: number, what: string, n: number): StaleReport {
-  return {
-    smmu,
-    cache: 'TLB',
-    entry: { what },
-    address: '-',
-    cached: `${n} entries left`,
-    live: 'none may remain',
-    commands: [],
-  };
 }

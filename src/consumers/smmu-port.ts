@@ -241,3 +241,47 @@ export class PlanTotals {
     };
   }
 }
+
+/** Stale translations found by a consumer's checks: all counted, the first few kept in full. */
+export class StaleLog {
+  count = 0;
+  readonly reports: StaleReport[] = [];
+
+  constructor(private readonly keep = 10) {}
+
+  /** Record reports; `count` when one report stands for several entries. */
+  note(reports: readonly StaleReport[], count = reports.length): void {
+    this.count += count;
+    for (const r of reports) if (this.reports.length < this.keep) this.reports.push(r);
+  }
+
+  /** `n` cache entries that a flush should have removed and did not (one report for all of them). */
+  leftover(smmu: number, cache: 'TLB' | 'ATC', what: string, n: number): void {
+    if (n === 0) return;
+    this.note(
+      [
+        {
+          smmu,
+          cache,
+          entry: { what },
+          address: '-',
+          cached: `${n} entries left`,
+          live: 'none may remain',
+          commands: [],
+        },
+      ],
+      n,
+    );
+  }
+
+  /** The checker over every cache of every powered-on SMMU; returns what it found. */
+  checkAll(ports: readonly SmmuPort[]): number {
+    let n = 0;
+    for (const p of ports) {
+      const r = p.checkAll();
+      n += r.length;
+      this.note(r);
+    }
+    return n;
+  }
+}

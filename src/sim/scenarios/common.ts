@@ -78,8 +78,8 @@ export function driverRun(
     operations,
     ops: total,
     commands: drv.stats.toJson(),
-    stale: c.staleTranslations,
-    staleReports: drv.staleReports,
+    stale: drv.stale.count,
+    staleReports: drv.stale.reports,
     violations: {
       wrongTranslations: c.wrongTranslations,
       atcToDetached: c.atcToDetached,

@@ -123,7 +123,7 @@ export function runPkvmScenario(o: ScenarioOptions): ScenarioRun {
     submitHostPlan();
     hostUnmaps++;
     const change = { stage: 1 as const, root: hostS1.config.rootPa, first: ch.tlbi!.start, last: ch.tlbi!.last };
-    for (const p of hyp.ports) hyp.noteStale(p.checkChange(change));
+    for (const p of hyp.ports) hyp.stale.note(p.checkChange(change));
   };
 
   const submitHostPlan = (): void => {
@@ -315,8 +315,8 @@ export function runPkvmScenario(o: ScenarioOptions): ScenarioRun {
     operations,
     ops: total,
     commands: hyp.stats.toJson(),
-    stale: c.staleTranslations,
-    staleReports: hyp.staleReports,
+    stale: hyp.stale.count,
+    staleReports: hyp.stale.reports,
     violations: {
       hostViolations: c.hostViolations,
       vmViolations: c.vmViolations,
