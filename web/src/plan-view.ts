@@ -98,7 +98,10 @@ export function drawPlan(m: PlanModel, win: { lo: number; hi: number } | null, h
   let smmu = -1;
   let batch = 0;
   let lanes: Lane[] = [];
-  for (const e of m.entries) {
+  let lastLane: Lane | null = null;
+  const entries = m.entries;
+  for (let k = 0; k < entries.length; k++) {
+    const e = entries[k]!;
     if (e.smmu !== smmu) {
       smmu = e.smmu;
       lanes = [];
@@ -110,14 +113,30 @@ export function drawPlan(m: PlanModel, win: { lo: number; hi: number } | null, h
     }
     const id = `${m.policy}.${e.index}`;
     if (e.cls === 'sync') {
+      // A CMD_SYNC in the middle of one target's loop (force-sync) is a tick on that lane; one that ends a
+      // batch is a line across, and the next batch starts new lanes.
+      const next = entries[k + 1];
+      const prev = entries[k - 1];
+      if (
+        lastLane &&
+        prev &&
+        next &&
+        next.smmu === e.smmu &&
+        laneKey(next) === laneKey(prev) &&
+        prev.span.kind === 'range'
+      ) {
+        bars.push(syncTick(e, x(prev.span.end), lastLane.y, id, hd));
+        continue;
+      }
       rows.push(syncStrip(e, y, id, hd));
       y += SyncH;
       batch++;
       lanes = [];
+      lastLane = null;
       continue;
     }
     const tag = commandTag(e.cmd);
-    const key = `${batch}|${e.cmd.name}|${tag}`;
+    const key = `${batch}|${laneKey(e)}`;
     const start = e.span.kind === 'range' ? e.span.start : -Infinity;
     let lane = lanes.find((l) => l.key === key && l.lastEnd <= start);
     if (!lane) {
@@ -134,6 +153,7 @@ export function drawPlan(m: PlanModel, win: { lo: number; hi: number } | null, h
       y += RowH + RowGap;
     }
     lane.lastEnd = e.span.kind === 'range' ? e.span.end : Infinity;
+    lastLane = lane;
     bars.push(bar(m, e, lane.y, x, win, hd));
   }
   const height = y + BottomPad;
@@ -159,6 +179,7 @@ export function drawPlan(m: PlanModel, win: { lo: number; hi: number } | null, h
   }
   svg.append(axis(m, win, x));
   svg.append(...rows, ...bars);
+  delegate(svg, hd);
   return svg;
 }
 
@@ -228,6 +249,28 @@ function axis(m: PlanModel, win: { lo: number; hi: number } | null, x: (a: numbe
   return g;
 }
 
+function laneKey(e: PlanEntry): string {
+  return `${e.cmd.name}|${commandTag(e.cmd)}`;
+}
+
+/** A CMD_SYNC inside a loop: a short vertical mark on the lane, at the address where the batch stopped. */
+function syncTick(e: PlanEntry, tx: number, y: number, id: string, hd: DrawHandlers): SVGGElement {
+  return s(
+    'g',
+    {
+      class: `sync tick${hd.selected === id ? ' selected' : ''}`,
+      'data-cmd': 'CMD_SYNC',
+      'data-index': e.index,
+      'data-smmu': e.smmu,
+      'data-id': id,
+      tabindex: 0,
+    },
+    s('rect', { x: tx - 4, y: y - 4, width: 8, height: RowH + 8, class: 'sync-hit' }),
+    s('line', { x1: tx, x2: tx, y1: y - 4, y2: y + RowH + 4, class: 'sync-tick' }),
+    s('title', {}, `CMD_SYNC on SMMU ${e.smmu} inside the loop (force-sync: at most 63 commands per batch)`),
+  );
+}
+
 function syncStrip(e: PlanEntry, y: number, id: string, hd: DrawHandlers): SVGGElement {
   const g = s('g', {
     class: `sync${hd.selected === id ? ' selected' : ''}`,
@@ -245,17 +288,39 @@ function syncStrip(e: PlanEntry, y: number, id: string, hd: DrawHandlers): SVGGE
     s('text', { x: 74, y: mid + 4, class: 'sync-text', 'text-anchor': 'middle' }, `CMD_SYNC · SMMU ${e.smmu}`),
     s('title', {}, `CMD_SYNC on SMMU ${e.smmu}: the commands above complete before anything below starts`),
   );
-  wire(g, id, hd);
   return g;
 }
 
-function wire(el: SVGElement, id: string, hd: DrawHandlers): void {
-  el.addEventListener('click', () => hd.select(id));
-  el.addEventListener('keydown', (ev) => {
-    if (ev.key === 'Enter' || ev.key === ' ') hd.select(id);
+/**
+ * One set of listeners per drawing (not per bar: a plan may hold thousands of commands): the element under
+ * the pointer that carries a `data-id` is the bar or CMD_SYNC line meant.
+ */
+function delegate(svg: SVGSVGElement, hd: DrawHandlers): void {
+  const idOf = (t: EventTarget | null): string | null =>
+    t instanceof Element ? (t.closest('[data-id]')?.getAttribute('data-id') ?? null) : null;
+  let over: string | null = null;
+  svg.addEventListener('click', (ev) => {
+    const id = idOf(ev.target);
+    if (id) hd.select(id);
   });
-  el.addEventListener('mouseenter', () => hd.hover(id));
-  el.addEventListener('mouseleave', () => hd.hover(null));
+  svg.addEventListener('keydown', (ev) => {
+    const id = idOf(ev.target);
+    if (id && (ev.key === 'Enter' || ev.key === ' ')) {
+      ev.preventDefault();
+      hd.select(id);
+    }
+  });
+  svg.addEventListener('mouseover', (ev) => {
+    const id = idOf(ev.target);
+    if (id !== over) {
+      over = id;
+      hd.hover(id);
+    }
+  });
+  svg.addEventListener('mouseleave', () => {
+    over = null;
+    hd.hover(null);
+  });
 }
 
 function bar(
@@ -345,7 +410,6 @@ function bar(
   if (label)
     g.append(s('text', { x: x0 + w / 2, y: y + RowH / 2 + 4, class: 'bar-label', 'text-anchor': 'middle' }, label));
   g.append(s('title', {}, `${c.name} #${e.index} (SMMU ${e.smmu})\n${spanText(e)}`));
-  wire(g, id, hd);
   return g;
 }
 
