@@ -94,6 +94,17 @@ describe('TLBI_NH_VA', () => {
     expect(walkLevels(model)).toEqual([2]);
   });
 
+  it('a base misaligned for the TTL hint (TTL=2, not 2 MiB aligned) gives an UNPREDICTABLE range: nothing is removed', () => {
+    const { model } = scene();
+    submit(
+      model,
+      cmd('TLBI_NH_VA', { asid: 5, leaf: 0, tg: 1, ttl: 2, scale: 10, num: 0, addr: PAGES + 0x1000 }),
+      SYNC(),
+    );
+    expect(model.tlb.size).toBe(6);
+    expect(walkLevels(model)).toEqual([0, 1, 2]);
+  });
+
   it('TTL=3, Leaf=0 is not trusted to remove a block (the bug Linux 6833b8f2e199 fixed)', () => {
     const { model } = scene();
     submit(model, cmd('TLBI_NH_VA', { asid: 5, leaf: 0, tg: 1, ttl: 3, scale: 10, num: 0, addr: PAGES }), SYNC());

@@ -791,6 +791,9 @@ export class SmmuModel {
       ttl = eff.tg === 2 && eff.ttl === 1 && !this.features.ds ? 0 : eff.ttl;
       const range = (eff.num + 1) * 2 ** eff.scale * 2 ** g;
       last = Math.min(eff.addr + range, TWO_POW_64) - 1;
+      // A base misaligned for the hinted level makes the invalidated range UNPREDICTABLE: the adversary
+      // takes that to be nothing at all.
+      if (!generous && misalignedForTtl(eff.addr, g, eff.ttl, this.features.ds)) return;
     }
     const leafOnly = eff.leaf === 1 && !generous;
     const tlbPred =
@@ -813,6 +816,25 @@ export class SmmuModel {
   commandCounts(): Record<string, number> {
     return { ...this.stats.commands };
   }
+}
+
+/**
+ * True when a range invalidation's base address is misaligned for its TTL hint (Arm IHI 0070 4.4.1.1, 64-bit
+ * descriptors): 4K: TTL=1 with Addr[29:12] ≠ 0, TTL=2 with Addr[20:12] ≠ 0; 16K: TTL=2 with Addr[24:12] ≠ 0,
+ * TTL 0 or 3 with Addr[13:12] ≠ 0 (and TTL=1 with Addr[35:12] ≠ 0 under DS); 64K: TTL=1 with Addr[41:12] ≠ 0,
+ * TTL=2 with Addr[28:12] ≠ 0, TTL 0 or 3 with Addr[15:12] ≠ 0.
+ */
+export function misalignedForTtl(addr: number, granuleLog2: number, ttl: number, ds: boolean): boolean {
+  const bad = (hiBit: number): boolean => addr % 2 ** (hiBit + 1) !== 0;
+  if (granuleLog2 === 12) return ttl === 1 ? bad(29) : ttl === 2 ? bad(20) : false;
+  if (granuleLog2 === 14) {
+    if (ttl === 2) return bad(24);
+    if (ttl === 1) return ds ? bad(35) : bad(13);
+    return bad(13);
+  }
+  if (ttl === 1) return bad(41);
+  if (ttl === 2) return bad(28);
+  return bad(15);
 }
 
 /** The name of an entry's opcode (undefined for reserved ones), from the codec's table. */
