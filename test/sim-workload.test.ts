@@ -45,6 +45,42 @@ describe('random workloads report no stale translation', () => {
         }
 });
 
+describe('EL2-E2H address spaces (TLBI_EL2_VA / TLBI_EL2_ASID)', () => {
+  for (const ril of [true, false])
+    it(`are clean under both policies, ril ${ril ? 'on' : 'off'}`, () => {
+      for (const policy of ['linux', 'tlbi'] as const) {
+        const r = runSimulation({
+          granule: 4096,
+          stage: '1',
+          ril,
+          ats: true,
+          smmus: 2,
+          ops: 300,
+          seed: 13,
+          policy,
+          fault: null,
+          e2h: true,
+        });
+        expect(r.stale).toBe(0);
+        expect(r.commands.TLBI_EL2_VA).toBeGreaterThan(0);
+        expect(r.commands.TLBI_NH_VA).toBeUndefined();
+        const broken = runSimulation({
+          granule: 4096,
+          stage: '1',
+          ril,
+          ats: true,
+          smmus: 2,
+          ops: 300,
+          seed: 13,
+          policy,
+          fault: 'skip-last-tlbi',
+          e2h: true,
+        });
+        expect(broken.stale).toBeGreaterThan(0);
+      }
+    });
+});
+
 describe('the workload exercises the caches', () => {
   it('fills and invalidates TLB, walk cache and ATC entries; runs are reproducible from the seed', () => {
     const cfg: SimConfig = {

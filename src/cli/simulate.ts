@@ -27,6 +27,7 @@ interface SimulateOpts {
   stage: '1' | '2' | 'nested';
   ril: boolean;
   ats: boolean;
+  e2h: boolean;
   smmus: number;
   ops: number;
   seed?: number;
@@ -62,6 +63,7 @@ export function simConfigFromOptions(o: SimulateOpts, seed: number): SimConfig {
     stage: o.stage,
     ril: o.ril,
     ats: o.ats,
+    e2h: o.e2h,
     smmus: o.smmus,
     ops: o.ops,
     seed,
@@ -76,7 +78,7 @@ function printHuman(r: SimReport): void {
   const c = r.config;
   out(
     `simulate: seed ${r.seed}, granule ${String(c.granule)}, stage ${String(c.stage)}, ril ${c.ril ? 'on' : 'off'}, ` +
-      `ats ${c.ats ? 'on' : 'off'}, smmus ${String(c.smmus)}, policy ${String(c.policy)}, fault ${String(c.fault ?? 'none')}, model ${String(c.mode)}`,
+      `ats ${c.ats ? 'on' : 'off'}${c.e2h === true ? ', e2h on' : ''}, smmus ${String(c.smmus)}, policy ${String(c.policy)}, fault ${String(c.fault ?? 'none')}, model ${String(c.mode)}`,
   );
   out(
     `operations   ${r.ops} (${r.maps} maps, ${r.unmaps} unmaps) in ${(r.elapsedMs / 1000).toFixed(1)} s, ${r.opsPerSecond} ops/s`,
@@ -127,6 +129,12 @@ export function registerSimulate(program: Program): void {
     )
     .option('--ril <on|off>', 'range invalidation (IDR3.RIL)', boolOption('--ril'), true)
     .option('--ats <on|off>', 'ATS endpoints with ATCs', boolOption('--ats'), true)
+    .option(
+      '--e2h <on|off>',
+      'stage 1 only: SMMUs with CR2.E2H, EL2-E2H address spaces (TLBI_EL2_*)',
+      boolOption('--e2h'),
+      false,
+    )
     .option('--smmus <n>', 'number of SMMUs every domain is attached through (1-16)', rangeOption('--smmus', 1, 16), 1)
     .option('--ops <n>', 'map/unmap operations', rangeOption('--ops', 0, 1e9), 10000)
     .option('--seed <n>', 'random seed (default: a fresh one, printed in the report)', uintOption('--seed'))

@@ -40,6 +40,8 @@ export interface SimConfig {
   readonly seed: number;
   readonly policy: SimPolicy;
   readonly fault: FaultName | null;
+  /** Stage 1 only: the SMMUs run with CR2.E2H and the domains are EL2-E2H address spaces (EL2_VA / EL2_ASID). */
+  readonly e2h?: boolean;
   /** The model's semantics (default adversarial). */
   readonly mode?: ModelMode;
   /** Stale reports kept in full (default 20); all are counted. */
@@ -133,8 +135,11 @@ class Simulation {
   private opIndex = 0;
   private readonly maxReports: number;
 
+  private readonly e2h: boolean;
+
   constructor(private readonly c: SimConfig) {
     this.rng = new Rng(c.seed);
+    this.e2h = c.e2h === true && c.stage === '1';
     this.g = c.granule;
     this.block = blockSize(c.granule);
     this.maxReports = c.maxReports ?? 20;
@@ -144,6 +149,7 @@ class Simulation {
         new SmmuModel(this.mem, {
           id: s,
           features: { ats: c.ats, ril: c.ril },
+          e2h: this.e2h,
           mode: c.mode ?? 'adversarial',
           seed: c.seed,
           tlbCapacity: 1 << 15,
@@ -154,7 +160,7 @@ class Simulation {
         }),
       );
       this.checkers.push(new StaleChecker(this.mem));
-      table.push({ ril: c.ril, e2h: false, forceSync: false });
+      table.push({ ril: c.ril, e2h: this.e2h, forceSync: false });
       this.perSmmu.push([]);
     }
     this.smmuTable = table;
@@ -246,6 +252,7 @@ class Simulation {
             mode: 'stage1',
             ats: false,
             vmid: 0,
+            ...(this.e2h ? { regime: 'el2-e2h' as const } : {}),
             cds: new Map([[0, { asid: d + 1, table: cfg }]]),
           });
           keys.push({ smmu: s, type: 'S1_ASID', id: d + 1, vmid: 0, pgsize: g });
@@ -254,7 +261,14 @@ class Simulation {
             // One ATS endpoint with a PASID per domain.
             const cds = new Map(prev?.cds ?? []);
             cds.set(d, { asid: d + 1, table: cfg });
-            m.setStream({ sid: 0x20, mode: 'stage1', ats: true, vmid: 0, cds });
+            m.setStream({
+              sid: 0x20,
+              mode: 'stage1',
+              ats: true,
+              vmid: 0,
+              ...(this.e2h ? { regime: 'el2-e2h' as const } : {}),
+              cds,
+            });
             keys.push({ smmu: s, type: 'ATS', id: 0x20, ssid: d });
             attach.push({ smmu: s, sid: 0x20, ssid: d });
           }
@@ -526,6 +540,7 @@ class Simulation {
         smmus: c.smmus,
         policy: c.policy,
         fault: c.fault,
+        e2h: this.e2h,
         mode: c.mode ?? 'adversarial',
       },
       ops: c.ops,
