@@ -13,6 +13,11 @@
  *
  * "Generous" mode applies each invalidation at once and over-invalidates as QEMU does (TG, TTL and Leaf are
  * ignored; walk-cache entries go with every address invalidation), for realistic hit rates.
+ *
+ * Where the architecture leaves the outcome open, the adversary keeps the entry: a range whose base is
+ * misaligned for its TTL hint (UNPREDICTABLE range) removes nothing; TG ≠ 0 removes only entries of that
+ * granule, TTL only leaves of that level. One case the architecture closes the other way: a combined nested
+ * entry splintered by a smaller stage-2 page is matched by any address of its stage-1 leaf.
  */
 import { TWO_POW_32 } from '../bits.js';
 import { CheckedEntry, CommandChecker, FIELD_IDS, type CommandIssue } from '../cmdq/check.js';

@@ -86,7 +86,7 @@ export class CommandQueue {
     return this.entries - this.pending;
   }
 
-  /** Producer: write an entry at PROD (without publishing it). Returns the slot written. */
+  /** Write an entry into `slot` (the producer's write; recovery overwrites the slot CONS stopped at). */
   writeAt(slot: number, h0: number, h1: number, h2: number, h3: number): void {
     const pa = this.slotAddr(slot);
     this.mem.writeU32(pa, h0);
