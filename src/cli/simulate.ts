@@ -111,8 +111,11 @@ export function registerSimulate(program: Program): void {
     .command('simulate')
     .description(
       'Run a randomized map/unmap workload through the invalidation engine, the command queues and an adversarial SMMU model, ' +
-        'and check that no translation stays cached after its invalidation completed. Exit 0 clean, 1 stale translations found, 2 bad option.\n' +
-        'Faults (--fault) break the commands between engine and queue:\n' +
+        'and check that no translation stays cached after its invalidation completed. Exit 0 clean, 1 stale translations found, 2 bad option.',
+    )
+    .addHelpText(
+      'after',
+      '\nFaults (--fault) break the commands between engine and queue:\n' +
         FAULT_NAMES.map((f) => `  ${f.padEnd(19)} ${FAULT_HELP[f]}`).join('\n'),
     )
     .option(
