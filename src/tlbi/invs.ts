@@ -67,12 +67,16 @@ export class Invs {
   numTrashes: number;
   /** True when an ATS or ATS_FULL entry is present. */
   readonly hasAts: boolean;
+  /** For planners: TYPE_ORDER of each entry's type (parallel to `inv`), so the hot path compares numbers. */
+  readonly typeCode: Uint8Array;
 
   constructor(inv: readonly Inv[], numTrashes = 0) {
     this.inv = inv;
     this.count = inv.length;
     this.numTrashes = numTrashes;
     this.hasAts = inv.some((e) => isAtsType(e.type));
+    this.typeCode = new Uint8Array(inv.length);
+    for (let i = 0; i < inv.length; i++) this.typeCode[i] = TYPE_ORDER[inv[i]!.type];
   }
 
   /** The live (non-trash) entries, as a new array (for display and tests; readers index `inv` directly). */

@@ -103,6 +103,16 @@ export class PlanOutput {
     this.batchEnd[this.batchCount++] = s + 1;
   }
 
+  /**
+   * Make room for `n` more entries (CommandBuffer and `smmuOf`) without writing any, so that a caller that
+   * knows a plan's worst-case command count can then write its entries unchecked (`buf.u32` and `smmuOf`
+   * may be replaced: read them after this call).
+   */
+  ensure(n: number): void {
+    const s = this.buf.count;
+    if (s + n > this.smmuOf.length || (s + n) * 4 > this.buf.u32.length) this.grow(n);
+  }
+
   private grow(n: number): number {
     const s = this.buf.reserve(n);
     if (this.smmuOf.length < this.buf.capacity) {

@@ -14,16 +14,17 @@
  */
 import { Opcode } from '../cmdq/opcodes.js';
 import { writeAtcInv, writeTlbiTag } from '../cmdq/writers.js';
-import type { Inv, Invs } from './invs.js';
+import { TYPE_ORDER, type Inv, type Invs } from './invs.js';
 import type { PlanOutput } from './output.js';
 import {
   ATC_SIZE_ALL,
   atcInvAddr,
   atcInvSize,
-  emitRilRange,
+  emitRilSpan,
   emitStrideRange,
   linuxLeafTtl,
   perStrideTooBig,
+  type Span,
   tlbiShape,
 } from './range.js';
 
@@ -98,15 +99,17 @@ function log2(x: number): number {
   return x < 0x80000000 ? 31 - Math.clz32(x) : Math.round(Math.log2(x));
 }
 
-function isAts(inv: Inv): boolean {
-  return inv.type === 'ATS' || inv.type === 'ATS_FULL';
-}
+// Numeric type codes (TYPE_ORDER, kept in `Invs.typeCode`): the walk compares numbers, not strings.
+const T_S1_ASID = TYPE_ORDER.S1_ASID;
+const T_S2_VMID = TYPE_ORDER.S2_VMID;
+const T_S2_VMID_S1_CLEAR = TYPE_ORDER.S2_VMID_S1_CLEAR;
+const T_ATS = TYPE_ORDER.ATS;
 
-/** Linux's arm_smmu_invs_end_batch. */
-function endBatch(cur: Inv, next: Inv): boolean {
-  if (cur.smmu !== next.smmu) return true;
-  if (cur.type !== 'S2_VMID_S1_CLEAR' && next.type === 'S2_VMID_S1_CLEAR') return true;
-  return !isAts(cur) && isAts(next);
+/** Linux's arm_smmu_invs_end_batch, on SMMU ids and type codes (ATS and ATS_FULL are the codes ≥ T_ATS). */
+function endBatch(curSmmu: number, curType: number, nextSmmu: number, nextType: number): boolean {
+  if (curSmmu !== nextSmmu) return true;
+  if (curType !== T_S2_VMID_S1_CLEAR && nextType === T_S2_VMID_S1_CLEAR) return true;
+  return curType < T_ATS && nextType >= T_ATS;
 }
 
 function nextLive(inv: readonly Inv[], i: number, n: number): number {
@@ -121,11 +124,13 @@ function optionsOf(smmus: SmmuTable, id: number): SmmuOptions {
 }
 
 /** Is there a live S2_VMID of `vmid` on `smmu` before index i (they sort just before the S1_CLEAR ones)? */
-function hasS2Before(inv: readonly Inv[], i: number, smmu: number, vmid: number): boolean {
+function hasS2Before(invs: Invs, i: number, smmu: number, vmid: number): boolean {
+  const inv = invs.inv;
+  const code = invs.typeCode;
   for (let k = i - 1; k >= 0; k--) {
     const e = inv[k]!;
-    if (e.smmu !== smmu || e.type === 'S1_ASID') return false;
-    if (e.type === 'S2_VMID' && e.id === vmid && e.users > 0) return true;
+    if (e.smmu !== smmu || code[k] === T_S1_ASID) return false;
+    if (code[k] === T_S2_VMID && e.id === vmid && e.users > 0) return true;
   }
   return false;
 }
@@ -134,9 +139,9 @@ function tooBig(c: Core, o: SmmuOptions): boolean {
   return c.everything || (!o.ril && perStrideTooBig(c.size, c.strideShift));
 }
 
-/** A TLB target (S1_ASID or S2_VMID): one whole-tag command or a ranged loop. */
-function planTlb(c: Core, cur: Inv, o: SmmuOptions, out: PlanOutput): void {
-  const s1 = cur.type === 'S1_ASID';
+/** A TLB target (S1_ASID or S2_VMID, by its type code): one whole-tag command or a ranged loop. */
+function planTlb(c: Core, cur: Inv, type: number, o: SmmuOptions, out: PlanOutput): void {
+  const s1 = type === T_S1_ASID;
   const asid = s1 ? cur.id : 0;
   const vmid = s1 ? (o.e2h ? 0 : cur.vmid) : cur.id;
   if (tooBig(c, o)) {
@@ -149,7 +154,7 @@ function planTlb(c: Core, cur: Inv, o: SmmuOptions, out: PlanOutput): void {
   if (o.ril) {
     const pgShift = log2(cur.pgsize);
     const ttl = c.linuxTtl ? (c.leaf === 1 ? linuxLeafTtl(c.granuleShift, pgShift) : 0) : c.ttl;
-    emitRilRange(out, op, asid, vmid, c.iova, c.size, pgShift, ttl, c.leaf);
+    emitRilSpan(out, c, op, asid, vmid, pgShift, ttl, c.leaf);
   } else {
     emitStrideRange(out, op, asid, vmid, c.iova, c.size, c.strideShift, c.leaf);
   }
@@ -159,40 +164,100 @@ function planTlb(c: Core, cur: Inv, o: SmmuOptions, out: PlanOutput): void {
 function planCore(c: Core, invs: Invs, smmus: SmmuTable, out: PlanOutput): number {
   const before = out.count;
   const inv = invs.inv;
+  const code = invs.typeCode;
   const n = invs.count;
   out.batchLen = 0;
+  // The SMMU options of the last target's SMMU (targets are sorted by SMMU: one look-up per SMMU).
+  let oSmmu = -1;
+  let o: SmmuOptions = RIL_OPTIONS;
+  // ATC_INV Size and Address: the same for every ATS target of the plan, computed at the first one.
+  let atcSize = -1;
+  let atcAddr = 0;
   let i = nextLive(inv, 0, n);
   while (i < n) {
     const cur = inv[i]!;
+    const type = code[i]!;
+    const smmu = cur.smmu;
     const j = nextLive(inv, i + 1, n);
-    const o = optionsOf(smmus, cur.smmu);
-    if (out.batchLen === 0) out.begin(cur.smmu, o.forceSync);
-    switch (cur.type) {
-      case 'S1_ASID':
-      case 'S2_VMID':
-        planTlb(c, cur, o, out);
-        break;
-      case 'S2_VMID_S1_CLEAR':
-        if (!(tooBig(c, o) && (!c.strictS1Clear || hasS2Before(inv, i, cur.smmu, cur.id)))) {
-          const slot = out.add();
-          writeTlbiTag(out.buf.u32, slot, Opcode.TLBI_NH_ALL, 0, cur.id);
-        }
-        break;
-      case 'ATS': {
-        const sz = c.everything ? ATC_SIZE_ALL : atcInvSize(c.iova, c.size);
-        const slot = out.add();
-        writeAtcInv(out.buf.u32, slot, cur.id, cur.ssid, sz, atcInvAddr(c.iova, sz));
-        break;
-      }
-      case 'ATS_FULL': {
-        const slot = out.add();
-        writeAtcInv(out.buf.u32, slot, cur.id, 0, ATC_SIZE_ALL, 0);
-        break;
-      }
+    if (smmu !== oSmmu) {
+      o = optionsOf(smmus, smmu);
+      oSmmu = smmu;
     }
-    if (out.batchLen > 0 && (j >= n || endBatch(cur, inv[j]!))) out.submit();
+    if (out.batchLen === 0) out.begin(smmu, o.forceSync);
+    if (type <= T_S2_VMID) {
+      planTlb(c, cur, type, o, out);
+    } else if (type === T_S2_VMID_S1_CLEAR) {
+      if (!(tooBig(c, o) && (!c.strictS1Clear || hasS2Before(invs, i, smmu, cur.id)))) {
+        const slot = out.add();
+        writeTlbiTag(out.buf.u32, slot, Opcode.TLBI_NH_ALL, 0, cur.id);
+      }
+    } else if (type === T_ATS) {
+      if (atcSize < 0) {
+        atcSize = c.everything ? ATC_SIZE_ALL : atcInvSize(c.iova, c.size);
+        atcAddr = atcInvAddr(c.iova, atcSize);
+      }
+      const slot = out.add();
+      writeAtcInv(out.buf.u32, slot, cur.id, cur.ssid, atcSize, atcAddr);
+    } else {
+      // ATS_FULL
+      const slot = out.add();
+      writeAtcInv(out.buf.u32, slot, cur.id, 0, ATC_SIZE_ALL, 0);
+    }
+    if (out.batchLen > 0 && (j >= n || endBatch(smmu, type, inv[j]!.smmu, code[j]!))) out.submit();
     i = j;
   }
+  return out.count - before;
+}
+
+/** A placeholder before the first SMMU's options are looked up (never used for planning). */
+const RIL_OPTIONS: SmmuOptions = { ril: true, e2h: false, forceSync: false };
+
+/**
+ * The common case without the walk: `invs` holds exactly one entry, live, a TLB target (S1_ASID / S2_VMID)
+ * on an SMMU with range invalidation, and the request is a range. The plan is then the range loop of that
+ * target and one CMD_SYNC, exactly what planCore would emit. Returns the type code, or -1 when the case
+ * does not apply (the caller takes the walk).
+ */
+function singleRilTarget(invs: Invs, smmus: SmmuTable): number {
+  if (invs.count !== 1) return -1;
+  const type = invs.typeCode[0]!;
+  if (type > T_S2_VMID) return -1;
+  const e = invs.inv[0]!;
+  if (e.users === 0) return -1;
+  const o = smmus[e.smmu];
+  return o !== undefined && o.ril ? type : -1;
+}
+
+/** Emit the range loop of the single TLB target of `invs` (see singleRilTarget) over `span`, and its CMD_SYNC. */
+function planSingleRil(
+  invs: Invs,
+  type: number,
+  smmus: SmmuTable,
+  out: PlanOutput,
+  span: Span,
+  leaf: number,
+  ttl: number,
+  pgShift: number,
+): number {
+  const before = out.count;
+  const e = invs.inv[0]!;
+  const o = smmus[e.smmu]!;
+  out.begin(e.smmu, o.forceSync);
+  if (type === T_S1_ASID) {
+    emitRilSpan(
+      out,
+      span,
+      o.e2h ? Opcode.TLBI_EL2_VA : Opcode.TLBI_NH_VA,
+      e.id,
+      o.e2h ? 0 : e.vmid,
+      pgShift,
+      ttl,
+      leaf,
+    );
+  } else {
+    emitRilSpan(out, span, Opcode.TLBI_S2_IPA, 0, e.id, pgShift, ttl, leaf);
+  }
+  out.submit();
   return out.count - before;
 }
 
@@ -202,6 +267,18 @@ function planCore(c: Core, invs: Invs, smmus: SmmuTable, out: PlanOutput): numbe
  * Returns the number of entries appended.
  */
 export function invalidateRange(invs: Invs, req: RangeRequest, smmus: SmmuTable, out: PlanOutput): number {
+  if (req.size !== 0) {
+    const type = singleRilTarget(invs, smmus);
+    if (type >= 0) {
+      const leaf = req.leaf ? 1 : 0;
+      const pgShift = log2(invs.inv[0]!.pgsize);
+      const ttl = leaf === 1 ? linuxLeafTtl(log2(req.granule), pgShift) : 0;
+      // The span travels in `core` (no boxed doubles in calls); the other fields of core are not used.
+      core.iova = req.iova;
+      core.size = req.size;
+      return planSingleRil(invs, type, smmus, out, core, leaf, ttl, pgShift);
+    }
+  }
   const c = core;
   c.iova = req.iova;
   c.size = req.size;

@@ -9,9 +9,21 @@
  * Addresses and sizes are plain numbers (exact up to 2^53); nothing here uses 32-bit operators on values
  * that may exceed 2^31, and nothing allocates per emitted command. Inputs are trusted (the edge validates).
  */
-import { bitLength53, ctz53, xor53 } from '../bits.js';
+import { TWO_POW_32, bitLength53, ctz53, xor53 } from '../bits.js';
 import { writeTlbiRange } from '../cmdq/writers.js';
-import type { PlanOutput } from './output.js';
+import { FORCE_SYNC_BATCH, type PlanOutput } from './output.js';
+
+/** 2^-32 (multiplying by it is exact, and cheaper than dividing by 2^32). */
+const TWO_POW_M32 = 1 / TWO_POW_32;
+
+/**
+ * Most commands the range loop emits for a page count below 2^31: one per 5-bit group of the count from its
+ * lowest set bit up, ceil(31 / 5) = 7.
+ */
+export const RIL_MAX_CMDS_31 = 7;
+
+/** A forceSync batch holding more commands than this could reach FORCE_SYNC_BATCH within one range loop. */
+const RIL_FORCE_SYNC_ROOM = FORCE_SYNC_BATCH - RIL_MAX_CMDS_31;
 
 /** 2^n for n in [0, 63], as exact doubles. */
 const POW2 = new Float64Array(64).map((_, n) => 2 ** n);
@@ -74,13 +86,98 @@ export function emitRilRange(
   ttl: number,
   leaf: number,
 ): void {
+  const span = SCRATCH_SPAN;
+  span.iova = iova;
+  span.size = size;
+  emitRilSpan(out, span, opcode, asid, vmid, pgShift, ttl, leaf);
+}
+
+/** A byte range [iova, iova + size) handed to the range loops in an object (see `emitRilSpan`). */
+export interface Span {
+  readonly iova: number;
+  readonly size: number;
+}
+
+/** The span `emitRilRange` passes on (one reused object). */
+const SCRATCH_SPAN = { iova: 0, size: 0 };
+
+/**
+ * `emitRilRange` for the span's [iova, iova + size). The planners call this form: addresses above 2^30 are
+ * doubles, which a call that is not inlined would box (allocate) when passed as arguments; read from an
+ * object, they are not.
+ */
+export function emitRilSpan(
+  out: PlanOutput,
+  span: Span,
+  opcode: number,
+  asid: number,
+  vmid: number,
+  pgShift: number,
+  ttl: number,
+  leaf: number,
+): void {
+  const pgsize = POW2[pgShift]!;
+  const pages = span.size / pgsize;
+  let p = pages | 0;
+  if (p !== pages || p < 0 || (out.forceSync && out.batchLen > RIL_FORCE_SYNC_ROOM)) {
+    emitRilRangeGeneral(out, opcode, asid, vmid, span.iova, span.size, pgShift, ttl, leaf);
+    return;
+  }
+  // Fast path: the page count is an integer below 2^31, so the loop emits at most RIL_MAX_CMDS_31
+  // commands (one per 5-bit group of the count): room for them is made once, and the entries are written
+  // straight into the typed arrays (with forceSync, only when the batch cannot reach its limit meanwhile).
+  // The function is kept small enough (bytecode) for V8 to inline it into the planners.
+  if (ttl === 0 && (p & 31) === 1) p++;
+  out.ensure(RIL_MAX_CMDS_31);
+  const buf = out.buf;
+  const q = buf.u32;
+  const smmuOf = out.smmuOf;
+  const smmu = out.smmu;
+  let s = buf.count;
+  out.batchLen -= s;
+  const h1 = vmid | (asid << 16);
+  const h2 = leaf | (ttl << 8) | (tgField(pgShift) << 10);
+  let addr = span.iova;
+  // The remaining page count reaches 0 exactly when the address reaches iova + size: p counts the pages
+  // still to cover, and after the non-leaf extra page p stays even, so it never stops at 1 (past the end).
+  while (p !== 0) {
+    const scale = 31 - Math.clz32(p & -p);
+    const num = (p >>> scale) & 31;
+    const chunk = num << scale;
+    p -= chunk;
+    const hi = Math.floor(addr * TWO_POW_M32);
+    const i = s << 2;
+    q[i] = opcode | ((num - 1) << 12) | (scale << 20);
+    q[i + 1] = h1;
+    q[i + 2] = h2 | (addr - hi * TWO_POW_32);
+    q[i + 3] = hi;
+    smmuOf[s] = smmu;
+    s++;
+    addr += chunk * pgsize;
+  }
+  buf.count = s;
+  out.batchLen += s;
+}
+
+/** The range loop for large page counts, or for a forceSync batch that may reach its limit meanwhile. */
+function emitRilRangeGeneral(
+  out: PlanOutput,
+  opcode: number,
+  asid: number,
+  vmid: number,
+  iova: number,
+  size: number,
+  pgShift: number,
+  ttl: number,
+  leaf: number,
+): void {
   const tg = tgField(pgShift);
   let pages = size / POW2[pgShift]!;
   if (ttl === 0 && pages % 32 === 1) pages++;
   const end = iova + size;
   let addr = iova;
   if (pages <= 0x7fffffff) {
-    // Fast path: the page count fits a 31-bit integer.
+    // The page count fits a 31-bit integer (a forceSync batch near its limit: out.add() syncs as needed).
     let p = pages | 0;
     while (addr < end && p !== 0) {
       const scale = 31 - Math.clz32(p & -p);
