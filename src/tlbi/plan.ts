@@ -5,7 +5,7 @@
  * - `invalidateRange` — policy `linux`: what Linux 7.0's arm_smmu_domain_inv_range emits for
  *   (iova, size, granule, leaf), bit for bit.
  * - `tlbiInv` — policy `tlbi`: the same walk over the targets, but LEAF, TTL and the stride come from what
- *   actually changed in the page table (see `tlbiShape` in range.ts).
+ *   actually changed in the page table (see `tlbiShapeInto` in range.ts).
  *
  * Batching (both policies): targets are visited in array order (SMMU, type, id, ssid), trash skipped. A
  * batch ends with one CMD_SYNC when it holds any command and the next live target is on another SMMU, or is
@@ -25,7 +25,8 @@ import {
   linuxLeafTtl,
   perStrideTooBig,
   type Span,
-  tlbiShape,
+  tlbiShapeInto,
+  type TlbiShape,
 } from './range.js';
 
 /** Per-SMMU options. */
@@ -309,11 +310,14 @@ export function levelMask(levels: readonly number[]): number {
  */
 export function tlbiInv(tlbi: TlbiDescription, invs: Invs, smmus: SmmuTable, out: PlanOutput): number {
   const c = core;
-  const size = tlbi.last - tlbi.start + 1;
-  const pgShift = log2(tlbi.granule);
-  const shape = tlbiShape(levelMask(tlbi.leafLevels), levelMask(tlbi.tableLevels), tlbi.start, size, pgShift);
   c.iova = tlbi.start;
-  c.size = size;
+  c.size = tlbi.last - tlbi.start + 1;
+  const pgShift = log2(tlbi.granule);
+  const shape = tlbiShapeInto(SHAPE, levelMask(tlbi.leafLevels), levelMask(tlbi.tableLevels), c, pgShift);
+  const type = singleRilTarget(invs, smmus);
+  if (type >= 0) {
+    return planSingleRil(invs, type, smmus, out, c, shape.leaf, shape.ttl, log2(invs.inv[0]!.pgsize));
+  }
   c.everything = false;
   c.leaf = shape.leaf;
   c.linuxTtl = false;
@@ -323,3 +327,6 @@ export function tlbiInv(tlbi: TlbiDescription, invs: Invs, smmus: SmmuTable, out
   c.strictS1Clear = true;
   return planCore(c, invs, smmus, out);
 }
+
+/** The shape of the tlbi request being planned (one reused object). */
+const SHAPE: TlbiShape = { leaf: 0, ttl: 0, strideShift: 0 };

@@ -290,6 +290,30 @@ export function tlbiShape(
   size: number,
   pgShift: number,
 ): TlbiShape {
+  const span = SCRATCH_SPAN;
+  span.iova = start;
+  span.size = size;
+  return tlbiShapeInto({ leaf: 0, ttl: 0, strideShift: 0 }, leafMask, tableMask, span, pgShift);
+}
+
+/** True when x is a multiple of `unit`, a power of two (exact: no float remainder needed). */
+function isMultipleOf(x: number, unit: number): boolean {
+  return Math.floor(x / unit) * unit === x;
+}
+
+/**
+ * `tlbiShape` for the span [iova, iova + size), written into `shape` (which is returned): the planners reuse
+ * one object, so a plan allocates nothing.
+ */
+export function tlbiShapeInto(
+  shape: TlbiShape,
+  leafMask: number,
+  tableMask: number,
+  span: Span,
+  pgShift: number,
+): TlbiShape {
+  const start = span.iova;
+  const size = span.size;
   const leaf = tableMask === 0 ? 1 : 0;
   const singleLeaf = leafMask !== 0 && (leafMask & (leafMask - 1)) === 0 ? 31 - Math.clz32(leafMask) : -1;
   const deepestTable = tableMask === 0 ? -1 : 31 - Math.clz32(tableMask);
@@ -304,12 +328,15 @@ export function tlbiShape(
   if (ttl === 1 && pgShift === 14) ttl = 2;
   if (ttl !== 0) {
     const unit = POW2[levelShift(pgShift, ttl)]!;
-    if (start % unit !== 0 || size % unit !== 0) ttl = 0;
+    if (!isMultipleOf(start, unit) || !isMultipleOf(size, unit)) ttl = 0;
   }
   const all = leafMask | tableMask;
   const deepest = all === 0 ? 3 : 31 - Math.clz32(all);
   let strideShift = levelShift(pgShift, deepest);
   const stride = POW2[strideShift]!;
-  if (start % stride !== 0 || size % stride !== 0) strideShift = pgShift;
-  return { leaf, ttl, strideShift };
+  if (!isMultipleOf(start, stride) || !isMultipleOf(size, stride)) strideShift = pgShift;
+  shape.leaf = leaf;
+  shape.ttl = ttl;
+  shape.strideShift = strideShift;
+  return shape;
 }
