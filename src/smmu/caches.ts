@@ -414,6 +414,11 @@ export class AtcCache {
     return out;
   }
 
+  /** StreamIDs that have entries (read-only view for snapshots). */
+  sids(): IterableIterator<number> {
+    return this.bySid.keys();
+  }
+
   /** Entries of `sid` whose IPA overlaps [first, last] (nested streams). */
   overlappingIpa(sid: number, first: number, last: number, out: AtcEntry[]): AtcEntry[] {
     this.byIpa.get(sid)?.collect(first, last, out);

@@ -6,3 +6,4 @@ export * from './streams.js';
 export * from './model.js';
 export * from './checker.js';
 export * from './rng.js';
+export * from './snapshot.js';
