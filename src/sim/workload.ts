@@ -11,7 +11,7 @@
  * run of its pages); before an unmap the caches are filled over the range, during the invalidation device
  * traffic runs over it, and after the last CMD_SYNC the checker examines what can have gone stale.
  */
-import { hexAddr } from '../bits.js';
+import { hex64, hexAddr } from '../bits.js';
 import { CheckedEntry, CommandChecker, FIELD_IDS } from '../cmdq/check.js';
 import { OPCODE_SPECS, type CommandName } from '../cmdq/opcodes.js';
 import { writeSync } from '../cmdq/writers.js';
@@ -22,6 +22,13 @@ import { PlanOutput } from '../tlbi/output.js';
 import { invalidateRange, tlbiInv, type SmmuTable } from '../tlbi/plan.js';
 import { StaleChecker, type StaleReport } from '../smmu/checker.js';
 import { SmmuModel, type ModelMode, type TrafficTarget } from '../smmu/model.js';
+import {
+  collectEntries,
+  listEntries,
+  staleReportKey,
+  type CacheEntries,
+  type CacheSnapshot,
+} from '../smmu/snapshot.js';
 import { Rng } from '../smmu/rng.js';
 import type { StreamConfig } from '../smmu/streams.js';
 import type { TableConfig } from '../smmu/walker.js';
@@ -49,6 +56,56 @@ export interface SimConfig {
   /** Called every `progressEvery` operations (and at the end). */
   readonly onProgress?: (done: number, total: number) => void;
   readonly progressEvery?: number;
+  /** Capture the cache contents around one change (off when absent; the run is the same either way). */
+  readonly capture?: CaptureOptions;
+}
+
+/**
+ * Which change to capture, and how much. A change is one invalidation of an unmap (an unmap that punches a
+ * hole makes two); changes are numbered from 0 in the order the run makes them.
+ */
+export interface CaptureOptions {
+  /** 'auto': the first change with a stale translation, else the last change; or a change number. */
+  readonly change: 'auto' | number;
+  /** Bytes listed on each side of the change's input range (default 16 granules). */
+  readonly margin?: number;
+  /** Rows per cache per snapshot at most (default 400); entries a stale report names are always listed. */
+  readonly limit?: number;
+}
+
+/** One command of a change as the SMMU received it (after any fault): decoded, and its two 64-bit words. */
+export interface CapturedCommand {
+  readonly text: string;
+  readonly words: readonly [string, string];
+}
+
+/** One SMMU's side of a captured change. */
+export interface SmmuCapture {
+  readonly smmu: number;
+  readonly commands: readonly CapturedCommand[];
+  /** The caches as the commands found them (after the tables changed, before the first command). */
+  readonly before: CacheSnapshot;
+  /** The caches once the last CMD_SYNC completed: what the checker examined. */
+  readonly after: CacheSnapshot;
+  /** The checker's reports for this change on this SMMU (all of them). */
+  readonly stale: readonly StaleReport[];
+}
+
+export interface ChangeCapture {
+  /** The change's number, the operation that made it, and how many changes the run made in all. */
+  readonly change: number;
+  readonly op: number;
+  readonly changes: number;
+  /** Numbers of the changes that left a stale translation (at most the first 1000). */
+  readonly staleChanges: readonly number[];
+  /** The changed table: the domain (its index in the workload), its stage, the changed input range. */
+  readonly domain: number;
+  readonly stage: 1 | 2;
+  readonly range: { readonly first: number; readonly last: number };
+  /** The listed window (the range plus the margin); stage-2 changes also list entries by IPA. */
+  readonly window: { readonly first: number; readonly last: number };
+  readonly viaIpa: boolean;
+  readonly smmus: readonly SmmuCapture[];
 }
 
 export interface CacheFigures {
@@ -75,10 +132,16 @@ export interface SimReport {
   hits: { atc: number; tlb: number; walks: number };
   elapsedMs: number;
   opsPerSecond: number;
+  /** Only when `capture` was asked for: the captured change (null when the run made no change). */
+  capture?: ChangeCapture | null;
 }
 
 /** Translations at most per prefetch of one stream (spread over the range) — keeps long runs fast. */
 const PREFETCH_BUDGET = 16;
+/** Capture defaults: rows per cache per snapshot, margin in granules, changes with stale translations listed. */
+const CAPTURE_LIMIT = 400;
+const CAPTURE_MARGIN_GRANULES = 16;
+const CAPTURE_STALE_LIST = 1000;
 /** Slots per domain window; each slot is two blocks wide so that a mapping has its own last-level table. */
 const SLOTS = 48;
 const DOMAINS = 2;
@@ -109,6 +172,23 @@ interface Domain {
   readonly identity: boolean;
 }
 
+/** A capture while the run goes on: entries by reference, commands as words. */
+interface PendingCapture {
+  readonly change: number;
+  readonly op: number;
+  readonly domain: number;
+  readonly stage: 1 | 2;
+  readonly range: { readonly first: number; readonly last: number };
+  readonly window: { readonly first: number; readonly last: number; readonly viaIpa: boolean };
+  readonly smmus: {
+    readonly smmu: number;
+    readonly list: EntryList;
+    readonly before: CacheEntries;
+    readonly after: CacheEntries;
+    readonly stale: readonly StaleReport[];
+  }[];
+}
+
 function blockSize(granule: number): number {
   return granule === 4096 ? 2 ** 21 : granule === 16384 ? 2 ** 25 : 2 ** 29;
 }
@@ -136,6 +216,12 @@ class Simulation {
   private readonly maxReports: number;
 
   private readonly e2h: boolean;
+  /** Capture state: the change counter, the change captured so far, and whether it is final. */
+  private readonly cap: CaptureOptions | null;
+  private changeNo = 0;
+  private captured: PendingCapture | null = null;
+  private capLocked = false;
+  private readonly staleChanges: number[] = [];
 
   constructor(private readonly c: SimConfig) {
     this.rng = new Rng(c.seed);
@@ -143,6 +229,7 @@ class Simulation {
     this.g = c.granule;
     this.block = blockSize(c.granule);
     this.maxReports = c.maxReports ?? 20;
+    this.cap = c.capture ?? null;
     const table: { ril: boolean; e2h: boolean; forceSync: boolean }[] = [];
     for (let s = 0; s < c.smmus; s++) {
       this.models.push(
@@ -451,6 +538,8 @@ class Simulation {
   /** Plan the invalidation of one unmap, break it if asked, feed the queues, then check every SMMU. */
   private invalidate(dom: Domain, res: UnmapResult, targets: TrafficTarget[][]): void {
     if (res.tlbi === null) return;
+    const changeNo = this.changeNo++;
+    const cap = this.cap !== null ? this.startCapture(changeNo, dom, res.tlbi.start, res.tlbi.last) : null;
     const out = this.out;
     out.clear();
     if (this.c.policy === 'linux') for (const r of res.linuxRequests) invalidateRange(dom.invs, r, this.smmuTable, out);
@@ -467,10 +556,13 @@ class Simulation {
       const model = this.models[s]!;
       model.setTraffic(targets[s]!);
       model.runTraffic(); // device traffic while the tables were being changed
+      const before = cap !== null ? collectEntries(model, cap.window) : null;
       this.feed(model, list);
       model.clearTraffic();
       const change = { stage: dom.stage, root: dom.cfg.root, first: res.tlbi.start, last: res.tlbi.last };
       const stale = this.checkers[s]!.checkChange(model, change);
+      if (cap !== null) this.captureSmmu(cap, model, list, before!, stale);
+      if (this.cap !== null && stale.length > 0) this.noteStaleChange(changeNo);
       if (stale.length > 0) {
         this.stale += stale.length;
         const names = list.map(describeEntry);
@@ -480,6 +572,74 @@ class Simulation {
         }
       }
     }
+  }
+
+  // ------------------------------------------------------------------ capture (off unless asked for)
+
+  /** A capture record for change `changeNo` if the options select it (or may select it: 'auto'), else null. */
+  private startCapture(changeNo: number, dom: Domain, first: number, last: number): PendingCapture | null {
+    const want = this.cap!.change;
+    if (want === 'auto' ? this.capLocked : want !== changeNo) return null;
+    const margin = this.cap!.margin ?? CAPTURE_MARGIN_GRANULES * this.g;
+    return {
+      change: changeNo,
+      op: this.opIndex,
+      domain: this.domains.indexOf(dom),
+      stage: dom.stage,
+      range: { first, last },
+      window: { first: Math.max(0, first - margin), last: last + margin, viaIpa: dom.stage === 2 },
+      smmus: [],
+    };
+  }
+
+  /** Record one SMMU's side (entries by reference: rows are made only for the change finally kept). */
+  private captureSmmu(
+    cap: PendingCapture,
+    model: SmmuModel,
+    list: EntryList,
+    before: CacheEntries,
+    stale: StaleReport[],
+  ): void {
+    cap.smmus.push({
+      smmu: model.id,
+      list: list.map((h) => h.slice()),
+      before,
+      after: collectEntries(model, cap.window),
+      stale,
+    });
+    this.captured = cap;
+    // 'auto' keeps the latest change until one leaves a stale translation, then keeps that one.
+    if (stale.length > 0) this.capLocked = true;
+  }
+
+  /** The captured change as the report gives it: rows sorted and capped, commands decoded. */
+  private finishCapture(): ChangeCapture | null {
+    const cap = this.captured;
+    if (cap === null) return null;
+    const limit = this.cap!.limit ?? CAPTURE_LIMIT;
+    const { window, smmus, ...rest } = cap;
+    return {
+      ...rest,
+      changes: this.changeNo,
+      staleChanges: this.staleChanges.slice(),
+      window: { first: window.first, last: window.last },
+      viaIpa: window.viaIpa,
+      smmus: smmus.map((m) => ({
+        smmu: m.smmu,
+        commands: m.list.map((h) => ({
+          text: describeEntry(h),
+          words: [hex64(h[0]!, h[1]!), hex64(h[2]!, h[3]!)] as const,
+        })),
+        before: listEntries(m.before, { limit }),
+        after: listEntries(m.after, { limit, pinned: new Set(m.stale.map(staleReportKey)) }),
+        stale: m.stale,
+      })),
+    };
+  }
+
+  private noteStaleChange(changeNo: number): void {
+    const l = this.staleChanges;
+    if (l.length < CAPTURE_STALE_LIST && l[l.length - 1] !== changeNo) l.push(changeNo);
   }
 
   /** Write a change's entries into a model's queue; recover from CERROR_ILL as Linux does (CMD_SYNC over the slot). */
@@ -565,6 +725,7 @@ class Simulation {
       hits,
       elapsedMs,
       opsPerSecond: elapsedMs > 0 ? Math.round((c.ops * 1000) / elapsedMs) : 0,
+      ...(this.cap !== null ? { capture: this.finishCapture() } : {}),
     };
   }
 }

@@ -222,13 +222,14 @@ export function atcRow(e: AtcEntry): AtcRow {
 
 // ------------------------------------------------------------------ listing
 
-interface Range {
+/** An inclusive input-address range. */
+export interface InputRange {
   readonly first: number;
   readonly last: number;
 }
 
 /** Entries of a TLB or walk cache overlapping `range` (by input, or by IPA for nested TLB entries). */
-function taggedEntries<E extends TaggedEntry>(cache: TaggedCache<E>, range: Range | null, viaIpa: boolean): E[] {
+function taggedEntries<E extends TaggedEntry>(cache: TaggedCache<E>, range: InputRange | null, viaIpa: boolean): E[] {
   if (range === null) return cache.all.slice();
   const out: E[] = [];
   for (const g of cache.groups.values()) {
@@ -238,7 +239,7 @@ function taggedEntries<E extends TaggedEntry>(cache: TaggedCache<E>, range: Rang
   return viaIpa ? [...new Set(out)] : out;
 }
 
-function atcEntries(model: SmmuModel, range: Range | null, viaIpa: boolean): AtcEntry[] {
+function atcEntries(model: SmmuModel, range: InputRange | null, viaIpa: boolean): AtcEntry[] {
   const atc = model.atc;
   if (range === null) return atc.all.slice();
   const out: AtcEntry[] = [];
@@ -252,7 +253,7 @@ function atcEntries(model: SmmuModel, range: Range | null, viaIpa: boolean): Atc
 /** Sort rows by input address (larger spans first), then by key; keep `limit` of them plus pinned ones. */
 function listing<E, R extends { key: string; input: number; size: number }>(
   total: number,
-  entries: E[],
+  entries: readonly E[],
   toRow: (e: E) => R,
   limit: number,
   pinned: ReadonlySet<string> | undefined,
@@ -266,9 +267,23 @@ function listing<E, R extends { key: string; input: number; size: number }>(
   return { total, matching: rows.length, entries: kept };
 }
 
-/** List the model's cache entries (see SnapshotOptions). Reads only: the model is left exactly as it was. */
-export function snapshotCaches(model: SmmuModel, opts: SnapshotOptions = {}): CacheSnapshot {
-  let range: Range | null = null;
+/**
+ * The entries a snapshot lists, held by reference (cache entries are never modified once made, so this is a
+ * faithful record of the moment it was taken): cheap to take, turned into rows by `listEntries` only when
+ * wanted.
+ */
+export interface CacheEntries {
+  readonly smmu: number;
+  readonly range: InputRange | null;
+  readonly totals: { readonly tlb: number; readonly walk: number; readonly atc: number };
+  readonly tlb: readonly TlbEntry[];
+  readonly walk: readonly WalkEntry[];
+  readonly atc: readonly AtcEntry[];
+}
+
+/** Collect the entries a snapshot with `opts` (range and viaIpa; the cap applies in `listEntries`) lists. */
+export function collectEntries(model: SmmuModel, opts: SnapshotOptions = {}): CacheEntries {
+  let range: InputRange | null = null;
   if (opts.first !== undefined || opts.last !== undefined) {
     if (opts.first === undefined || opts.last === undefined)
       throw new RangeError('snapshot range: give both first and last, or neither');
@@ -277,13 +292,32 @@ export function snapshotCaches(model: SmmuModel, opts: SnapshotOptions = {}): Ca
     range = { first: opts.first, last: opts.last };
   }
   const viaIpa = opts.viaIpa ?? false;
-  const limit = opts.limit ?? Infinity;
-  if (!(limit >= 0)) throw new RangeError(`snapshot limit: ${limit} is not a count`);
   return {
     smmu: model.id,
     range,
-    tlb: listing(model.tlb.size, taggedEntries(model.tlb, range, viaIpa), tlbRow, limit, opts.pinned),
-    walk: listing(model.walkCache.size, taggedEntries(model.walkCache, range, false), walkRow, limit, opts.pinned),
-    atc: listing(model.atc.size, atcEntries(model, range, viaIpa), atcRow, limit, opts.pinned),
+    totals: { tlb: model.tlb.size, walk: model.walkCache.size, atc: model.atc.size },
+    tlb: taggedEntries(model.tlb, range, viaIpa),
+    walk: taggedEntries(model.walkCache, range, false),
+    atc: atcEntries(model, range, viaIpa),
   };
+}
+
+/** Rows of collected entries, sorted and capped (`limit`, `pinned` of SnapshotOptions). */
+export function listEntries(c: CacheEntries, opts: Pick<SnapshotOptions, 'limit' | 'pinned'> = {}): CacheSnapshot {
+  const limit = opts.limit ?? Infinity;
+  if (!(limit >= 0)) throw new RangeError(`snapshot limit: ${limit} is not a count`);
+  return {
+    smmu: c.smmu,
+    range: c.range,
+    tlb: listing(c.totals.tlb, c.tlb, tlbRow, limit, opts.pinned),
+    walk: listing(c.totals.walk, c.walk, walkRow, limit, opts.pinned),
+    atc: listing(c.totals.atc, c.atc, atcRow, limit, opts.pinned),
+  };
+}
+
+/** List the model's cache entries (see SnapshotOptions). Reads only: the model is left exactly as it was. */
+export function snapshotCaches(model: SmmuModel, opts: SnapshotOptions = {}): CacheSnapshot {
+  if (opts.limit !== undefined && !(opts.limit >= 0))
+    throw new RangeError(`snapshot limit: ${opts.limit} is not a count`);
+  return listEntries(collectEntries(model, opts), opts);
 }
