@@ -3,11 +3,14 @@
  * queues → adversarial SMMU model → stale-translation checker, src/sim) run in the browser. It shows what the
  * caches held before the commands and what was left after them, and every stale translation the checker
  * found: the cached entry, what it still translates to, what the live tables say, and the commands that were
- * issued. The fault picker breaks the command stream the way the CLI's `--fault` does.
+ * issued. The fault picker breaks the command stream the way the CLI's `--fault` does. Below the figures, the
+ * cache contents around one change (cache-view.ts): by default the first change that left a stale
+ * translation, else the last one.
  */
 import { InputError, parseUint } from '../../src/parse.js';
 import { FAULT_HELP, FAULT_NAMES, type FaultName } from '../../src/sim/faults.js';
-import { runSimulation, type SimReport } from '../../src/sim/workload.js';
+import { runSimulation, type SimConfig, type SimReport } from '../../src/sim/workload.js';
+import { captureSection } from './cache-view.js';
 import { all, byId, h } from './dom.js';
 import type { PageState } from './state.js';
 
@@ -162,6 +165,7 @@ export function runAndShow(st: PageState): void {
   clearErrors();
   const out = byId('sim-out');
   let report: SimReport;
+  let cfg: SimConfig;
   try {
     const smmus = parseUint(st.simSmmus, 'smmus');
     if (smmus < 1 || smmus > MaxSmmus) throw new InputError('smmus', `${smmus} is out of range (1 to ${MaxSmmus})`);
@@ -174,7 +178,7 @@ export function runAndShow(st: PageState): void {
     const seed = parseUint(st.simSeed, 'seed');
     if (seed > 0xffffffff) throw new InputError('seed', `${seed} does not fit in 32 bits`);
     const t0 = performance.now();
-    report = runSimulation({
+    cfg = {
       granule: st.simGranule,
       stage: st.simStage,
       ril: st.simRil,
@@ -186,7 +190,8 @@ export function runAndShow(st: PageState): void {
       fault: (st.simFault || null) as FaultName | null,
       mode: st.simMode,
       maxReports: MaxReportsShown,
-    });
+    };
+    report = runSimulation({ ...cfg, capture: { change: 'auto' } });
     out.dataset.ms = String(Math.round(performance.now() - t0));
   } catch (e) {
     if (e instanceof InputError) {
@@ -204,10 +209,10 @@ export function runAndShow(st: PageState): void {
     out.replaceChildren(h('div', { class: 'banner' }, `internal error: ${(e as Error).message}`));
     return;
   }
-  out.replaceChildren(...reportView(report));
+  out.replaceChildren(...reportView(report, captureSection(cfg, report.capture ?? null)));
 }
 
-function reportView(r: SimReport): HTMLElement[] {
+function reportView(r: SimReport, caches: HTMLElement): HTMLElement[] {
   const verdict =
     r.stale === 0
       ? h(
@@ -266,6 +271,7 @@ function reportView(r: SimReport): HTMLElement[] {
         h('tbody', {}, ...commands.map(([n, k]) => h('tr', {}, h('th', {}, n), h('td', {}, String(k))))),
       ),
     ),
+    caches,
     ...(r.staleReports.length
       ? [
           h('h3', {}, `Stale translations (first ${r.staleReports.length} of ${r.stale})`),
