@@ -11,7 +11,13 @@ import './cache-view.css';
 import { hexAddr } from '../../src/bits.js';
 import type { StaleReport } from '../../src/smmu/checker.js';
 import { staleReportKey, type AtcRow, type CacheListing, type TlbRow, type WalkRow } from '../../src/smmu/snapshot.js';
-import { runSimulation, type ChangeCapture, type SimConfig, type SmmuCapture } from '../../src/sim/workload.js';
+import {
+  runSimulation,
+  type CapturedCommand,
+  type ChangeCapture,
+  type SimConfig,
+  type SmmuCapture,
+} from '../../src/sim/workload.js';
 import { h, type Child } from './dom.js';
 import { sizeText } from './plan-view.js';
 
@@ -232,6 +238,35 @@ function cacheBlock<R extends Row>(
   );
 }
 
+/** Commands listed in full up to this many; longer lists show their head and fold the rest. */
+const MaxCommandsShown = 24;
+
+function commandList(cmds: readonly CapturedCommand[]): HTMLElement {
+  const item = (c: CapturedCommand, i: number): HTMLElement =>
+    h(
+      'li',
+      { class: c.text.startsWith('CMD_SYNC') ? 'sync' : '' },
+      h('span', { class: 'n' }, String(i + 1)),
+      h('code', { class: 'text' }, c.text),
+      h('code', { class: 'words', title: 'the entry as two 64-bit words' }, `${c.words[0]} ${c.words[1]}`),
+    );
+  const head = cmds.slice(0, MaxCommandsShown);
+  const rest = cmds.slice(MaxCommandsShown);
+  return h(
+    'div',
+    {},
+    h('ol', {}, ...head.map(item)),
+    rest.length
+      ? h(
+          'details',
+          { class: 'cap-more-cmds' },
+          h('summary', {}, `${rest.length} more command${rest.length === 1 ? '' : 's'}`),
+          h('ol', {}, ...rest.map((c, i) => item(c, i + MaxCommandsShown))),
+        )
+      : null,
+  );
+}
+
 function smmuBlock(m: SmmuCapture, open: boolean): HTMLElement {
   const staleBy = new Map<string, StaleReport>();
   for (const r of m.stale) if (!staleBy.has(staleReportKey(r))) staleBy.set(staleReportKey(r), r);
@@ -252,21 +287,7 @@ function smmuBlock(m: SmmuCapture, open: boolean): HTMLElement {
       'div',
       { class: 'cap-cmds' },
       h('div', { class: 'k' }, 'commands the SMMU received, in queue order'),
-      m.commands.length
-        ? h(
-            'ol',
-            { style: `grid-template-rows: repeat(${Math.ceil(m.commands.length / 2)}, auto)` },
-            ...m.commands.map((c, i) =>
-              h(
-                'li',
-                { class: c.text.startsWith('CMD_SYNC') ? 'sync' : '' },
-                h('span', { class: 'n' }, String(i + 1)),
-                h('code', { class: 'text' }, c.text),
-                h('code', { class: 'words', title: 'the entry as two 64-bit words' }, `${c.words[0]} ${c.words[1]}`),
-              ),
-            ),
-          )
-        : h('p', { class: 'hint' }, 'none'),
+      m.commands.length ? commandList(m.commands) : h('p', { class: 'hint' }, 'none'),
     ),
     cacheBlock('tlb', 'TLB', m.before.tlb, m.after.tlb, TlbColumns, staleBy),
     cacheBlock('walk', 'walk cache', m.before.walk, m.after.walk, WalkColumns, staleBy),
