@@ -24,7 +24,7 @@ import {
   type SmmuTable,
   type TlbiDescription,
 } from '../tlbi/index.js';
-import { Kind, batchEnd, batchStart, type Interpreted } from './interpret.js';
+import { Kind, batchEnd, batchStart, nameOfOpcode, type Interpreted } from './interpret.js';
 import type { AuditStream } from './stream.js';
 
 /** Why a request's commands differ from the `linux` policy. */
@@ -89,12 +89,22 @@ export interface ReplanOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
-const SMMU_TABLES: Record<string, SmmuTable> = {
-  '00': [{ ril: false, e2h: false, forceSync: false }],
-  '10': [{ ril: true, e2h: false, forceSync: false }],
-  '01': [{ ril: false, e2h: true, forceSync: false }],
-  '11': [{ ril: true, e2h: true, forceSync: false }],
-};
+/** One SMMU's options, indexed by ril × 2 + e2h. */
+const SMMU_TABLES: readonly SmmuTable[] = [
+  [{ ril: false, e2h: false, forceSync: false }],
+  [{ ril: false, e2h: true, forceSync: false }],
+  [{ ril: true, e2h: false, forceSync: false }],
+  [{ ril: true, e2h: true, forceSync: false }],
+];
+
+function smmuTable(ril: boolean, op: number): SmmuTable {
+  return SMMU_TABLES[(ril ? 2 : 0) + (isE2h(op) ? 1 : 0)]!;
+}
+
+/** x is a multiple of m (m a power of two: exact, no float remainder). */
+function isMultiple(x: number, m: number): boolean {
+  return Math.floor(x / m) * m === x;
+}
 
 /** Addresses the engine plans (52-bit). */
 const ADDRESS_LIMIT = 2 ** 52;
@@ -110,10 +120,31 @@ function plannableRequest(req: RangeRequest, pgsize: number): boolean {
   if (req.size === 0) return true;
   const sizes = LEAF_SIZES.get(pgsize);
   if (!sizes || !sizes.includes(req.granule)) return false;
+  // granule and pgsize are powers of two here (leaf sizes of a page size).
   return (
-    req.iova % req.granule === 0 && req.size % req.granule === 0 && req.iova % pgsize === 0 && req.size % pgsize === 0
+    isMultiple(req.iova, req.granule) &&
+    isMultiple(req.size, req.granule) &&
+    isMultiple(req.iova, pgsize) &&
+    isMultiple(req.size, pgsize)
   );
 }
+
+/** A request recovered from a run, with the page size and RIL of the SMMU it is planned for. */
+interface Candidate {
+  req: RangeRequest;
+  pgsize: number;
+  ril: boolean;
+}
+
+/** The primary candidate of the run being planned (one reused object; rows copy its values). */
+const PRIMARY: { req: { iova: number; size: number; granule: number; leaf: boolean }; pgsize: number; ril: boolean } = {
+  req: { iova: 0, size: 0, granule: 4096, leaf: false },
+  pgsize: 4096,
+  ril: true,
+};
+
+/** The candidate of a whole-tag command: everything (size 0). Never modified. */
+const WHOLE: Candidate = { req: { iova: 0, size: 0, granule: 4096, leaf: false }, pgsize: 4096, ril: true };
 
 /** Greedy splitting is tried on runs up to this many commands. */
 const GREEDY_LIMIT = 64;
@@ -143,9 +174,146 @@ function isE2h(op: number): boolean {
   return op === Opcode.TLBI_EL2_VA || op === Opcode.TLBI_EL2_ASID;
 }
 
+const DIFFERENCE_IDS = Object.keys(DIFFERENCES) as DifferenceId[];
+
+/**
+ * The re-planning table, stored compactly (one slot per request in typed arrays, the entry indices of all
+ * requests in one pool): a stream of 2^19 entries has a quarter of a million requests, and one object per
+ * request (plus its entries array and boxed addresses) cost more than everything else in the audit. The
+ * `ReplanRow` objects are made only when someone reads `rows`.
+ */
+class RowTable {
+  n = 0;
+  private pooled = 0;
+  readonly batch: Int32Array;
+  /** First index in `pool` of each row's entries; the count is `streamCommands`. */
+  readonly poolStart: Int32Array;
+  readonly pool: Int32Array;
+  readonly op: Uint8Array;
+  readonly asid: Int32Array;
+  readonly vmid: Int32Array;
+  readonly iova: Float64Array;
+  readonly size: Float64Array;
+  readonly granule: Float64Array;
+  readonly pgsize: Float64Array;
+  /** Bit 0: leaf; bit 1: identical. */
+  readonly bits: Uint8Array;
+  readonly streamCommands: Int32Array;
+  readonly linuxCommands: Int32Array;
+  readonly linuxSyncs: Int32Array;
+  readonly tlbiCommands: Int32Array;
+  readonly tlbiSyncs: Int32Array;
+  /** Index in DIFFERENCE_IDS, or −1 for none. */
+  readonly difference: Int8Array;
+
+  /** `capacity` rows holding `poolCapacity` entries in all (each TLBI of the stream is in at most one row). */
+  constructor(capacity: number, poolCapacity: number) {
+    const c = Math.max(1, capacity);
+    this.batch = new Int32Array(c);
+    this.poolStart = new Int32Array(c);
+    this.pool = new Int32Array(Math.max(1, poolCapacity));
+    this.op = new Uint8Array(c);
+    this.asid = new Int32Array(c);
+    this.vmid = new Int32Array(c);
+    this.iova = new Float64Array(c);
+    this.size = new Float64Array(c);
+    this.granule = new Float64Array(c);
+    this.pgsize = new Float64Array(c);
+    this.bits = new Uint8Array(c);
+    this.streamCommands = new Int32Array(c);
+    this.linuxCommands = new Int32Array(c);
+    this.linuxSyncs = new Int32Array(c);
+    this.tlbiCommands = new Int32Array(c);
+    this.tlbiSyncs = new Int32Array(c);
+    this.difference = new Int8Array(c);
+  }
+
+  /** Append a row; returns its index. The plan counts are set by the caller. */
+  push(
+    batch: number,
+    run: readonly number[],
+    op: number,
+    t: Target,
+    iova: number,
+    size: number,
+    granule: number,
+    leaf: boolean,
+    pgsize: number,
+    identical: boolean,
+  ): number {
+    const k = this.n++;
+    this.batch[k] = batch;
+    this.poolStart[k] = this.pooled;
+    for (let j = 0; j < run.length; j++) this.pool[this.pooled++] = run[j]!;
+    this.op[k] = op;
+    this.asid[k] = t.asid;
+    this.vmid[k] = t.vmid;
+    this.iova[k] = iova;
+    this.size[k] = size;
+    this.granule[k] = granule;
+    this.pgsize[k] = pgsize;
+    this.bits[k] = (leaf ? 1 : 0) | (identical ? 2 : 0);
+    this.streamCommands[k] = run.length;
+    return k;
+  }
+
+  identical(k: number): boolean {
+    return (this.bits[k]! & 2) !== 0;
+  }
+
+  /** Row k as the public object. */
+  row(k: number): ReplanRow {
+    const p = this.poolStart[k]!;
+    const d = this.difference[k]!;
+    return {
+      batch: this.batch[k]!,
+      entries: Array.from(this.pool.subarray(p, p + this.streamCommands[k]!)),
+      command: nameOfOpcode(this.op[k]!),
+      asid: this.asid[k]!,
+      vmid: this.vmid[k]!,
+      iova: this.iova[k]!,
+      size: this.size[k]!,
+      granule: this.granule[k]!,
+      leaf: (this.bits[k]! & 1) !== 0,
+      pgsize: this.pgsize[k]!,
+      streamCommands: this.streamCommands[k]!,
+      linuxCommands: this.linuxCommands[k]!,
+      linuxSyncs: this.linuxSyncs[k]!,
+      tlbiCommands: this.tlbiCommands[k]!,
+      tlbiSyncs: this.tlbiSyncs[k]!,
+      identical: this.identical(k),
+      difference: d < 0 ? null : DIFFERENCE_IDS[d]!,
+    };
+  }
+
+  rows(): ReplanRow[] {
+    const out: ReplanRow[] = new Array<ReplanRow>(this.n);
+    for (let k = 0; k < this.n; k++) out[k] = this.row(k);
+    return out;
+  }
+}
+
+/** The compact table behind each summary `replan` returned (for `differentRows`). */
+const TABLES = new WeakMap<ReplanSummary, RowTable>();
+
+/**
+ * The first `max` rows that are not identical to the linux policy, in order, without making the other rows'
+ * objects (the readable report lists only these).
+ */
+export function differentRows(rp: ReplanSummary, max: number): ReplanRow[] {
+  const t = TABLES.get(rp);
+  if (!t) return rp.rows.filter((x) => !x.identical).slice(0, max);
+  const out: ReplanRow[] = [];
+  for (let k = 0; k < t.n && out.length < max; k++) if (!t.identical(k)) out.push(t.row(k));
+  return out;
+}
+
 class Replanner {
   private readonly out = new PlanOutput(1024);
-  private readonly rows: ReplanRow[] = [];
+  readonly table: RowTable;
+  /** Commands (CMD_SYNC excluded) and CMD_SYNCs of `out`, set by counts(). */
+  private planCommands = 0;
+  private planSyncs = 0;
   private readonly nested: Set<number>;
   private readonly pageSize: number;
   private readonly invsCache = new Map<number, Invs>();
@@ -157,17 +325,34 @@ class Replanner {
   ) {
     this.nested = new Set(o.nestedVmids);
     this.pageSize = o.pageSize ?? 4096;
+    // Every row holds at least one TLBI, and each TLBI is in at most one row.
+    let tlbis = 0;
+    for (let i = 0; i < r.n; i++) {
+      const k = r.kind[i]!;
+      if (k === Kind.RangeTlbi || k === Kind.TagTlbi) tlbis++;
+    }
+    this.table = new RowTable(tlbis, tlbis);
   }
 
+  private lastInvsKey = -1;
+  private lastInvs: Invs | null = null;
+
   private invs(t: Target, pgsize: number): Invs {
-    const key = ((t.op * 65536 + t.asid) * 65536 + t.vmid) * 16 + (Math.log2(pgsize) - 12); // 0, 2 or 4
+    const key = ((t.op * 65536 + t.asid) * 65536 + t.vmid) * 16 + (31 - Math.clz32(pgsize) - 12); // 0, 2 or 4
+    if (key === this.lastInvsKey) return this.lastInvs!;
     let v = this.invsCache.get(key);
-    if (v) return v;
+    if (!v) v = this.makeInvs(t, pgsize, key);
+    this.lastInvsKey = key;
+    this.lastInvs = v;
+    return v;
+  }
+
+  private makeInvs(t: Target, pgsize: number, key: number): Invs {
     const keys: InvKey[] = isS2(t.op)
       ? [{ smmu: 0, type: 'S2_VMID', id: t.vmid, pgsize }]
       : [{ smmu: 0, type: 'S1_ASID', id: t.asid, vmid: isE2h(t.op) ? 0 : t.vmid, pgsize }];
     if (isS2(t.op) && this.nested.has(t.vmid)) keys.push({ smmu: 0, type: 'S2_VMID_S1_CLEAR', id: t.vmid });
-    v = invsOf(keys);
+    const v = invsOf(keys);
     this.invsCache.set(key, v);
     return v;
   }
@@ -188,11 +373,14 @@ class Replanner {
     return k === cmds.length;
   }
 
-  private counts(): { commands: number; syncs: number } {
+  /** Count the commands and CMD_SYNCs of `out` into planCommands / planSyncs. */
+  private counts(): void {
     const o = this.out;
+    const u = o.buf.u32;
     let syncs = 0;
-    for (let e = 0; e < o.count; e++) if ((o.buf.u32[e * 4]! & 0xff) === Opcode.CMD_SYNC) syncs++;
-    return { commands: o.count - syncs, syncs };
+    for (let e = 0; e < o.count; e++) if ((u[e * 4]! & 0xff) === Opcode.CMD_SYNC) syncs++;
+    this.planCommands = o.count - syncs;
+    this.planSyncs = syncs;
   }
 
   /** The Linux request a run of range commands [a, b] would come from (candidates, best first). */
@@ -225,7 +413,7 @@ class Replanner {
     const invs = this.invs(t, c.pgsize);
     if (!plannableRequest(c.req, c.pgsize)) return false;
     this.out.clear();
-    invalidateRange(invs, c.req, SMMU_TABLES[`${c.ril ? 1 : 0}${isE2h(t.op) ? 1 : 0}`]!, this.out);
+    invalidateRange(invs, c.req, smmuTable(c.ril, t.op), this.out);
     return this.sameAs(run, t.op);
   }
 
@@ -239,6 +427,11 @@ class Replanner {
   ): void {
     const r = this.r;
     const first = run[0]!;
+    const tb = this.table;
+    const k =
+      c !== null
+        ? tb.push(b, run, r.op[first]!, t, c.req.iova, c.req.size, c.req.granule, c.req.leaf, c.pgsize, identical)
+        : tb.push(b, run, r.op[first]!, t, r.addr[first]!, 0, 0, r.leaf[first] === 1, 0, identical);
     let linuxCommands = -1;
     let linuxSyncs = -1;
     let tlbiCommands = -1;
@@ -246,44 +439,33 @@ class Replanner {
     let difference: DifferenceId | null = null;
     if (c !== null) {
       const invs = this.invs(t, c.pgsize);
-      const smmus = SMMU_TABLES[`${c.ril ? 1 : 0}${isE2h(t.op) ? 1 : 0}`]!;
+      const smmus = smmuTable(c.ril, t.op);
       if (plannableRequest(c.req, c.pgsize)) {
         if (!identical) {
           this.out.clear();
           invalidateRange(invs, c.req, smmus, this.out);
         } // else: `out` still holds the linux plan that matched
-        ({ commands: linuxCommands, syncs: linuxSyncs } = this.counts());
+        this.counts();
+        linuxCommands = this.planCommands;
+        linuxSyncs = this.planSyncs;
         if (!identical) difference = this.classify(t, run, c);
-        const desc = c.req.size === 0 ? null : tlbiDescription(c.req, c.pgsize);
-        if (desc === null) {
+        if (c.req.size === 0) {
           tlbiCommands = linuxCommands;
           tlbiSyncs = linuxSyncs;
         } else {
           this.out.clear();
-          tlbiInv(desc, invs, smmus, this.out);
-          ({ commands: tlbiCommands, syncs: tlbiSyncs } = this.counts());
+          tlbiInv(tlbiDescriptionInto(DESC, c.req, c.pgsize), invs, smmus, this.out);
+          this.counts();
+          tlbiCommands = this.planCommands;
+          tlbiSyncs = this.planSyncs;
         }
       } else difference = 'not-plannable';
     } else difference = 'not-plannable';
-    this.rows.push({
-      batch: b,
-      entries: run,
-      command: r.name(first),
-      asid: t.asid,
-      vmid: t.vmid,
-      iova: c?.req.iova ?? r.addr[first]!,
-      size: c?.req.size ?? 0,
-      granule: c?.req.granule ?? 0,
-      leaf: c?.req.leaf ?? r.leaf[first] === 1,
-      pgsize: c?.pgsize ?? 0,
-      streamCommands: run.length,
-      linuxCommands,
-      linuxSyncs,
-      tlbiCommands,
-      tlbiSyncs,
-      identical,
-      difference,
-    });
+    tb.linuxCommands[k] = linuxCommands;
+    tb.linuxSyncs[k] = linuxSyncs;
+    tb.tlbiCommands[k] = tlbiCommands;
+    tb.tlbiSyncs[k] = tlbiSyncs;
+    tb.difference[k] = difference === null ? -1 : DIFFERENCE_IDS.indexOf(difference);
   }
 
   private classify(
@@ -318,12 +500,48 @@ class Replanner {
     return span === c.req.size ? 'split' : 'span';
   }
 
+  /** The first candidate of `requests(run)` (the only one for leaf or TG=0 runs), in the reused `PRIMARY`. */
+  private primary(run: readonly number[]): Candidate {
+    const r = this.r;
+    const first = run[0]!;
+    const tg = r.tg[first]!;
+    const leaf = r.leaf[first] === 1;
+    const c = PRIMARY;
+    const req = c.req;
+    req.iova = r.addr[first]!;
+    req.leaf = leaf;
+    if (tg !== 0) {
+      const pgShift = 10 + 2 * tg;
+      const pgsize = 2 ** pgShift;
+      let size = 0;
+      for (let k = 0; k < run.length; k++) size += r.span[run[k]!]!;
+      const ttl = r.ttl[first]!;
+      req.size = size;
+      req.granule = leaf && ttl !== 0 ? 2 ** levelShift(pgShift, ttl) : pgsize;
+      c.pgsize = pgsize;
+      c.ril = true;
+    } else {
+      const stride = run.length > 1 ? r.addr[run[1]!]! - r.addr[first]! : this.pageSize;
+      req.size = stride * run.length;
+      req.granule = stride;
+      c.pgsize = 4096;
+      c.ril = false;
+    }
+    return c;
+  }
+
   /** Split a run greedily into the longest prefixes that Linux emits for one request. */
   private plan(b: number, t: Target, run: number[]): void {
+    // The common case first, without allocating candidates: the primary candidate reproduces the run.
+    const p = this.primary(run);
+    if (this.tryLinux(t, run, p)) {
+      this.row(b, t, run, p, true);
+      return;
+    }
     const cands = this.requests(run);
-    for (const c of cands)
-      if (this.tryLinux(t, run, c)) {
-        this.row(b, t, run, c, true);
+    for (let k = 1; k < cands.length; k++)
+      if (this.tryLinux(t, run, cands[k]!)) {
+        this.row(b, t, run, cands[k]!, true);
         return;
       }
     if (run.length > 1 && run.length <= GREEDY_LIMIT) {
@@ -357,48 +575,50 @@ class Replanner {
     this.row(b, t, run, cands[0]!, false);
   }
 
-  run(onProgress?: (done: number, total: number) => void): ReplanRow[] {
+  run(onProgress?: (done: number, total: number) => void): RowTable {
     const r = this.r;
+    // Runs per target key, in order of first appearance (one Map, cleared per batch).
+    const runs = new Map<number, { t: Target; run: number[] }[]>();
     for (let b = 0; b < r.batchCount; b++) {
       if (onProgress && (b & 0x3fff) === 0x3fff) onProgress(b, r.batchCount);
       const start = batchStart(r, b);
       const end = batchEnd(r, b);
-      // Runs per target, in queue order.
-      const runs = new Map<number, { t: Target; run: number[] }[]>();
+      runs.clear();
+      // The list of the last key seen (most batches have one target): skips the Map look-up.
+      let lastKey = -1;
+      let lastList: { t: Target; run: number[] }[] | null = null;
       for (let i = start; i < end; i++) {
         const k = r.kind[i]!;
         if (k !== Kind.RangeTlbi && k !== Kind.TagTlbi) continue;
         const op = r.op[i]!;
-        const t: Target = { op, asid: Math.max(r.asid[i]!, 0), vmid: Math.max(r.vmid[i]!, 0) };
+        const asid = Math.max(r.asid[i]!, 0);
+        const vmid = Math.max(r.vmid[i]!, 0);
         if (k === Kind.TagTlbi) {
           if (!plannable(op)) continue; // NH_ALL, NSNH_ALL, EL2_ALL, EL3_ALL: not requests of one target
-          this.row(
-            b,
-            t,
-            [i],
-            { req: { iova: 0, size: 0, granule: 4096, leaf: false }, pgsize: 4096, ril: true },
-            this.wholeSame(t, i),
-          );
+          const t: Target = { op, asid, vmid };
+          const one = [i];
+          this.row(b, t, one, WHOLE, this.tryLinux(t, one, WHOLE));
           continue;
         }
         if (!plannable(op)) {
-          this.row(b, t, [i], null, false);
+          this.row(b, { op, asid, vmid }, [i], null, false);
           continue;
         }
-        const key = op * 2 ** 32 + t.asid * 2 ** 16 + t.vmid;
-        let list = runs.get(key);
-        if (!list) runs.set(key, (list = []));
+        const key = op * 2 ** 32 + asid * 2 ** 16 + vmid;
+        let list: { t: Target; run: number[] }[] | null = lastList;
+        if (key !== lastKey || list === null) {
+          list = runs.get(key) ?? null;
+          if (list === null) runs.set(key, (list = []));
+          lastKey = key;
+          lastList = list;
+        }
         const last = list[list.length - 1];
         if (last && this.continues(last.run, i)) last.run.push(i);
-        else list.push({ t, run: [i] });
+        else list.push({ t: { op, asid, vmid }, run: [i] });
       }
       for (const list of runs.values()) for (const { t, run } of list) this.plan(b, t, run);
     }
-    return this.rows;
-  }
-
-  private wholeSame(t: Target, i: number): boolean {
-    return this.tryLinux(t, [i], { req: { iova: 0, size: 0, granule: 4096, leaf: false }, pgsize: 4096, ril: true });
+    return this.table;
   }
 
   /** Does command i continue the run (same TG/TTL/Leaf, contiguous or constant stride)? */
@@ -415,6 +635,50 @@ class Replanner {
 
 const NONE: readonly number[] = [];
 const LEVELS: readonly (readonly number[])[] = [[0], [1], [2], [3]];
+
+/** A tlbi description that can be rewritten (the re-planner reuses one). */
+interface MutableDescription {
+  start: number;
+  last: number;
+  leafLevels: readonly number[];
+  tableLevels: readonly number[];
+  granule: number;
+}
+
+const DESC: MutableDescription = { start: 0, last: 0, leafLevels: NONE, tableLevels: NONE, granule: 4096 };
+
+/** Table levels lvl..2 and leaf levels lvl+1..3 of a walk flush under a level-lvl descriptor (lvl 1 or 2). */
+const WALK_TABLES: readonly (readonly number[])[] = [[], [1, 2], [2]];
+const WALK_LEAVES: readonly (readonly number[])[] = [[], [2, 3], [3]];
+
+/**
+ * `tlbiDescription` written into `d` (shared, read-only level lists): what the re-planner plans with, so
+ * that a request allocates nothing. Same result as `tlbiDescription` for size ≠ 0.
+ */
+function tlbiDescriptionInto(d: MutableDescription, req: RangeRequest, pgsize: number): TlbiDescription {
+  const pgShift = 31 - Math.clz32(pgsize);
+  d.start = req.iova;
+  d.last = req.iova + req.size - 1;
+  d.granule = pgsize;
+  if (req.leaf) {
+    let level = 3;
+    for (let l = 1; l <= 3; l++) if (2 ** levelShift(pgShift, l) === req.granule) level = l;
+    d.leafLevels = LEVELS[level]!;
+    d.tableLevels = NONE;
+    return d;
+  }
+  let lvl = 2;
+  for (let l = 1; l <= 2; l++) {
+    const bs = 2 ** levelShift(pgShift, l);
+    if (isMultiple(req.iova, bs) && isMultiple(req.size, bs)) {
+      lvl = l;
+      break;
+    }
+  }
+  d.tableLevels = WALK_TABLES[lvl]!;
+  d.leafLevels = WALK_LEAVES[lvl]!;
+  return d;
+}
 
 /** The tlbi description of a Linux request: which levels changed, as far as the request tells. */
 export function tlbiDescription(req: RangeRequest, pgsize: number): TlbiDescription | null {
@@ -447,49 +711,67 @@ export function tlbiDescription(req: RangeRequest, pgsize: number): TlbiDescript
 /** Re-plan a stream's requests and compare. */
 export function replan(s: AuditStream, r: Interpreted, o: ReplanOptions): ReplanSummary {
   const rp = new Replanner(s, r, o);
-  const rows = rp.run(o.onProgress);
+  const t = rp.run(o.onProgress);
   let identical = 0;
   let notPlannable = 0;
   const stream = { commands: 0, syncs: 0 };
   const linux = { commands: 0, syncs: 0 };
   const tlbi = { commands: 0, syncs: 0 };
-  const differences: Partial<Record<DifferenceId, number>> = {};
-  const batches = new Set<number>();
-  for (const row of rows) {
-    if (row.identical) identical++;
-    if (row.difference === 'not-plannable') notPlannable++;
-    if (row.difference) differences[row.difference] = (differences[row.difference] ?? 0) + 1;
-    if (row.linuxCommands < 0) continue;
-    stream.commands += row.streamCommands;
-    batches.add(row.batch);
-    linux.commands += row.linuxCommands;
-    linux.syncs += row.linuxSyncs;
-    if (row.tlbiCommands >= 0) {
-      tlbi.commands += row.tlbiCommands;
-      tlbi.syncs += row.tlbiSyncs;
+  const diffCounts = new Int32Array(DIFFERENCE_IDS.length);
+  const notPlannableCode = DIFFERENCE_IDS.indexOf('not-plannable');
+  // Batches with a planned request (a mark per batch).
+  const inBatch = new Uint8Array(Math.max(1, r.batchCount));
+  const order: DifferenceId[] = [];
+  for (let k = 0; k < t.n; k++) {
+    if (t.identical(k)) identical++;
+    const d = t.difference[k]!;
+    if (d === notPlannableCode) notPlannable++;
+    if (d >= 0) {
+      if (diffCounts[d] === 0) order.push(DIFFERENCE_IDS[d]!);
+      diffCounts[d]!++;
+    }
+    const lc = t.linuxCommands[k]!;
+    if (lc < 0) continue;
+    stream.commands += t.streamCommands[k]!;
+    inBatch[t.batch[k]!] = 1;
+    linux.commands += lc;
+    linux.syncs += t.linuxSyncs[k]!;
+    if (t.tlbiCommands[k]! >= 0) {
+      tlbi.commands += t.tlbiCommands[k]!;
+      tlbi.syncs += t.tlbiSyncs[k]!;
     } else {
-      tlbi.commands += row.linuxCommands;
-      tlbi.syncs += row.linuxSyncs;
+      tlbi.commands += lc;
+      tlbi.syncs += t.linuxSyncs[k]!;
     }
   }
+  // In order of first occurrence, as the report lists them.
+  const differences: Partial<Record<DifferenceId, number>> = {};
+  for (const id of order) differences[id] = diffCounts[DIFFERENCE_IDS.indexOf(id)]!;
   // The stream's own stage-1 clears of nested VMIDs are its counterpart of the planned S2_VMID_S1_CLEAR.
   const nested = new Set(o.nestedVmids);
-  for (let i = 0; i < r.n; i++)
-    if (r.op[i] === Opcode.TLBI_NH_ALL && r.kind[i] === Kind.TagTlbi && nested.has(r.vmid[i]!)) {
-      stream.commands++;
-      batches.add(r.batch[i]!);
-    }
-  for (const b of batches) if (r.batchSync[b]! >= 0) stream.syncs++;
-  return {
-    requests: rows.length,
+  if (nested.size > 0)
+    for (let i = 0; i < r.n; i++)
+      if (r.op[i] === Opcode.TLBI_NH_ALL && r.kind[i] === Kind.TagTlbi && nested.has(r.vmid[i]!)) {
+        stream.commands++;
+        inBatch[r.batch[i]!] = 1;
+      }
+  for (let b = 0; b < r.batchCount; b++) if (inBatch[b] === 1 && r.batchSync[b]! >= 0) stream.syncs++;
+  let rows: ReplanRow[] | null = null;
+  const summary: ReplanSummary = {
+    requests: t.n,
     identical,
-    different: rows.length - identical - notPlannable,
+    different: t.n - identical - notPlannable,
     notPlannable,
     stream,
     linux,
     tlbi,
     differences,
-    rows,
+    // Made on first read (the table is compact; most readers need only the counts).
+    get rows(): ReplanRow[] {
+      return (rows ??= t.rows());
+    },
     fromTrace: s.source === 'qemu-trace',
   };
+  TABLES.set(summary, t);
+  return summary;
 }

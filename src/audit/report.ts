@@ -5,7 +5,7 @@
 import { hex64, hexAddr } from '../bits.js';
 import { Kind, type Interpreted } from './interpret.js';
 import type { TraceStats } from './qemu-trace.js';
-import { DIFFERENCES, type ReplanSummary } from './replan.js';
+import { DIFFERENCES, differentRows, type ReplanSummary } from './replan.js';
 import { CERROR_NAMES } from './ring.js';
 import { RULES, RULE_IDS, type Finding, type RuleId } from './rules.js';
 import { EntryFlag, type AuditStream, type RingInfo } from './stream.js';
@@ -273,9 +273,9 @@ export function formatReport(rep: AuditReport, o: FormatOptions = {}): string {
       );
     for (const [id, c] of Object.entries(rp.differences))
       L.push(`  ${id} × ${c}: ${DIFFERENCES[id as keyof typeof DIFFERENCES]}`);
-    const diffs = rp.rows.filter((x) => !x.identical);
     const maxD = o.maxDifferences ?? 10;
-    for (const row of diffs.slice(0, maxD)) {
+    const nDiffs = rp.requests - rp.identical;
+    for (const row of differentRows(rp, maxD)) {
       const req =
         row.size === 0
           ? 'everything'
@@ -284,7 +284,7 @@ export function formatReport(rep: AuditReport, o: FormatOptions = {}): string {
         `    batch ${row.batch} #${row.entries.join(',#')} ${row.command} ASID=${row.asid} VMID=${row.vmid}: ${req}; stream ${row.streamCommands}, linux ${row.linuxCommands < 0 ? '-' : row.linuxCommands}, tlbi ${row.tlbiCommands < 0 ? '-' : row.tlbiCommands} commands [${row.difference ?? ''}]`,
       );
     }
-    if (diffs.length > maxD) L.push(`    … ${diffs.length - maxD} more in --json`);
+    if (nDiffs > maxD) L.push(`    … ${nDiffs - maxD} more in --json`);
   }
 
   return L.join('\n') + '\n';
