@@ -101,6 +101,9 @@ function smmuTable(ril: boolean, op: number): SmmuTable {
   return SMMU_TABLES[(ril ? 2 : 0) + (isE2h(op) ? 1 : 0)]!;
 }
 
+/** 2^n for n in [0, 63] (a table: `2 ** n` with a variable n is a slow library call). */
+const POW2 = new Float64Array(64).map((_, n) => 2 ** n);
+
 /** x is a multiple of m (m a power of two: exact, no float remainder). */
 function isMultiple(x: number, m: number): boolean {
   return Math.floor(x / m) * m === x;
@@ -512,12 +515,12 @@ class Replanner {
     req.leaf = leaf;
     if (tg !== 0) {
       const pgShift = 10 + 2 * tg;
-      const pgsize = 2 ** pgShift;
+      const pgsize = POW2[pgShift]!;
       let size = 0;
       for (let k = 0; k < run.length; k++) size += r.span[run[k]!]!;
       const ttl = r.ttl[first]!;
       req.size = size;
-      req.granule = leaf && ttl !== 0 ? 2 ** levelShift(pgShift, ttl) : pgsize;
+      req.granule = leaf && ttl !== 0 ? POW2[levelShift(pgShift, ttl)]! : pgsize;
       c.pgsize = pgsize;
       c.ril = true;
     } else {
@@ -577,14 +580,17 @@ class Replanner {
 
   run(onProgress?: (done: number, total: number) => void): RowTable {
     const r = this.r;
-    // Runs per target key, in order of first appearance (one Map, cleared per batch).
-    const runs = new Map<number, { t: Target; run: number[] }[]>();
+    // Runs per target key, in order of first appearance: the batch's first key in (k0, l0), the others (rare)
+    // in a Map used only then (clearing a Map allocates, so it is not done per batch).
+    const more = new Map<number, { t: Target; run: number[] }[]>();
     for (let b = 0; b < r.batchCount; b++) {
       if (onProgress && (b & 0x3fff) === 0x3fff) onProgress(b, r.batchCount);
       const start = batchStart(r, b);
       const end = batchEnd(r, b);
-      runs.clear();
-      // The list of the last key seen (most batches have one target): skips the Map look-up.
+      let k0 = -1;
+      let l0: { t: Target; run: number[] }[] | null = null;
+      let moreUsed = false;
+      // The list of the last key seen: skips the look-ups.
       let lastKey = -1;
       let lastList: { t: Target; run: number[] }[] | null = null;
       for (let i = start; i < end; i++) {
@@ -607,8 +613,16 @@ class Replanner {
         const key = op * 2 ** 32 + asid * 2 ** 16 + vmid;
         let list: { t: Target; run: number[] }[] | null = lastList;
         if (key !== lastKey || list === null) {
-          list = runs.get(key) ?? null;
-          if (list === null) runs.set(key, (list = []));
+          if (l0 === null) {
+            k0 = key;
+            list = l0 = [];
+          } else if (key === k0) {
+            list = l0;
+          } else {
+            list = more.get(key) ?? null;
+            if (list === null) more.set(key, (list = []));
+            moreUsed = true;
+          }
           lastKey = key;
           lastList = list;
         }
@@ -616,7 +630,11 @@ class Replanner {
         if (last && this.continues(last.run, i)) last.run.push(i);
         else list.push({ t: { op, asid, vmid }, run: [i] });
       }
-      for (const list of runs.values()) for (const { t, run } of list) this.plan(b, t, run);
+      if (l0 !== null) for (const { t, run } of l0) this.plan(b, t, run);
+      if (moreUsed) {
+        for (const list of more.values()) for (const { t, run } of list) this.plan(b, t, run);
+        more.clear();
+      }
     }
     return this.table;
   }
@@ -662,14 +680,14 @@ function tlbiDescriptionInto(d: MutableDescription, req: RangeRequest, pgsize: n
   d.granule = pgsize;
   if (req.leaf) {
     let level = 3;
-    for (let l = 1; l <= 3; l++) if (2 ** levelShift(pgShift, l) === req.granule) level = l;
+    for (let l = 1; l <= 3; l++) if (POW2[levelShift(pgShift, l)]! === req.granule) level = l;
     d.leafLevels = LEVELS[level]!;
     d.tableLevels = NONE;
     return d;
   }
   let lvl = 2;
   for (let l = 1; l <= 2; l++) {
-    const bs = 2 ** levelShift(pgShift, l);
+    const bs = POW2[levelShift(pgShift, l)]!;
     if (isMultiple(req.iova, bs) && isMultiple(req.size, bs)) {
       lvl = l;
       break;

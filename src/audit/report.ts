@@ -3,7 +3,7 @@
  * pages per range command), the re-planning table; as a JSON-ready object and as readable text.
  */
 import { hex64, hexAddr } from '../bits.js';
-import { Kind, type Interpreted } from './interpret.js';
+import { Kind, nameOfOpcode, type Interpreted } from './interpret.js';
 import type { TraceStats } from './qemu-trace.js';
 import { DIFFERENCES, differentRows, type ReplanSummary } from './replan.js';
 import { CERROR_NAMES } from './ring.js';
@@ -64,29 +64,63 @@ function bucketOf(n: number): { label: string; min: number; max: number; key: nu
   return { label: `${min}-${max}`, min, max, key: k + 2 };
 }
 
-function histogram(values: Iterable<number>): Bucket[] {
-  const m = new Map<number, Bucket>();
-  for (const v of values) {
-    const b = bucketOf(v);
-    let x = m.get(b.key);
-    if (!x) m.set(b.key, (x = { label: b.label, min: b.min, max: b.max, count: 0 }));
-    x.count++;
-  }
-  return [...m.entries()].sort((a, b) => a[0] - b[0]).map(([, b]) => b);
+/** The bucket key of bucketOf(n), without making the bucket (n ≥ 0). */
+function bucketKey(n: number): number {
+  if (n <= 2) return n;
+  // ceil(log2(n)) + 2; with clz32 for the integers below 2^31 (exact), Math.log2 above, as bucketOf does.
+  return (n <= 0x7fffffff && Number.isInteger(n) ? 32 - Math.clz32(n - 1) : Math.ceil(Math.log2(n))) + 2;
 }
 
-function* batchSizes(r: Interpreted): Generator<number> {
+/** Counts of values by bucket key, then the buckets in key order (as many as the keys seen). */
+class Histogram {
+  private readonly counts = new Float64Array(2048);
+  private readonly example = new Float64Array(2048);
+
+  add(v: number): void {
+    const k = bucketKey(v);
+    if (k >= 0 && k < this.counts.length && Number.isInteger(k)) {
+      if (this.counts[k] === 0) this.example[k] = v;
+      this.counts[k]!++;
+    } else this.odd.push(v);
+  }
+
+  /** Values whose key does not index the table (NaN, negative or huge): counted the slow way. */
+  private readonly odd: number[] = [];
+
+  buckets(): Bucket[] {
+    const m = new Map<number, Bucket>();
+    for (let k = 0; k < this.counts.length; k++) {
+      const c = this.counts[k]!;
+      if (c === 0) continue;
+      const b = bucketOf(this.example[k]!);
+      m.set(b.key, { label: b.label, min: b.min, max: b.max, count: c });
+    }
+    for (const v of this.odd) {
+      const b = bucketOf(v);
+      let x = m.get(b.key);
+      if (!x) m.set(b.key, (x = { label: b.label, min: b.min, max: b.max, count: 0 }));
+      x.count++;
+    }
+    return [...m.entries()].sort((a, b) => a[0] - b[0]).map(([, b]) => b);
+  }
+}
+
+function batchSizes(r: Interpreted): Bucket[] {
+  const h = new Histogram();
   let start = 0;
   for (let b = 0; b < r.batchCount; b++) {
     const s = r.batchSync[b]!;
-    if (s < 0) return; // the tail has no SYNC
-    yield s - start;
+    if (s < 0) break; // the tail has no SYNC
+    h.add(s - start);
     start = s + 1;
   }
+  return h.buckets();
 }
 
-function* rangePages(r: Interpreted): Generator<number> {
-  for (let i = 0; i < r.n; i++) if (r.kind[i] === Kind.RangeTlbi && r.tg[i] !== 0) yield r.pages[i]!;
+function rangePages(r: Interpreted): Bucket[] {
+  const h = new Histogram();
+  for (let i = 0; i < r.n; i++) if (r.kind[i] === Kind.RangeTlbi && r.tg[i] !== 0) h.add(r.pages[i]!);
+  return h.buckets();
 }
 
 export function findingToJson(s: AuditStream, f: Finding): FindingJson {
@@ -117,13 +151,20 @@ export function buildReport(
   replan: ReplanSummary | null,
   extra: { trace?: TraceStats | null; nestedVmids: readonly number[]; nestedInferred: boolean },
 ): AuditReport {
-  const byCommand: Record<string, number> = {};
+  // Counted per opcode (and the trace's unknown opcodes apart), then named.
+  const perOp = new Float64Array(256);
+  let unknown = 0;
   let pending = 0;
+  const flags = s.flags;
   for (let i = 0; i < r.n; i++) {
-    const name = s.flags[i]! & EntryFlag.UnknownOpcode ? 'unknown (QEMU: UNKNOWN/INVALID)' : r.name(i);
-    byCommand[name] = (byCommand[name] ?? 0) + 1;
-    if (s.flags[i]! & EntryFlag.Pending) pending++;
+    const f = flags[i]!;
+    if (f & EntryFlag.UnknownOpcode) unknown++;
+    else perOp[r.op[i]!]!++;
+    if (f & EntryFlag.Pending) pending++;
   }
+  const byCommand: Record<string, number> = {};
+  for (let op = 0; op < 256; op++) if (perOp[op]! > 0) byCommand[nameOfOpcode(op)] = perOp[op]!;
+  if (unknown > 0) byCommand['unknown (QEMU: UNKNOWN/INVALID)'] = unknown;
   const sorted = Object.fromEntries(Object.entries(byCommand).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)));
   const byRule: Partial<Record<RuleId, number>> = {};
   for (const f of findings) byRule[f.rule] = (byRule[f.rule] ?? 0) + 1;
@@ -140,7 +181,7 @@ export function buildReport(
     },
     counts: { byCommand: sorted, byRule, findings: findings.length, batches: r.batchCount },
     findings: findings.map((f) => findingToJson(s, f)),
-    histograms: { commandsPerSync: histogram(batchSizes(r)), pagesPerRangeCommand: histogram(rangePages(r)) },
+    histograms: { commandsPerSync: batchSizes(r), pagesPerRangeCommand: rangePages(r) },
     replan,
   };
 }
