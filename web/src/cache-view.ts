@@ -377,7 +377,7 @@ function captureContent(c: ChangeCapture | null, step: (change: number) => void)
       c.viaIpa ? ' (an IPA range: nested entries are listed by their IPA too)' : '',
       '; listed: the entries overlapping ',
       h('code', {}, `[${hexAddr(c.window.first)}, ${hexAddr(c.window.last)}]`),
-      ' (the range and a margin).',
+      ' (the range and a margin, for context: the checker judges the entries that overlap the range).',
     ),
     ...c.smmus.map((m, i) => smmuBlock(m, i === openSmmu(c))),
   ];
