@@ -28,6 +28,9 @@ const RIL_FORCE_SYNC_ROOM = FORCE_SYNC_BATCH - RIL_MAX_CMDS_31;
 /** 2^n for n in [0, 63], as exact doubles. */
 const POW2 = new Float64Array(64).map((_, n) => 2 ** n);
 
+/** 2^-n for n in [0, 63], exact. */
+const POW2_NEG = new Float64Array(64).map((_, n) => 2 ** -n);
+
 /** Largest SCALE the 5-bit field holds without DS (w0[24:20]). */
 export const MAX_SCALE = 31;
 /** Largest NUM+1 a range command covers in one chunk (NUM is 5 bits). */
@@ -117,7 +120,7 @@ export function emitRilSpan(
   leaf: number,
 ): void {
   const pgsize = POW2[pgShift]!;
-  const pages = span.size / pgsize;
+  const pages = span.size * POW2_NEG[pgShift]!; // exact: a multiply by 2^-pgShift, not a divide
   let p = pages | 0;
   if (p !== pages || p < 0 || (out.forceSync && out.batchLen > RIL_FORCE_SYNC_ROOM)) {
     emitRilRangeGeneral(out, opcode, asid, vmid, span.iova, span.size, pgShift, ttl, leaf);
