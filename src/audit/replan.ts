@@ -11,6 +11,7 @@
  *
  * The engine is only used to plan here; whether the stream is right is judged by rules.ts.
  */
+import { hexAddr } from '../bits.js';
 import { Opcode } from '../cmdq/index.js';
 import {
   PlanOutput,
@@ -298,6 +299,69 @@ class RowTable {
 
 /** The compact table behind each summary `replan` returned (for `differentRows`). */
 const TABLES = new WeakMap<ReplanSummary, RowTable>();
+
+/** A re-planning row as the --json document has it (addresses and sizes as hex strings). */
+export type ReplanRowJson = Omit<ReplanRow, 'iova' | 'size' | 'granule'> & {
+  iova: string;
+  size: string;
+  granule: string;
+};
+
+function rowToJson(row: ReplanRow): ReplanRowJson {
+  return {
+    ...row,
+    iova: hexAddr(row.iova),
+    size: hexAddr(row.size),
+    granule: hexAddr(row.granule),
+    pgsize: row.pgsize,
+  };
+}
+
+/**
+ * The summary as the --json document has it: its fields in order, rows with hex addresses. Made straight from
+ * the compact table (no ReplanRow objects in between) when the summary came from `replan`.
+ */
+export function replanToJson(rp: ReplanSummary): Record<string, unknown> {
+  const t = TABLES.get(rp);
+  if (!t) return { ...rp, rows: rp.rows.map(rowToJson) };
+  const rows: ReplanRowJson[] = new Array<ReplanRowJson>(t.n);
+  for (let k = 0; k < t.n; k++) {
+    const p = t.poolStart[k]!;
+    const d = t.difference[k]!;
+    // The keys in ReplanRow's order (as `{ ...row, iova, size, granule, pgsize }` gives them).
+    rows[k] = {
+      batch: t.batch[k]!,
+      entries: Array.from(t.pool.subarray(p, p + t.streamCommands[k]!)),
+      command: nameOfOpcode(t.op[k]!),
+      asid: t.asid[k]!,
+      vmid: t.vmid[k]!,
+      iova: hexAddr(t.iova[k]!),
+      size: hexAddr(t.size[k]!),
+      granule: hexAddr(t.granule[k]!),
+      leaf: (t.bits[k]! & 1) !== 0,
+      pgsize: t.pgsize[k]!,
+      streamCommands: t.streamCommands[k]!,
+      linuxCommands: t.linuxCommands[k]!,
+      linuxSyncs: t.linuxSyncs[k]!,
+      tlbiCommands: t.tlbiCommands[k]!,
+      tlbiSyncs: t.tlbiSyncs[k]!,
+      identical: t.identical(k),
+      difference: d < 0 ? null : DIFFERENCE_IDS[d]!,
+    };
+  }
+  return {
+    requests: rp.requests,
+    identical: rp.identical,
+    different: rp.different,
+    notPlannable: rp.notPlannable,
+    stream: rp.stream,
+    linux: rp.linux,
+    tlbi: rp.tlbi,
+    differences: rp.differences,
+    rows,
+    fromTrace: rp.fromTrace,
+  };
+}
 
 /**
  * The first `max` rows that are not identical to the linux policy, in order, without making the other rows'

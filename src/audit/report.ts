@@ -5,7 +5,7 @@
 import { hex64, hexAddr } from '../bits.js';
 import { Kind, nameOfOpcode, type Interpreted } from './interpret.js';
 import type { TraceStats } from './qemu-trace.js';
-import { DIFFERENCES, differentRows, type ReplanSummary } from './replan.js';
+import { DIFFERENCES, differentRows, replanToJson, type ReplanSummary } from './replan.js';
 import { CERROR_NAMES } from './ring.js';
 import { RULES, RULE_IDS, type Finding, type RuleId } from './rules.js';
 import { EntryFlag, type AuditStream, type RingInfo } from './stream.js';
@@ -202,16 +202,7 @@ export function reportToJson(rep: AuditReport): Record<string, unknown> {
     counts: rep.counts,
     findings: rep.findings,
     histograms: rep.histograms,
-    replan: rp && {
-      ...rp,
-      rows: rp.rows.map((row) => ({
-        ...row,
-        iova: hexAddr(row.iova),
-        size: hexAddr(row.size),
-        granule: hexAddr(row.granule),
-        pgsize: row.pgsize,
-      })),
-    },
+    replan: rp && replanToJson(rp),
   };
 }
 
