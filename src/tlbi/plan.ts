@@ -68,8 +68,8 @@ export interface TlbiDescription {
 
 /** Internal per-plan parameters shared by both policies (one reused object: no allocation per plan). */
 interface Core {
-  iova: number;
-  size: number;
+  /** [0] = iova, [1] = size of the request (a Float64Array: storing an address allocates nothing). */
+  readonly span: Span;
   /** size 0: invalidate everything (whole-tag commands, ATC Size 52). */
   everything: boolean;
   leaf: number;
@@ -84,8 +84,7 @@ interface Core {
 }
 
 const core: Core = {
-  iova: 0,
-  size: 0,
+  span: new Float64Array(2),
   everything: false,
   leaf: 0,
   linuxTtl: true,
@@ -137,7 +136,7 @@ function hasS2Before(invs: Invs, i: number, smmu: number, vmid: number): boolean
 }
 
 function tooBig(c: Core, o: SmmuOptions): boolean {
-  return c.everything || (!o.ril && perStrideTooBig(c.size, c.strideShift));
+  return c.everything || (!o.ril && perStrideTooBig(c.span[1]!, c.strideShift));
 }
 
 /** A TLB target (S1_ASID or S2_VMID, by its type code): one whole-tag command or a ranged loop. */
@@ -155,9 +154,9 @@ function planTlb(c: Core, cur: Inv, type: number, o: SmmuOptions, out: PlanOutpu
   if (o.ril) {
     const pgShift = log2(cur.pgsize);
     const ttl = c.linuxTtl ? (c.leaf === 1 ? linuxLeafTtl(c.granuleShift, pgShift) : 0) : c.ttl;
-    emitRilSpan(out, c, op, asid, vmid, pgShift, ttl, c.leaf);
+    emitRilSpan(out, c.span, op, asid, vmid, pgShift, ttl, c.leaf);
   } else {
-    emitStrideRange(out, op, asid, vmid, c.iova, c.size, c.strideShift, c.leaf);
+    emitStrideRange(out, op, asid, vmid, c.span[0]!, c.span[1]!, c.strideShift, c.leaf);
   }
 }
 
@@ -194,8 +193,8 @@ function planCore(c: Core, invs: Invs, smmus: SmmuTable, out: PlanOutput): numbe
       }
     } else if (type === T_ATS) {
       if (atcSize < 0) {
-        atcSize = c.everything ? ATC_SIZE_ALL : atcInvSize(c.iova, c.size);
-        atcAddr = atcInvAddr(c.iova, atcSize);
+        atcSize = c.everything ? ATC_SIZE_ALL : atcInvSize(c.span[0]!, c.span[1]!);
+        atcAddr = atcInvAddr(c.span[0]!, atcSize);
       }
       const slot = out.add();
       writeAtcInv(out.buf.u32, slot, cur.id, cur.ssid, atcSize, atcAddr);
@@ -244,20 +243,10 @@ function planSingleRil(
   const e = invs.inv[0]!;
   const o = smmus[e.smmu]!;
   out.begin(e.smmu, o.forceSync);
-  if (type === T_S1_ASID) {
-    emitRilSpan(
-      out,
-      span,
-      o.e2h ? Opcode.TLBI_EL2_VA : Opcode.TLBI_NH_VA,
-      e.id,
-      o.e2h ? 0 : e.vmid,
-      pgShift,
-      ttl,
-      leaf,
-    );
-  } else {
-    emitRilSpan(out, span, Opcode.TLBI_S2_IPA, 0, e.id, pgShift, ttl, leaf);
-  }
+  // One call site, so that V8 inlines the range loop once.
+  const s1 = type === T_S1_ASID;
+  const op = s1 ? (o.e2h ? Opcode.TLBI_EL2_VA : Opcode.TLBI_NH_VA) : Opcode.TLBI_S2_IPA;
+  emitRilSpan(out, span, op, s1 ? e.id : 0, s1 ? (o.e2h ? 0 : e.vmid) : e.id, pgShift, ttl, leaf);
   out.submit();
   return out.count - before;
 }
@@ -274,15 +263,16 @@ export function invalidateRange(invs: Invs, req: RangeRequest, smmus: SmmuTable,
       const leaf = req.leaf ? 1 : 0;
       const pgShift = log2(invs.inv[0]!.pgsize);
       const ttl = leaf === 1 ? linuxLeafTtl(log2(req.granule), pgShift) : 0;
-      // The span travels in `core` (no boxed doubles in calls); the other fields of core are not used.
-      core.iova = req.iova;
-      core.size = req.size;
-      return planSingleRil(invs, type, smmus, out, core, leaf, ttl, pgShift);
+      // The span travels in core.span (no boxed doubles in calls); the other fields of core are not used.
+      const span = core.span;
+      span[0] = req.iova;
+      span[1] = req.size;
+      return planSingleRil(invs, type, smmus, out, span, leaf, ttl, pgShift);
     }
   }
   const c = core;
-  c.iova = req.iova;
-  c.size = req.size;
+  c.span[0] = req.iova;
+  c.span[1] = req.size;
   c.everything = req.size === 0;
   c.leaf = req.leaf ? 1 : 0;
   c.linuxTtl = true;
@@ -310,13 +300,14 @@ export function levelMask(levels: readonly number[]): number {
  */
 export function tlbiInv(tlbi: TlbiDescription, invs: Invs, smmus: SmmuTable, out: PlanOutput): number {
   const c = core;
-  c.iova = tlbi.start;
-  c.size = tlbi.last - tlbi.start + 1;
+  const span = c.span;
+  span[0] = tlbi.start;
+  span[1] = tlbi.last - tlbi.start + 1;
   const pgShift = log2(tlbi.granule);
-  const shape = tlbiShapeInto(SHAPE, levelMask(tlbi.leafLevels), levelMask(tlbi.tableLevels), c, pgShift);
+  const shape = tlbiShapeInto(SHAPE, levelMask(tlbi.leafLevels), levelMask(tlbi.tableLevels), span, pgShift);
   const type = singleRilTarget(invs, smmus);
   if (type >= 0) {
-    return planSingleRil(invs, type, smmus, out, c, shape.leaf, shape.ttl, log2(invs.inv[0]!.pgsize));
+    return planSingleRil(invs, type, smmus, out, span, shape.leaf, shape.ttl, log2(invs.inv[0]!.pgsize));
   }
   c.everything = false;
   c.leaf = shape.leaf;

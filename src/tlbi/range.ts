@@ -9,11 +9,16 @@
  * Addresses and sizes are plain numbers (exact up to 2^53); nothing here uses 32-bit operators on values
  * that may exceed 2^31, and nothing allocates per emitted command. Inputs are trusted (the edge validates).
  */
-import { TWO_POW_32, bitLength53, ctz53, xor53 } from '../bits.js';
+import { bitLength53, ctz53, xor53 } from '../bits.js';
 import { writeTlbiRange } from '../cmdq/writers.js';
 import { FORCE_SYNC_BATCH, type PlanOutput } from './output.js';
 
-/** 2^-32 (multiplying by it is exact, and cheaper than dividing by 2^32). */
+/**
+ * 2^32 and 2^-32 (multiplying by 2^-32 is exact, and cheaper than dividing by 2^32). Local constants (bits.ts
+ * has TWO_POW_32): V8 folds a module's own `const`, while an imported binding is read through a cell with a
+ * TDZ check, which the range loop would pay on every command.
+ */
+const TWO_POW_32 = 4294967296;
 const TWO_POW_M32 = 1 / TWO_POW_32;
 
 /**
@@ -21,9 +26,11 @@ const TWO_POW_M32 = 1 / TWO_POW_32;
  * lowest set bit up, ceil(31 / 5) = 7.
  */
 export const RIL_MAX_CMDS_31 = 7;
+/** RIL_MAX_CMDS_31 for the hot path (an exported binding is read through a cell). */
+const MAX_CMDS_31 = 7;
 
 /** A forceSync batch holding more commands than this could reach FORCE_SYNC_BATCH within one range loop. */
-const RIL_FORCE_SYNC_ROOM = FORCE_SYNC_BATCH - RIL_MAX_CMDS_31;
+const RIL_FORCE_SYNC_ROOM = FORCE_SYNC_BATCH - MAX_CMDS_31;
 
 /** 2^n for n in [0, 63], as exact doubles. */
 const POW2 = new Float64Array(64).map((_, n) => 2 ** n);
@@ -90,24 +97,24 @@ export function emitRilRange(
   leaf: number,
 ): void {
   const span = SCRATCH_SPAN;
-  span.iova = iova;
-  span.size = size;
+  span[0] = iova;
+  span[1] = size;
   emitRilSpan(out, span, opcode, asid, vmid, pgShift, ttl, leaf);
 }
 
-/** A byte range [iova, iova + size) handed to the range loops in an object (see `emitRilSpan`). */
-export interface Span {
-  readonly iova: number;
-  readonly size: number;
-}
+/**
+ * A byte range handed to the range loops: [0] = iova, [1] = size. A Float64Array, so that storing an address
+ * (a double above 2^30) allocates nothing, and a call that is not inlined passes no boxed doubles.
+ */
+export type Span = Float64Array;
 
-/** The span `emitRilRange` passes on (one reused object). */
-const SCRATCH_SPAN = { iova: 0, size: 0 };
+/** The span `emitRilRange` and `tlbiShape` pass on (one reused array). */
+const SCRATCH_SPAN: Span = new Float64Array(2);
 
 /**
- * `emitRilRange` for the span's [iova, iova + size). The planners call this form: addresses above 2^30 are
- * doubles, which a call that is not inlined would box (allocate) when passed as arguments; read from an
- * object, they are not.
+ * `emitRilRange` for the span [span[0], span[0] + span[1]). The planners call this form: addresses above
+ * 2^30 are doubles, which a call that is not inlined would box (allocate) when passed as arguments; read
+ * from a Float64Array, they are not.
  */
 export function emitRilSpan(
   out: PlanOutput,
@@ -120,10 +127,10 @@ export function emitRilSpan(
   leaf: number,
 ): void {
   const pgsize = POW2[pgShift]!;
-  const pages = span.size * POW2_NEG[pgShift]!; // exact: a multiply by 2^-pgShift, not a divide
+  const pages = span[1]! * POW2_NEG[pgShift]!; // exact: a multiply by 2^-pgShift, not a divide
   let p = pages | 0;
   if (p !== pages || p < 0 || (out.forceSync && out.batchLen > RIL_FORCE_SYNC_ROOM)) {
-    emitRilRangeGeneral(out, opcode, asid, vmid, span.iova, span.size, pgShift, ttl, leaf);
+    emitRilRangeGeneral(out, span, opcode, asid, vmid, pgShift, ttl, leaf);
     return;
   }
   // Fast path: the page count is an integer below 2^31, so the loop emits at most RIL_MAX_CMDS_31
@@ -131,7 +138,7 @@ export function emitRilSpan(
   // straight into the typed arrays (with forceSync, only when the batch cannot reach its limit meanwhile).
   // The function is kept small enough (bytecode) for V8 to inline it into the planners.
   if (ttl === 0 && (p & 31) === 1) p++;
-  out.ensure(RIL_MAX_CMDS_31);
+  out.ensure(MAX_CMDS_31);
   const buf = out.buf;
   const q = buf.u32;
   const smmuOf = out.smmuOf;
@@ -139,8 +146,8 @@ export function emitRilSpan(
   let s = buf.count;
   out.batchLen -= s;
   const h1 = vmid | (asid << 16);
-  const h2 = leaf | (ttl << 8) | (tgField(pgShift) << 10);
-  let addr = span.iova;
+  const h2 = leaf | (ttl << 8) | (((pgShift - 10) >> 1) << 10); // TG = tgField(pgShift)
+  let addr = span[0]!;
   // The remaining page count reaches 0 exactly when the address reaches iova + size: p counts the pages
   // still to cover, and after the non-leaf extra page p stays even, so it never stops at 1 (past the end).
   while (p !== 0) {
@@ -165,15 +172,16 @@ export function emitRilSpan(
 /** The range loop for large page counts, or for a forceSync batch that may reach its limit meanwhile. */
 function emitRilRangeGeneral(
   out: PlanOutput,
+  span: Span,
   opcode: number,
   asid: number,
   vmid: number,
-  iova: number,
-  size: number,
   pgShift: number,
   ttl: number,
   leaf: number,
 ): void {
+  const iova = span[0]!;
+  const size = span[1]!;
   const tg = tgField(pgShift);
   let pages = size / POW2[pgShift]!;
   if (ttl === 0 && pages % 32 === 1) pages++;
@@ -294,8 +302,8 @@ export function tlbiShape(
   pgShift: number,
 ): TlbiShape {
   const span = SCRATCH_SPAN;
-  span.iova = start;
-  span.size = size;
+  span[0] = start;
+  span[1] = size;
   return tlbiShapeInto({ leaf: 0, ttl: 0, strideShift: 0 }, leafMask, tableMask, span, pgShift);
 }
 
@@ -305,7 +313,7 @@ function isMultipleOf(x: number, unit: number): boolean {
 }
 
 /**
- * `tlbiShape` for the span [iova, iova + size), written into `shape` (which is returned): the planners reuse
+ * `tlbiShape` for the span [span[0], span[0] + span[1]), written into `shape` (which is returned): the planners reuse
  * one object, so a plan allocates nothing.
  */
 export function tlbiShapeInto(
@@ -315,8 +323,8 @@ export function tlbiShapeInto(
   span: Span,
   pgShift: number,
 ): TlbiShape {
-  const start = span.iova;
-  const size = span.size;
+  const start = span[0]!;
+  const size = span[1]!;
   const leaf = tableMask === 0 ? 1 : 0;
   const singleLeaf = leafMask !== 0 && (leafMask & (leafMask - 1)) === 0 ? 31 - Math.clz32(leafMask) : -1;
   const deepestTable = tableMask === 0 ? -1 : 31 - Math.clz32(tableMask);
