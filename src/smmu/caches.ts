@@ -260,13 +260,7 @@ export class TaggedCache<E extends TaggedEntry> {
         if (pred === null || pred(e)) victims.push(e);
       });
     };
-    if (asid === undefined) for (const idx of g.byAsid.values()) visit(idx);
-    else {
-      const idx = g.byAsid.get(asid);
-      if (idx !== undefined) visit(idx);
-    }
-    for (const e of victims) this.remove(e);
-    return victims.length;
+    return this.removeVictims(g, asid, visit, victims);
   }
 
   /** Remove every entry of group `g` (ASID key `asid` only when given) satisfying `pred`. */
@@ -277,6 +271,16 @@ export class TaggedCache<E extends TaggedEntry> {
         if (pred === null || pred(e)) victims.push(e);
       });
     };
+    return this.removeVictims(g, asid, visit, victims);
+  }
+
+  /** Visit the interval index of ASID key `asid` (every key when undefined), then remove what `visit` collected. */
+  private removeVictims(
+    g: TagGroup<E>,
+    asid: number | undefined,
+    visit: (idx: IntervalIndex<E>) => void,
+    victims: E[],
+  ): number {
     if (asid === undefined) for (const idx of g.byAsid.values()) visit(idx);
     else {
       const idx = g.byAsid.get(asid);
