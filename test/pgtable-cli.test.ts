@@ -3,36 +3,12 @@
  * end to end (exit codes, one JSON document on stdout). The end-to-end runs load the TypeScript sources
  * through tsx, so they test the current tree without a build.
  */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runCliFromSource } from './cli-source-run.js';
 import { formatPgtableReport, parsePgtableScript, parseProt, runPgtableScript } from '../src/cli/pgtable.js';
 import { InputError } from '../src/parse.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-
-function cli(args: string[], input: string) {
-  const r = spawnSync(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--input-type=module',
-      '-e',
-      `import { main } from ${JSON.stringify(MAIN)}; await main(['node', 'smmuv3-tlbi', ...process.argv.slice(1)]);`,
-      ...args,
-    ],
-    {
-      cwd: ROOT,
-      input,
-      encoding: 'utf8',
-      env: { ...process.env, NO_COLOR: '1', SMMUV3_TLBI_DEBUG: '' },
-      timeout: 60_000,
-    },
-  );
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[], input: string) => runCliFromSource(args, input);
 
 function fieldOf(fn: () => unknown): string {
   try {

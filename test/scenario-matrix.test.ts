@@ -4,9 +4,8 @@
  * CLI end to end: `simulate --scenario` prints one JSON document and exits 0 clean / 1 with a fault.
  * Runs are kept short (the suite runs on 2 cores); the full-length runs are the CLI's and the benchmark's.
  */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runCliFromSource } from './cli-source-run.js';
 import type { FaultName } from '../src/sim/faults.js';
 import {
   SCENARIO_NAMES,
@@ -116,24 +115,7 @@ describe('the report', () => {
   });
 });
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-
-function cli(args: string[]) {
-  const r = spawnSync(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--input-type=module',
-      '-e',
-      `import { main } from ${JSON.stringify(MAIN)}; await main(['node', 'smmuv3-tlbi', ...process.argv.slice(1)]);`,
-      ...args,
-    ],
-    { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', SMMUV3_TLBI_DEBUG: '' }, timeout: 120_000 },
-  );
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[]) => runCliFromSource(args);
 
 describe('simulate --scenario (CLI)', () => {
   it('prints one JSON document and exits 0', () => {

@@ -2,28 +2,10 @@
  * `smmuv3-tlbi simulate` end to end (through tsx on the current sources): exit codes, one JSON document on
  * stdout with the documented fields, bad options naming the option.
  */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runCliFromSource } from './cli-source-run.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-
-function cli(args: string[]) {
-  const r = spawnSync(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--input-type=module',
-      '-e',
-      `import { main } from ${JSON.stringify(MAIN)}; await main(['node', 'smmuv3-tlbi', ...process.argv.slice(1)]);`,
-      ...args,
-    ],
-    { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', SMMUV3_TLBI_DEBUG: '' }, timeout: 120_000 },
-  );
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[]) => runCliFromSource(args);
 
 describe('smmuv3-tlbi simulate', () => {
   it('a clean run prints one JSON document and exits 0; a fault exits 1 with reports', () => {

@@ -1,0 +1,37 @@
+/**
+ * Run the CLI on the current TypeScript sources (through tsx, no build needed) as a separate process, the way
+ * a user runs it: arguments, optional stdin, exit code, stdout and stderr.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+
+export interface SourceRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCliFromSource(args: string[], input?: string): SourceRun {
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      `import { main } from ${JSON.stringify(MAIN)}; await main(['node', 'smmuv3-tlbi', ...process.argv.slice(1)]);`,
+      ...args,
+    ],
+    {
+      cwd: ROOT,
+      ...(input !== undefined ? { input } : {}),
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1', SMMUV3_TLBI_DEBUG: '' },
+      timeout: 120_000,
+    },
+  );
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
