@@ -1,6 +1,7 @@
 /**
- * smmuv3-tlbi — the public API. Each area is available as a namespace (`cmdq`, `tlbi`, `pgtable`, `smmu`, `audit`, `driver`, `pkvm`,
- * `hostFilter`, `scenarios`); the engine's entry points are also exported directly.
+ * smmuv3-tlbi — the public API. Each area is available as a namespace (`bits`, `parse`, `cmdq`, `tlbi`,
+ * `pgtable`, `smmu`, `audit`, `driver`, `pkvm`, `hostFilter`, `scenarios`); the engine's entry points, the
+ * page table, the SMMU model and the codec's main functions are also exported directly.
  */
 export * as bits from './bits.js';
 export * as parse from './parse.js';
