@@ -17,6 +17,8 @@ export * as scenarios from './sim/scenarios/index.js';
 
 export {
   Invs,
+  emptyInvs,
+  invsOf,
   mergeInvs,
   unrefInvs,
   purgeInvs,
