@@ -11,39 +11,16 @@ import { hexAddr } from '../src/bits.js';
 import { runSimulation, type ChangeCapture, type SimConfig } from '../src/sim/workload.js';
 import { staleReportKey } from '../src/smmu/snapshot.js';
 import { chromiumAvailable, screenshot, startHarness, type PageHarness } from './e2e-harness.js';
+import { SIM_BASE, simulateQuery } from './sim-fixtures.js';
 
 const enabled = chromiumAvailable();
 
 /** Rows the page shows per table at most (web/src/cache-view.ts MaxRowsShown); the windows here are smaller. */
 const ShownCap = 60;
 
-const BASE: SimConfig = {
-  granule: 4096,
-  stage: '1',
-  ril: true,
-  ats: true,
-  smmus: 2,
-  ops: 60,
-  seed: 7,
-  policy: 'linux',
-  fault: null,
-};
+const BASE = SIM_BASE;
 
-function query(c: SimConfig): string {
-  const q = new URLSearchParams({
-    view: 'simulate',
-    sstage: c.stage,
-    sgran: String(c.granule),
-    spol: c.policy,
-    ssmmus: String(c.smmus),
-    sops: String(c.ops),
-    sseed: String(c.seed),
-    sril: c.ril ? '1' : '0',
-    sats: c.ats ? '1' : '0',
-  });
-  if (c.fault) q.set('sfault', c.fault);
-  return q.toString();
-}
+const query = simulateQuery;
 
 interface ShownRow {
   key: string;

@@ -4,20 +4,11 @@
  * the report's first stale entry is from), else the last; a change can be picked by number.
  */
 import { describe, expect, it } from 'vitest';
-import { runSimulation, type SimConfig, type SimReport } from '../src/sim/workload.js';
+import { runSimulation, type SimReport } from '../src/sim/workload.js';
 import { staleReportKey } from '../src/smmu/snapshot.js';
+import { SIM_BASE } from './sim-fixtures.js';
 
-const BASE: SimConfig = {
-  granule: 4096,
-  stage: '1',
-  ril: true,
-  ats: true,
-  smmus: 2,
-  ops: 60,
-  seed: 7,
-  policy: 'linux',
-  fault: null,
-};
+const BASE = SIM_BASE;
 
 /** The report without timing and capture. */
 function core(r: SimReport): Partial<SimReport> {
