@@ -431,12 +431,26 @@ export class SmmuModel {
     const cfg = ctx.s1!;
     if (!this.walkStage(res, ctx.regime, Kind.S1, ctx.vmid, ctx.asid, cfg, addr, null)) return null;
     const global = ctx.regime !== Regime.EL2 && !s1NotGlobal(res.attrLo);
+    const asidKey = ctx.regime === Regime.EL2 ? 0 : global ? GLOBAL_ASID : ctx.asid;
+    return this.insertSingleStage(res, ctx.regime, Kind.S1, ctx.vmid, asidKey, ctx.asid, cfg);
+  }
+
+  /** Cache the leaf of a single-stage walk (stage 1 or stage 2) in the TLB. */
+  private insertSingleStage(
+    res: WalkResult,
+    regime: RegimeValue,
+    kind: KindValue,
+    vmid: number,
+    asidKey: number,
+    srcAsid: number,
+    cfg: TableConfig,
+  ): TlbEntry {
     const e = new TlbEntry(
-      ctx.regime,
-      Kind.S1,
-      ctx.vmid,
-      ctx.regime === Regime.EL2 ? 0 : global ? GLOBAL_ASID : ctx.asid,
-      ctx.asid,
+      regime,
+      kind,
+      vmid,
+      asidKey,
+      srcAsid,
       res.inStart,
       res.sizeLog2,
       res.outStart,
@@ -459,27 +473,7 @@ export class SmmuModel {
     if (hit !== undefined) return hit;
     const res = this.res2;
     if (!this.walkStage(res, Regime.NH, Kind.S2, vmid, 0, cfg, ipa, null)) return null;
-    const e = new TlbEntry(
-      Regime.NH,
-      Kind.S2,
-      vmid,
-      0,
-      0,
-      res.inStart,
-      res.sizeLog2,
-      res.outStart,
-      res.level,
-      cfg.granuleLog2,
-      res.attrLo,
-      res.attrHi,
-      -1,
-      0,
-      0,
-      0,
-      0,
-    );
-    this.tlb.insert(e);
-    return e;
+    return this.insertSingleStage(res, Regime.NH, Kind.S2, vmid, 0, 0, cfg);
   }
 
   /** Stage-2 translation of a stage-1 table address under nesting (cached as a stage-2 entry). */
