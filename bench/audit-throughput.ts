@@ -127,7 +127,7 @@ console.log(line('  ... + readable report text', dumpText, entries, 'entries'));
 console.log(line('  ... + --json document (all rows)', dumpJson, entries, 'entries'));
 
 const sample = gunzipSync(
-  readFileSync(new URL('../../shared/samples/linux-6.1-qemu-7.2-strict/qemu-trace.log.gz', import.meta.url)),
+  readFileSync(new URL('../samples/linux-6.1-qemu-7.2-strict/qemu-trace.log.gz', import.meta.url)),
 ).toString('utf8');
 const reps = 15;
 const text = sample.repeat(reps);

@@ -1,7 +1,7 @@
 /**
  * Planner speed against the C baseline (run: `npx tsx bench/plan-throughput.ts [ranges] [rounds]`).
  *
- * Compiles ../shared/baselines/linux_loop.c (Linux's RIL loop in C, one S1 target, random leaf ranges) twice:
+ * Compiles bench/linux_loop.c (Linux's RIL loop in C, one S1 target, random leaf ranges) twice:
  * as given (wall clock) and with its clock switched to the process CPU clock. The machine is shared, so the
  * figures that count are CPU time: each round runs the C program once and then every JS case once, each case
  * timed with process.cpuUsage(); the report gives the MEDIAN over the rounds (and the minimum), C and JS
@@ -41,7 +41,7 @@ const TWO_POW_32 = 4294967296;
 
 /** Build the C baseline; `cpuClock` switches its clock to CLOCK_PROCESS_CPUTIME_ID (same code otherwise). */
 function buildC(cpuClock: boolean): string {
-  let src = fileURLToPath(new URL('../../shared/baselines/linux_loop.c', import.meta.url));
+  let src = fileURLToPath(new URL('./linux_loop.c', import.meta.url));
   const bin = cpuClock ? '/tmp/linux_loop_cpu' : '/tmp/linux_loop';
   if (cpuClock) {
     const text = readFileSync(src, 'utf8').replace(/CLOCK_MONOTONIC/g, 'CLOCK_PROCESS_CPUTIME_ID');

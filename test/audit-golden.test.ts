@@ -100,8 +100,8 @@ describe('the audit command', () => {
     expect(await cli('--file', f)).toBe(2);
     expect(stderr).toMatch(/byte offset 32/);
   });
-  it('reads the shared sample with its registers file', async () => {
-    const s = '../shared/samples/linux-6.1-qemu-7.2-strict/';
+  it('reads the repository sample with its registers file', async () => {
+    const s = 'samples/linux-6.1-qemu-7.2-strict/';
     const base = new URL('../' + s, import.meta.url).pathname;
     expect(await cli('--file', base + 'cmdq.bin.gz', '--regs', base + 'cmdq.json', '--no-replan')).toBe(0);
     expect(stdout).toMatch(/17797 entries/);

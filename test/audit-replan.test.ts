@@ -4,12 +4,13 @@
  * queued for it); the crafted differences are worked out by hand from the Linux loop in linux-invalidation.md.
  */
 import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseWord64 } from '../src/parse.js';
 import type { ReplanSummary } from '../src/audit/index.js';
 import { nhAsid, run, sync, va, type Raw } from './audit-helpers.js';
 
-const FILE = new URL('../../shared/samples/linux-6.1-qemu-7.2-strict/requests.jsonl', import.meta.url);
+const FILE = new URL('../samples/linux-6.1-qemu-7.2-strict/requests.jsonl.gz', import.meta.url);
 
 interface Line {
   run: string;
@@ -18,7 +19,8 @@ interface Line {
   sync: [string, string];
 }
 
-const lines = readFileSync(FILE, 'utf8')
+const lines = gunzipSync(readFileSync(FILE))
+  .toString('utf8')
   .split('\n')
   .filter((l) => l.trim() !== '')
   .map((l) => JSON.parse(l) as Line);

@@ -16,7 +16,7 @@ import {
   type AuditStream,
 } from '../src/audit/index.js';
 
-const DIR = new URL('../../shared/samples/linux-6.1-qemu-7.2-strict/', import.meta.url);
+const DIR = new URL('../samples/linux-6.1-qemu-7.2-strict/', import.meta.url);
 const regs = JSON.parse(readFileSync(new URL('cmdq.json', DIR), 'utf8')) as Record<string, string | number>;
 const num = (v: string | number): number => Number(v);
 

@@ -177,9 +177,7 @@ describe('decode --file', () => {
   });
 
   it('the real Linux ring: the written part is legal on the sample SMMU; the whole ring has empty slots', () => {
-    const ring = gunzipSync(
-      readFileSync(join(ROOT, '..', 'shared', 'samples', 'linux-6.1-qemu-7.2-strict', 'cmdq.bin.gz')),
-    );
+    const ring = gunzipSync(readFileSync(join(ROOT, 'samples', 'linux-6.1-qemu-7.2-strict', 'cmdq.bin.gz')));
     const part = join(dir, 'written.bin');
     writeFileSync(part, ring.subarray(0, 0x4585 * 16));
     const r = cli(['decode', '--idr0', '0xd40101a', '--idr3', '0x1404', '--errors-only', '--file', part]);

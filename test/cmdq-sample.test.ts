@@ -1,5 +1,5 @@
 /**
- * The real command-queue ring a Linux 6.1 guest wrote on QEMU 7.2 (../shared/samples/linux-6.1-qemu-7.2-strict):
+ * The real command-queue ring a Linux 6.1 guest wrote on QEMU 7.2 (samples/linux-6.1-qemu-7.2-strict):
  * the first PROD = 0x4585 slots decode legal with exactly the counts of samples/README.md, both on the default
  * SMMU and on the sample's own (features from its IDR0/IDR3), and the rest of the ring is empty slots.
  */
@@ -16,7 +16,7 @@ import {
 } from '../src/cmdq/index.js';
 import { refDecode, wordsOf } from './cmdq-reference.js';
 
-const DIR = new URL('../../shared/samples/linux-6.1-qemu-7.2-strict/', import.meta.url);
+const DIR = new URL('../samples/linux-6.1-qemu-7.2-strict/', import.meta.url);
 
 // The counts stated in samples/README.md.
 const EXPECTED: Record<string, number> = {

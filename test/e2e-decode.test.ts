@@ -111,9 +111,7 @@ describe.skipIf(!enabled)('command-queue view in Chromium', () => {
   });
 
   it('decodes the real 65536-entry ring of a Linux guest with the CLI counts', async () => {
-    const ring = gunzipSync(
-      readFileSync(join(ROOT, '..', 'shared', 'samples', 'linux-6.1-qemu-7.2-strict', 'cmdq.bin.gz')),
-    );
+    const ring = gunzipSync(readFileSync(join(ROOT, 'samples', 'linux-6.1-qemu-7.2-strict', 'cmdq.bin.gz')));
     const file = join(tmp, 'ring.bin');
     writeFileSync(file, ring);
     const cli = await runCli(['decode', '--json', '--file', file]);

@@ -9,6 +9,7 @@
  * words the kernel queued carry TTL=0 — the same as 7.0's rule. So every line, leaf and non-leaf, is compared
  * exactly; the test also counts them so that a capture with other shapes cannot pass silently.
  */
+import { gunzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { hex64 } from '../src/bits.js';
@@ -30,8 +31,9 @@ interface Line {
   sync: [string, string];
 }
 
-const FILE = new URL('../../shared/samples/linux-6.1-qemu-7.2-strict/requests.jsonl', import.meta.url);
-const lines: Line[] = readFileSync(FILE, 'utf8')
+const FILE = new URL('../samples/linux-6.1-qemu-7.2-strict/requests.jsonl.gz', import.meta.url);
+const lines: Line[] = gunzipSync(readFileSync(FILE))
+  .toString('utf8')
   .trim()
   .split('\n')
   .map((l) => JSON.parse(l) as Line);

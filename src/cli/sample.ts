@@ -1,6 +1,6 @@
 /**
  * A small built-in command queue for `decode --sample`: entries copied from the ring a real Linux 6.1 guest
- * wrote (../shared/samples/linux-6.1-qemu-7.2-strict/cmdq.bin.gz), with their ring indices: reset-time
+ * wrote (samples/linux-6.1-qemu-7.2-strict/cmdq.bin.gz), with their ring indices: reset-time
  * configuration invalidation, a whole-ASID flush, single-page, range (NUM/SCALE) and 2 MiB-block (TTL=2) TLBIs.
  */
 export const BUILTIN_SAMPLE: ReadonlyArray<readonly [number, string, string]> = [
