@@ -4,6 +4,13 @@
  * allowed, rewritten or dropped, so that the host can only invalidate what it owns (stage-1 entries tagged
  * with VMID 0, its own configuration) and can never disturb the hypervisor's stage-2 or a guest's entries.
  * Every decision is reported with its reason.
+ *
+ * Per-StreamID commands (CFGI_STE, CFGI_CD, CFGI_CD_ALL, ATC_INV, PRI_RESP, RESUME, STALL_TERM,
+ * PREFETCH_*) are forwarded only for StreamIDs the host owns — the streams whose STEs the hypervisor
+ * shadows for the host and that were not donated to a VM. Without that check the host could resume or
+ * terminate a VM device's stalled transactions (§4.7.1, §4.7.2), answer its page requests (§4.5.2), or make
+ * the hypervisor re-shadow a VM's STE (CFGI_STE). The whole-SMMU CFGI_ALL is the one configuration
+ * command accepted for every StreamID: it only makes the SMMU re-read STEs the hypervisor wrote.
  */
 import { CommandChecker, decodeHalves, encodeHalves, wordsToJson, type Command } from '../cmdq/index.js';
 
@@ -28,7 +35,39 @@ const SEV = 2;
 
 type Verdict = { action: 'allowed' | 'dropped'; reason: string } | { action: 'rewritten'; reason: string; to: Command };
 
-function judge(c: Command): Verdict {
+/** Which StreamIDs of this SMMU the host owns (shadowed host STEs not donated to a VM). */
+export interface StreamOwnership {
+  hostOwns(sid: number): boolean;
+}
+
+/** Every StreamID is the host's (no VM and no hypervisor stream on the SMMU). */
+export const HOST_OWNS_ALL: StreamOwnership = { hostOwns: () => true };
+
+/** The StreamID a per-stream command names, or undefined for commands that name none. */
+function streamOf(c: Command): number | undefined {
+  switch (c.name) {
+    case 'CFGI_STE':
+    case 'CFGI_CD':
+    case 'CFGI_CD_ALL':
+    case 'ATC_INV':
+    case 'PRI_RESP':
+    case 'RESUME':
+    case 'STALL_TERM':
+    case 'PREFETCH_CONFIG':
+    case 'PREFETCH_ADDR':
+      return c.sid;
+    default:
+      return undefined;
+  }
+}
+
+function judge(c: Command, own: StreamOwnership): Verdict {
+  const sid = streamOf(c);
+  if (sid !== undefined && !own.hostOwns(sid))
+    return {
+      action: 'dropped',
+      reason: `${c.name} names StreamID ${sid}, which the host does not own (a VM's or the hypervisor's stream)`,
+    };
   switch (c.name) {
     case 'TLBI_NH_ASID':
     case 'TLBI_NH_VA':
@@ -100,6 +139,7 @@ export function filterHostCommands(
   host: Uint32Array,
   count: number,
   checker: CommandChecker,
+  own: StreamOwnership = HOST_OWNS_ALL,
 ): { decisions: FilterDecision[]; forward: Uint32Array; forwarded: number } {
   const decisions: FilterDecision[] = [];
   const forward = new Uint32Array(count * 4);
@@ -121,7 +161,7 @@ export function filterHostCommands(
       });
       continue;
     }
-    const v = judge(r.command);
+    const v = judge(r.command, own);
     if (v.action === 'dropped') {
       decisions.push({ index: k, action: 'dropped', command: r.command.name, reason: v.reason, words });
       continue;

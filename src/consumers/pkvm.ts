@@ -228,6 +228,17 @@ export class Hypervisor {
 
   // ------------------------------------------------------------------ ownership
 
+  /**
+   * Does the host own StreamID `sid` on `smmu`? Only the host devices whose STEs the hypervisor shadows,
+   * and none that is a VM's passthrough device (the host command filter asks this of every per-stream command).
+   */
+  hostOwnsStream(smmu: number, sid: number): boolean {
+    if (!this.hostDevices.some((d) => d.smmu === smmu && d.sid === sid)) return false;
+    for (const vm of this.vms.values())
+      if (vm.device !== null && vm.device.smmu === smmu && vm.device.sid === sid) return false;
+    return true;
+  }
+
   ownerOf(pa: number): Owner {
     return this.owner.get(pa - (pa % this.granule)) ?? 'host';
   }
@@ -427,7 +438,7 @@ export class Hypervisor {
    */
   hostSubmit(smmu: number, u32: Uint32Array, count: number): FilterDecision[] {
     const p = this.port(smmu);
-    const r = filterHostCommands(u32, count, p.model.checker);
+    const r = filterHostCommands(u32, count, p.model.checker, { hostOwns: (sid) => this.hostOwnsStream(smmu, sid) });
     this.counters.hostBatches++;
     for (const d of r.decisions) {
       this.filterCounts[d.action]++;
