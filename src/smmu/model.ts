@@ -641,16 +641,21 @@ export class SmmuModel {
     }
     if (!isInvalidation(op)) return; // CFGI_* (no configuration cache is modelled), PREFETCH_*, PRI_RESP, RESUME, …
     const v = ce.values;
+    // Lax mode tolerates set RES0 bits; an SMMU that tolerates them "ignores the entirety of" the reserved
+    // field (IHI 0070 4.1.5): without IDR3.RIL, TG/NUM/SCALE/TTL are RES0 (4.4.1.1) and the command is a
+    // single-address one; without IDR5.DS, SCALE is 5 bits wide (its top bit is RES0).
+    const ranged = this.features.ril;
+    const scale = ranged ? v[F.scale]! : 0;
     const eff = new Effect(
       op,
       effectClass(op),
       v[F.vmid]!,
       v[F.asid]!,
       v[F.addr]!,
-      v[F.tg]!,
-      v[F.num]!,
-      v[F.scale]!,
-      v[F.ttl]!,
+      ranged ? v[F.tg]! : 0,
+      ranged ? v[F.num]! : 0,
+      this.features.ds || scale < 32 ? scale : scale - 32,
+      ranged ? v[F.ttl]! : 0,
       v[F.leaf]!,
       v[F.sid]!,
       v[F.ssid]!,
@@ -717,11 +722,11 @@ export class SmmuModel {
         this.killByAddress(eff, sel, byAsid ? eff.asid : undefined, byAsid);
         return;
       }
-      case Opcode.TLBI_EL2_ALL: {
-        const r = this.e2h ? Regime.EL2_E2H : Regime.EL2;
-        this.killGroups((g) => g.regime === r, undefined);
+      case Opcode.TLBI_EL2_ALL:
+        // "All stage 1 NS-EL2/Hyp entries are invalidated, whether ASID-tagged (E2H) or not" (IHI 0070 4.4.2.7):
+        // both EL2 regimes, whatever CR2.E2H says now.
+        this.killGroups((g) => g.regime === Regime.EL2 || g.regime === Regime.EL2_E2H, undefined);
         return;
-      }
       case Opcode.TLBI_EL2_ASID:
         if (this.e2h) this.killGroups((g) => g.regime === Regime.EL2_E2H, eff.asid);
         return;
@@ -749,6 +754,10 @@ export class SmmuModel {
           first = eff.addr - (eff.addr % span);
           last = first + span - 1;
         }
+        // The model keys traffic without a PASID at SubstreamID 0. An ATC_INV with SSV=1 carries a PASID
+        // prefix, and a PASID-tagged ATS invalidation does not reach entries without a PASID: those need
+        // SSV=0 (IHI 0070 4.5.1, S1DSS=0b10). PASID-0 traffic itself is terminated, so nothing is removed.
+        if (eff.ssv === 1 && eff.ssid === 0) return;
         this.atc.invalidate(eff.sid, eff.ssv === 1 ? eff.ssid : undefined, first, last);
         return;
       }
