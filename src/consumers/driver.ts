@@ -36,7 +36,7 @@ import { IoPageTable, type TlbiDescription } from '../pgtable/pagetable.js';
 import { ProtRW, type Prot } from '../pgtable/descriptor.js';
 import type { Granule } from '../pgtable/config.js';
 import type { FaultName } from '../sim/faults.js';
-import { Kind, Regime, type AtcEntry, type TlbEntry, type WalkEntry } from '../smmu/caches.js';
+import { GLOBAL_ASID, Kind, Regime, type AtcEntry, type TlbEntry, type WalkEntry } from '../smmu/caches.js';
 import type { ChangeSpec, StaleReport } from '../smmu/checker.js';
 import type { TrafficTarget } from '../smmu/model.js';
 import { XlateStatus } from '../smmu/model.js';
@@ -606,7 +606,17 @@ export class Driver {
 
   // ------------------------------------------------------------------ map / unmap
 
+  /**
+   * Map [iova, iova + size) to pa. A stage-1 domain takes non-global leaves only (nG = 1, as Linux's
+   * io-pgtable writes every stage-1 leaf of a DMA domain): its tag flush (TLBI_NH_ASID / TLBI_EL2_ASID when
+   * its last user leaves) removes non-global entries only (IHI 0070 §4.4.2.2, §4.4.2.10), and its ASID is
+   * reused by the next domain, which would translate through a surviving global entry.
+   */
   map(d: Domain, iova: number, pa: number, size: number, prot: Prot = ProtRW): void {
+    if (d.kind === 's1' && prot.global === true)
+      throw new RangeError(
+        `domain ${d.id}: global (nG=0) stage-1 leaves are refused: TLBI_NH_ASID / TLBI_EL2_ASID do not remove them`,
+      );
     d.table.map(iova, pa, size, prot);
     this.counters.maps++;
     if (iova < d.mappedFirst) d.mappedFirst = iova;
@@ -828,7 +838,11 @@ export class Driver {
   }
 }
 
-/** TLB and walk-cache entries still tagged with a target's ASID / VMID on its SMMU. */
+/**
+ * TLB and walk-cache entries still tagged with a target's ASID / VMID on its SMMU — global (nG = 0) stage-1
+ * entries walked through the ASID's tables included: the ASID goes back to the allocator, and every
+ * context of the VMID hits a global entry.
+ */
 function leftoverTagEntries(port: SmmuPort, t: Inv): number {
   let n = 0;
   const m = port.model;
@@ -836,7 +850,8 @@ function leftoverTagEntries(port: SmmuPort, t: Inv): number {
   const vmid = s1 ? (port.spec.e2h ? 0 : t.vmid) : t.id;
   const hit = (e: TlbEntry | WalkEntry): boolean =>
     s1 ? e.kind !== Kind.S2 && e.asid === t.id && e.vmid === vmid : e.regime === Regime.NH && e.vmid === vmid;
-  for (const e of m.tlb.all) if (hit(e)) n++;
+  for (const e of m.tlb.all)
+    if (hit(e) || (s1 && e.asid === GLOBAL_ASID && e.srcAsid === t.id && e.kind !== Kind.S2 && e.vmid === vmid)) n++;
   for (const e of m.walkCache.all) if (hit(e)) n++;
   return n;
 }

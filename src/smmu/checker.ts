@@ -79,6 +79,8 @@ export class StaleChecker {
   private ctxVersion = -1;
   private ctxModel: SmmuModel | null = null;
   private readonly ctxByTag = new Map<number, ResolvedContext>();
+  /** Per tag group (regime, kind, VMID): one context per distinct stage-1 table (what a global entry serves). */
+  private readonly ctxByGroup = new Map<number, ResolvedContext[]>();
   private readonly s2ByVmid = new Map<number, TableConfig>();
   /** Entries examined so far (statistics). */
   examined = 0;
@@ -96,6 +98,7 @@ export class StaleChecker {
     this.ctxModel = model;
     this.ctxVersion = model.streamsVersion;
     this.ctxByTag.clear();
+    this.ctxByGroup.clear();
     this.s2ByVmid.clear();
     for (const st of model.streams.values()) {
       if ((st.mode === 'stage2' || st.mode === 'nested') && st.s2 !== undefined && !this.s2ByVmid.has(st.vmid))
@@ -106,6 +109,10 @@ export class StaleChecker {
           if (ctx === null) continue;
           const k = StaleChecker.tagKey(ctx.regime, ctx.kind, ctx.vmid, ctx.asid);
           if (!this.ctxByTag.has(k)) this.ctxByTag.set(k, ctx);
+          const gk = StaleChecker.tagKey(ctx.regime, ctx.kind, ctx.vmid, 0);
+          let list = this.ctxByGroup.get(gk);
+          if (list === undefined) this.ctxByGroup.set(gk, (list = []));
+          if (!list.some((c) => c.s1 === ctx.s1 && c.s2 === ctx.s2)) list.push(ctx);
         }
       }
     }
@@ -178,10 +185,41 @@ export class StaleChecker {
     return ctx === undefined ? null : { s1: ctx.s1, s2: ctx.s2 };
   }
 
-  /** A TLB entry: every address of its span must translate as the live tables do. */
+  /**
+   * A TLB entry: every address of its span must translate as the live tables do. A global (nG = 0) stage-1
+   * entry is hit by every ASID of its regime and VMID (IHI 0070 §4.4: the ASID is not part of its tag), so it
+   * must agree with the live tables of every context of that tag group, not only of the one that walked it;
+   * with no context left it is a leftover like any other.
+   */
   checkTlb(model: SmmuModel, e: TlbEntry, commands: readonly string[], out: StaleReport[]): void {
+    if (e.asid === GLOBAL_ASID && e.kind !== Kind.S2) {
+      const ctxs = this.ctxByGroup.get(StaleChecker.tagKey(e.regime, e.kind, e.vmid, 0));
+      if (ctxs !== undefined && ctxs.length > 0) {
+        const n = out.length;
+        for (const ctx of ctxs) {
+          this.checkTlbAgainst(model, e, { s1: ctx.s1, s2: ctx.s2 }, commands, out);
+          if (out.length > n) return;
+        }
+        return;
+      }
+    }
+    this.checkTlbAgainst(
+      model,
+      e,
+      this.tablesFor(model, e, e.asid === GLOBAL_ASID ? e.srcAsid : e.asid),
+      commands,
+      out,
+    );
+  }
+
+  private checkTlbAgainst(
+    model: SmmuModel,
+    e: TlbEntry,
+    t: { s1: TableConfig | null; s2: TableConfig | null } | null,
+    commands: readonly string[],
+    out: StaleReport[],
+  ): void {
     this.examined++;
-    const t = this.tablesFor(model, e, e.asid === GLOBAL_ASID ? e.srcAsid : e.asid);
     const stale = (addr: number, live: string): void => {
       out.push({
         smmu: model.id,
