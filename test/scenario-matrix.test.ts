@@ -109,7 +109,21 @@ describe('the report', () => {
     const text = formatScenarioReport(r).join('\n');
     expect(text).toContain('scenario driver: seed 2, granule 4K, ril on, ats on, policy linux');
     expect(text).toMatch(/CMD_SYNCs\s+\d+/);
-    expect(text).toMatch(/stale\s+0/);
+    expect(text).toMatch(/stale translations\s+0/);
+    // What the scenario did, and what a stale translation is, before the figures; counters in words.
+    expect(text).toContain('3 SMMUs (plain; force-sync erratum, 32-entry queue; E2H without ATS)');
+    expect(text).toContain('stale translation: a TLB, walk-cache or ATC entry still cached after its CMD_SYNC');
+    expect(text).toMatch(/PASID attaches\s+\d+/);
+    expect(text).not.toMatch(/pasidAttaches|wrongTranslations|atcToDetached/);
+    // The span the ranged TLBIs covered is a byte span apart from the commands; whole-tag commands count as
+    // whole ASIDs / VMIDs.
+    expect(text).toContain('span covered');
+    const linux = r.comparison.find((c) => c.policy === 'linux')!;
+    expect(linux.wholeAsid + linux.wholeVmid).toBe(linux.wholeTag);
+    const row = text.split('\n').find((l) => l.trimStart().startsWith('linux '))!;
+    if (linux.wholeAsid > 0) expect(row).toContain(`${linux.wholeAsid} ASID`);
+    if (linux.wholeVmid > 0) expect(row).toContain(`${linux.wholeVmid} VMID`);
+    expect(row).toMatch(/\d(\.\d+)? (B|KiB|MiB|GiB|TiB|PiB)\b/);
     expect(text).toContain('the same run under each policy');
     expect(text).toContain('result          ok');
   });
@@ -135,8 +149,9 @@ describe('simulate --scenario (CLI)', () => {
     ]);
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout) as Record<string, unknown>;
-    expect(doc.schemaVersion).toBe(1);
-    expect(doc.scenario).toBe('pkvm');
+    expect(doc.schemaVersion).toBe(2);
+    expect(doc.kind).toBe('scenario');
+    expect((doc.scenario as { name: string }).name).toBe('pkvm');
     expect(doc.seed).toBe(4);
     expect(doc.ok).toBe(true);
     expect((doc.config as Record<string, unknown>).granule).toBe(65536);

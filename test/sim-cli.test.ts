@@ -12,7 +12,19 @@ describe('smmuv3-tlbi simulate', () => {
     const ok = cli(['simulate', '--ops', '300', '--seed', '4', '--stage', 'nested', '--smmus', '2', '--json']);
     expect(ok.code).toBe(0);
     const doc = JSON.parse(ok.stdout) as Record<string, unknown>;
-    expect(doc).toMatchObject({ schemaVersion: 1, seed: 4, ops: 300, stale: 0, staleReports: [] });
+    expect(doc).toMatchObject({
+      schemaVersion: 2,
+      kind: 'workload',
+      seed: 4,
+      ok: true,
+      ops: 300,
+      stale: 0,
+      staleReports: [],
+      scenario: null,
+    });
+    expect((doc.operations as Record<string, number>).maps + (doc.operations as Record<string, number>).unmaps).toBe(
+      300,
+    );
     expect(doc.config).toMatchObject({
       granule: 4096,
       stage: 'nested',
@@ -31,6 +43,27 @@ describe('smmuv3-tlbi simulate', () => {
     expect(r.stale).toBeGreaterThan(0);
     expect(r.staleReports[0]!.cache).toBe('ATC');
     expect(r.staleReports[0]!.commands.join(' ')).not.toMatch(/ATC_INV/);
+  });
+
+  it('the workload and a scenario print documents with the same top-level fields, stale and ops at the top', () => {
+    const w = JSON.parse(cli(['simulate', '--ops', '50', '--seed', '2', '--json']).stdout) as Record<string, unknown>;
+    const r = cli(['simulate', '--scenario', 'driver', '--ops', '40', '--seed', '2', '--json']);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(Object.keys(s)).toEqual(Object.keys(w));
+    expect(s).toMatchObject({ schemaVersion: 2, kind: 'scenario', seed: 2, ok: true, stale: 0, workload: null });
+    expect(w.workload).not.toBeNull();
+    const sc = s.scenario as { name: string; comparison: { policy: string }[]; invalidation: Record<string, number> };
+    expect(sc.name).toBe('driver');
+    expect(sc.comparison.map((c) => c.policy)).toEqual(['linux', 'tlbi']);
+    // The ops at the top are the sum of the operations by kind, for both kinds.
+    for (const d of [w, s]) {
+      const total = Object.values(d.operations as Record<string, number>).reduce((a, b) => a + b, 0);
+      expect(d.ops).toBe(total);
+      expect(d.syncs).toBe((d.commands as Record<string, number>).CMD_SYNC);
+    }
+    // Whole-tag commands split into whole-ASID and whole-VMID ones.
+    expect(sc.invalidation.wholeAsid! + sc.invalidation.wholeVmid!).toBe(sc.invalidation.wholeTag);
   });
 
   it('human output names the seed to reproduce a failure', () => {

@@ -16,6 +16,7 @@ import {
   type ScenarioName,
 } from '../sim/scenarios/index.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, out, printJson, warn } from './common.js';
+import { scenarioDocument } from './simulate-json.js';
 
 export interface ScenarioCliOptions {
   scenario?: string | true;
@@ -60,7 +61,7 @@ export function runScenarioCommand(o: ScenarioCliOptions, cmd: Command): number 
     fault: o.fault ?? null,
     ...(ops !== undefined ? { ops } : {}),
   });
-  if (o.json) printJson({ kind: 'scenario', ...report });
+  if (o.json) printJson({ ...scenarioDocument(report) });
   else {
     for (const line of formatScenarioReport(report)) out(line);
     if (!report.ok) {

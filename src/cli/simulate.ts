@@ -8,6 +8,7 @@ import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { FAULT_HELP, FAULT_NAMES, isFaultName, type FaultName } from '../sim/faults.js';
 import { runSimulation, type SimConfig, type SimReport } from '../sim/workload.js';
+import { workloadDocument } from './simulate-json.js';
 import { SCENARIO_OPTION_HELP, runScenarioCommand, scenarioOption } from './simulate-scenario.js';
 import {
   EXIT_CHECK_FAILED,
@@ -189,7 +190,7 @@ export function registerSimulate(program: Program): void {
         );
         bar?.stop();
         if (o.json) {
-          printJson({ ...report });
+          printJson({ ...workloadDocument(report) });
         } else {
           printHuman(report);
           if (report.stale > 0) warn(`${report.stale} stale translations (seed ${seed})`);

@@ -204,13 +204,31 @@ export function routePlan(
 }
 
 /**
- * Totals over the plans a consumer issued for table changes: whole-tag commands, 4 KiB pages covered by ranged
- * TLBIs (summed over TLB targets) and the part of them beyond the changed range. The figures come from the
- * engine's planStats (which decodes the entries); `decode` false counts plans only.
+ * Totals over the plans a consumer issued for table changes: whole-tag commands (split into those that discard a
+ * whole ASID — TLBI_NH_ASID, TLBI_EL2_ASID — and those that discard a whole VMID — TLBI_S12_VMALL), 4 KiB pages
+ * of address span covered by ranged TLBIs (summed over TLB targets) and the part of them beyond the changed
+ * range. A whole-tag command covers no counted span: it discards the whole tag, counted apart. The figures come
+ * from the engine's planStats (which decodes the entries); `decode` false counts plans only.
  */
+export interface PlanTotalsJson {
+  plans: number;
+  /** Whole-tag commands: wholeAsid + wholeVmid. */
+  wholeTag: number;
+  /** Commands that discard a whole ASID (TLBI_NH_ASID, TLBI_EL2_ASID). */
+  wholeAsid: number;
+  /** Commands that discard a whole VMID (TLBI_S12_VMALL). */
+  wholeVmid: number;
+  /** Address span covered by ranged TLBIs, in 4 KiB pages, summed over TLB targets (not a command cost). */
+  pagesInvalidated: number;
+  /** The part of that span beyond the changed range. */
+  pagesOverInvalidated: number;
+}
+
 export class PlanTotals {
   plans = 0;
   wholeTag = 0;
+  wholeAsid = 0;
+  wholeVmid = 0;
   pagesInvalidated = 0;
   pagesOverInvalidated = 0;
 
@@ -228,14 +246,18 @@ export class PlanTotals {
         : desc.granule;
     const s = planStats(out, size, stride, invs);
     this.wholeTag += s.wholeTag;
+    this.wholeAsid += (s.byKind.TLBI_NH_ASID ?? 0) + (s.byKind.TLBI_EL2_ASID ?? 0);
+    this.wholeVmid += s.byKind.TLBI_S12_VMALL ?? 0;
     this.pagesInvalidated += s.pagesInvalidated;
     this.pagesOverInvalidated += Math.max(0, s.pagesInvalidated - s.pagesRequested);
   }
 
-  toJson(): { plans: number; wholeTag: number; pagesInvalidated: number; pagesOverInvalidated: number } {
+  toJson(): PlanTotalsJson {
     return {
       plans: this.plans,
       wholeTag: this.wholeTag,
+      wholeAsid: this.wholeAsid,
+      wholeVmid: this.wholeVmid,
       pagesInvalidated: this.pagesInvalidated,
       pagesOverInvalidated: this.pagesOverInvalidated,
     };

@@ -4,6 +4,7 @@
  * commands by kind, CMD_SYNCs, stale translations and the consumer's own invariants (violations).
  */
 import type { Driver } from '../../consumers/driver.js';
+import type { PlanTotalsJson } from '../../consumers/smmu-port.js';
 import type { Granule } from '../../pgtable/config.js';
 import type { StaleReport } from '../../smmu/checker.js';
 import type { FaultName } from '../faults.js';
@@ -35,7 +36,7 @@ export interface ScenarioRun {
   readonly staleReports: StaleReport[];
   /** The consumer's own invariants: each count must be 0. */
   readonly violations: Record<string, number>;
-  readonly invalidation: { plans: number; wholeTag: number; pagesInvalidated: number; pagesOverInvalidated: number };
+  readonly invalidation: PlanTotalsJson;
   /** pKVM only: the host command filter's decisions. */
   readonly hostFilter?: { counts: Record<string, number>; examples: unknown[] };
   readonly elapsedMs: number;

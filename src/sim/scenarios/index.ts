@@ -52,8 +52,14 @@ export interface PolicyComparison {
   policy: ScenarioPolicy;
   commands: number;
   syncs: number;
+  /** Whole-tag commands: wholeAsid + wholeVmid. */
   wholeTag: number;
+  /** Commands that discarded a whole ASID / a whole VMID. */
+  wholeAsid: number;
+  wholeVmid: number;
+  /** Address span the ranged TLBIs covered, in 4 KiB pages summed over TLB targets (not a command cost). */
   pagesInvalidated: number;
+  /** The part of that span beyond the changed range. */
   pagesOverInvalidated: number;
   stale: number;
   failures: number;
@@ -86,6 +92,8 @@ function compare(r: ScenarioRun): PolicyComparison {
     commands: r.commands.commands,
     syncs: r.commands.syncs,
     wholeTag: r.invalidation.wholeTag,
+    wholeAsid: r.invalidation.wholeAsid,
+    wholeVmid: r.invalidation.wholeVmid,
     pagesInvalidated: r.invalidation.pagesInvalidated,
     pagesOverInvalidated: r.invalidation.pagesOverInvalidated,
     stale: r.stale,
@@ -113,6 +121,94 @@ function kib(g: number): string {
   return `${g / 1024}K`;
 }
 
+/** What a stale translation is, in one sentence (the report's definition). */
+export const STALE_TRANSLATION =
+  'stale translation: a TLB, walk-cache or ATC entry still cached after its CMD_SYNC that the tables no longer give';
+
+/** What the scenario set up and did, in two lines, for the options of `config`. */
+export function describeScenario(name: ScenarioName, c: ScenarioReport['config']): string[] {
+  const ril = `range invalidation ${c.ril ? 'on' : 'off'}`;
+  const ats = (n: number): string => (c.ats ? `${n} with ATS` : 'ATS off');
+  switch (name) {
+    case 'driver':
+      return [
+        `3 SMMUs (plain; force-sync erratum, 32-entry queue; E2H without ATS), ${ril}, ${kib(c.granule)} granule;`,
+        `5 domains (stage 1: 2 strict + 1 lazy, stage 2: 1 strict + 1 lazy), 7 masters (${ats(3)}), PASIDs, churn`,
+      ];
+    case 'pkvm':
+      return [
+        `3 SMMUs (plain; force-sync erratum; 32-entry queue), ${ril}, ${kib(c.granule)} granule; identity stage 2`,
+        `(strict) for 6 host devices (${ats(3)}), 3 VMs, donate/share/reclaim, host command filter, SMMU off/on`,
+      ];
+    case 'nested':
+      return [
+        `2 SMMUs (plain; force-sync erratum), ${ril}, ${kib(c.granule)} granule; one vSMMU per SMMU over a nesting`,
+        `parent: 4 guest stage-1 domains (strict), 4 nested devices (${ats(2)}), guest RAM migrated, host stage 2`,
+      ];
+  }
+}
+
+/** Counter names (camelCase keys of the JSON document) in words, for the text report. */
+const COUNTER_WORDS: Readonly<Record<string, string>> = {
+  maps: 'DMA maps',
+  unmaps: 'DMA unmaps',
+  attaches: 'attaches',
+  detaches: 'detaches',
+  pasidAttaches: 'PASID attaches',
+  domainsRecreated: 'domains re-created',
+  iotlbSyncs: 'IOTLB syncs',
+  queueFlushes: 'lazy queue flushes',
+  tagFlushes: 'whole-tag flushes',
+  atcFlushes: 'ATC flushes',
+  dmaAccesses: 'DMA accesses',
+  guestRamMigrations: 'guest RAM migrations',
+  donations: 'donations',
+  reclaims: 'reclaims',
+  shares: 'shares',
+  unshares: 'unshares',
+  vmBoots: 'VM boots',
+  vmTeardowns: 'VM teardowns',
+  powerOffs: 'SMMU power-offs',
+  powerOns: 'SMMU power-ons',
+  hostMaps: 'host maps',
+  hostUnmaps: 'host unmaps',
+  hostQueueBatches: 'host queue batches',
+  hostBogusCommands: 'bogus host commands',
+  hostAccesses: 'host accesses',
+  vmAccesses: 'VM accesses',
+  isolationChecks: 'isolation checks',
+  wrongTranslations: 'wrong translations',
+  atcToDetached: 'ATC_INVs to detached streams',
+  unrefWarnings: 'unref warnings',
+  hostViolations: 'host access violations',
+  vmViolations: 'VM access violations',
+  isolationViolations: 'isolation violations',
+};
+
+/** A counter's key in words: the table above, else the camelCase split into lower-case words. */
+export function counterWords(key: string): string {
+  return COUNTER_WORDS[key] ?? key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
+}
+
+/** A byte count with a binary unit (B, KiB … EiB), three significant digits. */
+export function formatSpan(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  let u = 0;
+  let v = bytes;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v.toPrecision(3)} ${units[u]}`;
+}
+
+function wholeTags(p: PolicyComparison): string {
+  const parts: string[] = [];
+  if (p.wholeAsid > 0) parts.push(`${p.wholeAsid} ASID${p.wholeAsid === 1 ? '' : 's'}`);
+  if (p.wholeVmid > 0) parts.push(`${p.wholeVmid} VMID${p.wholeVmid === 1 ? '' : 's'}`);
+  return parts.join(' + ') || '0';
+}
+
 /** The report as human-readable lines. */
 export function formatScenarioReport(r: ScenarioReport): string[] {
   const L: string[] = [];
@@ -122,13 +218,16 @@ export function formatScenarioReport(r: ScenarioReport): string[] {
     `scenario ${r.scenario}: seed ${r.seed}, granule ${kib(c.granule)}, ril ${c.ril ? 'on' : 'off'}, ats ${c.ats ? 'on' : 'off'}, ` +
       `policy ${c.policy}, fault ${c.fault ?? 'none'}`,
   );
+  for (const line of describeScenario(r.scenario, c)) L.push(`  ${line}`);
+  L.push(`  ${STALE_TRANSLATION}`);
   if (c.fault !== null) L.push(`  fault: ${FAULT_HELP[c.fault as keyof typeof FAULT_HELP] ?? c.fault}`);
   L.push('');
+  const pad = (k: string): string => `  ${counterWords(k).padEnd(28)}`;
   L.push(`operations      ${run.ops} in ${(run.elapsedMs / 1000).toFixed(2)} s (${run.opsPerSecond} ops/s)`);
-  for (const [k, v] of Object.entries(run.operations)) L.push(`  ${k.padEnd(20)} ${v}`);
+  for (const [k, v] of Object.entries(run.operations)) L.push(`${pad(k)} ${v}`);
   L.push(`commands        ${run.commands.commands} (+ ${run.commands.syncs} CMD_SYNCs)`);
-  for (const [k, v] of Object.entries(run.commands.byKind)) L.push(`  ${k.padEnd(20)} ${v}`);
-  if (run.commands.skipped > 0) L.push(`  skipped (SMMU powered off) ${run.commands.skipped}`);
+  for (const [k, v] of Object.entries(run.commands.byKind)) L.push(`  ${k.padEnd(28)} ${v}`);
+  if (run.commands.skipped > 0) L.push(`  ${'skipped (SMMU powered off)'.padEnd(28)} ${run.commands.skipped}`);
   L.push(`CMD_SYNCs       ${run.commands.syncs}`);
   if (run.hostFilter !== undefined) {
     const h = run.hostFilter.counts;
@@ -140,31 +239,41 @@ export function formatScenarioReport(r: ScenarioReport): string[] {
     for (const e of run.hostFilter.examples as { action: string; command?: string; reason: string }[])
       L.push(`  ${e.action.padEnd(9)} ${(e.command ?? '?').padEnd(16)} ${e.reason}`);
   }
-  L.push(`stale           ${run.stale}`);
-  for (const [k, v] of Object.entries(run.violations)) L.push(`  ${k.padEnd(20)} ${v}`);
+  L.push(`stale translations ${run.stale}`);
+  L.push('invariants (each must be 0)');
+  for (const [k, v] of Object.entries(run.violations)) L.push(`${pad(k)} ${v}`);
   for (const s of run.staleReports.slice(0, 5)) {
     L.push(`  stale ${s.cache} entry on SMMU ${s.smmu}: ${JSON.stringify(s.entry)}`);
     L.push(`    at ${s.address}: cached ${s.cached}; live: ${s.live}`);
   }
   L.push('');
   L.push('the same run under each policy:');
-  const head = ['policy', 'commands', 'CMD_SYNCs', 'whole-tag', 'pages inval.', 'over-inval.', 'stale', 'failures'];
+  const head = [
+    'policy',
+    'commands',
+    'CMD_SYNCs',
+    'whole ASID/VMID',
+    'span covered',
+    'beyond change',
+    'stale',
+    'failures',
+  ];
   const rows = r.comparison.map((p) => [
     p.policy,
     String(p.commands),
     String(p.syncs),
-    String(p.wholeTag),
-    String(p.pagesInvalidated),
-    String(p.pagesOverInvalidated),
+    wholeTags(p),
+    formatSpan(p.pagesInvalidated * 4096),
+    formatSpan(p.pagesOverInvalidated * 4096),
     String(p.stale),
     String(p.failures),
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   L.push('  ' + head.map((h, i) => (i === 0 ? h.padEnd(w[i]!) : h.padStart(w[i]!))).join('  '));
   for (const row of rows) L.push('  ' + row.map((v, i) => (i === 0 ? v.padEnd(w[i]!) : v.padStart(w[i]!))).join('  '));
-  L.push(
-    '  (pages: 4 KiB pages covered by ranged TLBIs, summed over TLB targets; over-inval.: beyond the changed range)',
-  );
+  L.push('  (for table changes. whole ASID/VMID: commands that discard all of one ASID or VMID on one SMMU;');
+  L.push('  span covered: addresses the ranged TLBIs covered, summed over TLB targets — a span, not a cost: one');
+  L.push('  range command can cover a freed table; beyond change: the part of it outside the changed range)');
   L.push('');
   L.push(
     r.ok
