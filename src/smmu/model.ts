@@ -6,9 +6,10 @@
  * Adversarial semantics (the default): an invalidation consumed from the queue takes effect only when a
  * later CMD_SYNC completes. Before and while the SYNC completes, device traffic goes on over the addresses
  * of the pending change, refilling caches from whatever is still cached (a stale TLB entry feeds the ATC; a
- * stale walk-cache entry leads into a freed table frame). At the SYNC the pending effects complete class by
- * class in the order that hurts most — ATC invalidations first, then stage-1 TLB invalidations, then
- * stage 2, then whole-VMID / whole-regime ones — with traffic between classes: the only order a correct
+ * stale walk-cache entry leads into a freed table frame). At the SYNC the pending commands complete one at a
+ * time in the order that hurts most — ATC invalidations first, then stage-1 leaf-only TLB invalidations, the
+ * other stage-1 ones, stage 2 likewise, then whole-VMID / whole-regime ones; equal ranks in a random order —
+ * with traffic between commands: nothing orders the commands of one batch, so the only order a correct
  * driver is immune to is the one it enforces with CMD_SYNCs of its own.
  *
  * "Generous" mode applies each invalidation at once and over-invalidates as QEMU does (TG, TTL and Leaf are
@@ -119,18 +120,27 @@ export interface ResolvedContext {
   readonly ats: boolean;
 }
 
-/** Effect classes, in the order the adversary completes them at a CMD_SYNC. */
-const CLASS_ATC = 0;
-const CLASS_S1 = 1;
-const CLASS_S2 = 2;
-const CLASS_ALL = 3;
-const CLASS_COUNT = 4;
+/**
+ * Completion ranks, in the order the adversary completes the commands of a batch at a CMD_SYNC (IHI 0070
+ * 4.1.4, 4.7.3: nothing orders the commands of one batch; only the SYNC guarantees all are done): ATC
+ * invalidations first (so that traffic refills the ATC from TLB entries still cached), then stage-1 leaf-only
+ * invalidations before the stage-1 ones that also reach the walk cache (so that traffic refills leaves
+ * through table descriptors still cached), then stage 2 in the same way, then whole-VMID / whole-regime
+ * ones. Commands of equal rank complete in a random order.
+ */
+const RANK_ATC = 0;
+const RANK_S1_LEAF = 1;
+const RANK_S1 = 2;
+const RANK_S2_LEAF = 3;
+const RANK_S2 = 4;
+const RANK_ALL = 5;
+const RANK_COUNT = 6;
 
 /** A consumed invalidation whose effect is not yet guaranteed. */
 class Effect {
   constructor(
     readonly op: number,
-    readonly cls: number,
+    readonly rank: number,
     readonly vmid: number,
     readonly asid: number,
     readonly addr: number,
@@ -149,17 +159,23 @@ class Effect {
 const F = FIELD_IDS;
 const TWO_POW_64 = TWO_POW_32 * TWO_POW_32;
 
-function effectClass(op: number): number {
+function completionRank(op: number, leaf: number): number {
   switch (op) {
     case Opcode.ATC_INV:
-      return CLASS_ATC;
+      return RANK_ATC;
     case Opcode.TLBI_S2_IPA:
-      return CLASS_S2;
+      return leaf === 1 ? RANK_S2_LEAF : RANK_S2;
     case Opcode.TLBI_S12_VMALL:
     case Opcode.TLBI_NSNH_ALL:
-      return CLASS_ALL;
+      return RANK_ALL;
+    case Opcode.TLBI_NH_VA:
+    case Opcode.TLBI_NH_VAA:
+    case Opcode.TLBI_EL2_VA:
+    case Opcode.TLBI_EL2_VAA:
+    case Opcode.TLBI_EL3_VA:
+      return leaf === 1 ? RANK_S1_LEAF : RANK_S1;
     default:
-      return CLASS_S1;
+      return RANK_S1;
   }
 }
 
@@ -229,6 +245,7 @@ export class SmmuModel {
   private readonly entry = new CheckedEntry();
   private readonly h = new Uint32Array(4);
   private inSync = false;
+  private readonly rankScratch: Effect[] = [];
   private nestedCtx: ResolvedContext | null = null;
   private readonly tableXlate = (ipa: number): number => this.s2TableAddr(ipa);
 
@@ -648,7 +665,7 @@ export class SmmuModel {
     const scale = ranged ? v[F.scale]! : 0;
     const eff = new Effect(
       op,
-      effectClass(op),
+      completionRank(op, v[F.leaf]!),
       v[F.vmid]!,
       v[F.asid]!,
       v[F.addr]!,
@@ -678,28 +695,47 @@ export class SmmuModel {
     this.onSyncComplete?.(slot);
   }
 
-  /** Complete pending effects now (what a CMD_SYNC does before it signals). */
+  /**
+   * Complete pending effects now (what a CMD_SYNC does before it signals): one command at a time, in the
+   * adversary's order (see the ranks), with a round of device traffic after each command that removed
+   * something. Traffic before the first completion adds nothing beyond what ran after the previous one (or
+   * what the driver's side ran once the tables changed): the caches have not changed since; nor does traffic
+   * after a command that removed nothing.
+   */
   completePending(): void {
     if (this.inSync) return;
     this.inSync = true;
-    // Traffic before the first completion adds nothing beyond what ran after the previous completion (or
-    // what the driver's side ran once the tables changed): the caches have not changed since.
     const p = this.pending;
     if (p.length > 0) {
-      for (let cls = 0; cls < CLASS_COUNT; cls++) {
-        let any = false;
-        for (let i = 0; i < p.length; i++) {
-          const eff = p[i]!;
-          if (eff.cls === cls) {
-            this.apply(eff);
-            any = true;
+      const batch = this.rankScratch;
+      let removed = this.removedCount();
+      for (let rank = 0; rank < RANK_COUNT; rank++) {
+        batch.length = 0;
+        for (let i = 0; i < p.length; i++) if (p[i]!.rank === rank) batch.push(p[i]!);
+        for (let i = batch.length - 1; i > 0; i--) {
+          const j = this.rng.below(i + 1);
+          const t = batch[i]!;
+          batch[i] = batch[j]!;
+          batch[j] = t;
+        }
+        for (let i = 0; i < batch.length; i++) {
+          this.apply(batch[i]!);
+          const now = this.removedCount();
+          if (now !== removed) {
+            this.runTraffic();
+            removed = this.removedCount();
           }
         }
-        if (any) this.runTraffic();
       }
+      batch.length = 0;
       p.length = 0;
     }
     this.inSync = false;
+  }
+
+  /** Entries removed by invalidation so far, over the TLB, the walk cache and the ATC. */
+  private removedCount(): number {
+    return this.tlb.removed + this.walkCache.removed + this.atc.removed;
   }
 
   // ---------------------------------------------------------------- invalidation semantics
