@@ -157,6 +157,8 @@ class Effect {
 }
 
 const F = FIELD_IDS;
+/** The largest SCALE a range command may rely on (IDR5.DS = 1; 31 without DS, where SCALE is 5 bits). */
+const MAX_DS_SCALE = 39;
 const TWO_POW_64 = TWO_POW_32 * TWO_POW_32;
 
 function completionRank(op: number, leaf: number): number {
@@ -833,6 +835,9 @@ export class SmmuModel {
     if (eff.tg !== 0) {
       g = 10 + 2 * eff.tg;
       ttl = eff.tg === 2 && eff.ttl === 1 && !this.features.ds ? 0 : eff.ttl;
+      // With DS, SCALE is 6 bits (w0[25:20]); a SCALE above 39 "is treated as 39" but software must not
+      // rely on it (IHI 0070 4.4.1.1): the adversary takes the range to be nothing at all.
+      if (!generous && eff.scale > MAX_DS_SCALE) return;
       const range = (eff.num + 1) * 2 ** eff.scale * 2 ** g;
       last = Math.min(eff.addr + range, TWO_POW_64) - 1;
       // A base misaligned for the hinted level makes the invalidated range UNPREDICTABLE: the adversary
