@@ -22,9 +22,8 @@ describe('smmuv3-tlbi simulate', () => {
       staleReports: [],
       scenario: null,
     });
-    expect((doc.operations as Record<string, number>).maps + (doc.operations as Record<string, number>).unmaps).toBe(
-      300,
-    );
+    const operations = doc.operations as { maps: number; unmaps: number };
+    expect(operations.maps + operations.unmaps).toBe(300);
     expect(doc.config).toMatchObject({
       granule: 4096,
       stage: 'nested',
