@@ -3,7 +3,7 @@
  * at a stale build and parallel test files never race on web/dist), serve it with the CLI's own server on
  * port 0, and drive Debian's Chromium through playwright-core (no browser download).
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,8 +12,9 @@ import { vi } from 'vitest';
 import { build } from 'vite';
 import { buildProgram } from '../src/cli/main.js';
 import { startServer, type RunningServer } from '../src/cli/serve.js';
+import { CHROMIUM_MISSING, ChromiumPath, chromiumPresent } from './chromium.js';
 
-export const ChromiumPath = '/usr/bin/chromium';
+export { ChromiumPath } from './chromium.js';
 export const ChromiumArgs = [
   '--no-sandbox',
   '--disable-gpu',
@@ -29,10 +30,9 @@ export const RESULTS = join(ROOT, 'test-results');
 
 /** Whether the browser tests can run; on CI a missing Chromium is an error, not a skip. */
 export function chromiumAvailable(): boolean {
-  if (existsSync(ChromiumPath)) return true;
-  const msg = `${ChromiumPath} is missing: the browser tests need Debian's chromium (apt-get install -y chromium; .ci/run installs it)`;
-  if (process.env.CI) throw new Error(msg);
-  console.warn(`SKIPPING browser tests: ${msg}`);
+  if (chromiumPresent()) return true;
+  if (process.env.CI) throw new Error(CHROMIUM_MISSING);
+  console.warn(`SKIPPING browser tests: ${CHROMIUM_MISSING}`);
   return false;
 }
 
