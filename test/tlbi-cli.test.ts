@@ -116,6 +116,29 @@ describe('plan: requests', () => {
     expect(doc.stats.commands).toBe(1);
   });
 
+  it('S1_ASID_NESTED from JSON, and --vmid V on a stage-1 target from flags: NH_VA carries the VMID', async () => {
+    const req = {
+      smmus: [{ id: 0, ril: true, e2h: true }],
+      invs: [{ smmu: 0, type: 'S1_ASID_NESTED', id: 5, vmid: 3, pgsize: 4096 }],
+      iova: '0x10000000',
+      size: '0x1000',
+      granule: 4096,
+      leaf: true,
+    };
+    const r = await run(['--json'], req);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { commands: { name: string; fields: Record<string, unknown> }[] };
+    expect(doc.commands.map((c) => [c.name, c.fields.asid, c.fields.vmid])).toEqual([
+      ['TLBI_NH_VA', 5, 3],
+      ['CMD_SYNC', undefined, undefined],
+    ]);
+    const flags = await run(['--iova', '0x10000000', '--size', '4K', '--id', '5', '--vmid', '3', '--e2h', '--json']);
+    expect(flags.code).toBe(0);
+    expect((JSON.parse(flags.stdout) as { commands: unknown }).commands).toEqual(doc.commands);
+    const human = await run(['--iova', '0x10000000', '--size', '4K', '--id', '5', '--vmid', '3']);
+    expect(human.stdout).toMatch(/target smmu 0 S1_ASID_NESTED id 5 vmid 3 pgsize 4096/);
+  });
+
   it('--help shows an example', async () => {
     const r = await run(['--help']);
     expect(r.stdout).toMatch(/Examples:\n {2}\$ smmuv3-tlbi plan/);
@@ -159,6 +182,12 @@ describe('plan: invalid requests exit 2 naming the field', () => {
     ['unknown SMMU', inv0({ smmu: 3 }), /^error: invs\[0\]\.smmu: SMMU 3 is not listed/],
     ['ASID beyond 16 bits', inv0({ id: 0x10000 }), /^error: invs\[0\]\.id: ASID/],
     ['VMID beyond 16 bits', inv0({ vmid: 0x10000 }), /^error: invs\[0\]\.vmid: VMID/],
+    ['a VMID on a plain S1_ASID target', inv0({ vmid: 3 }), /^error: invs\[0\]\.vmid: .*use type S1_ASID_NESTED/],
+    [
+      'a VMID on an S2_VMID target',
+      bad({ invs: [{ smmu: 0, type: 'S2_VMID', id: 3, vmid: 3 }] }),
+      /^error: invs\[0\]\.vmid: only S1_ASID_NESTED/,
+    ],
     [
       'StreamID beyond 32 bits',
       bad({ invs: [{ smmu: 0, type: 'ATS', id: 2 ** 32 }] }),

@@ -119,10 +119,15 @@ function probes(n: bigint, rnd: () => bigint): bigint[] {
   return out;
 }
 
-function tagOf(inv: Inv, e2h: boolean): Pick<CachedEntry, 'stage' | 'asid' | 'vmid'> {
-  return inv.type === 'S1_ASID'
-    ? { stage: 1, asid: inv.id, vmid: e2h ? 0 : inv.vmid }
-    : { stage: 2, asid: 0, vmid: inv.id };
+/**
+ * The tag a target's cached entries carry: a plain stage-1 stream is tagged with VMID 0 (its STE has no
+ * stage 2) and, on an E2H SMMU, belongs to the EL2-E2H regime; a stage 1 under a nesting parent is an EL1
+ * stream tagged with its parent's VMID, E2H or not.
+ */
+function tagOf(inv: Inv, e2h: boolean): Pick<CachedEntry, 'stage' | 'asid' | 'vmid' | 'el2'> {
+  if (inv.type === 'S1_ASID') return { stage: 1, asid: inv.id, vmid: 0, el2: e2h };
+  if (inv.type === 'S1_ASID_NESTED') return { stage: 1, asid: inv.id, vmid: inv.vmid, el2: false };
+  return { stage: 2, asid: 0, vmid: inv.id, el2: false };
 }
 
 /** Leaf entries of `bytes` at `level` inside [start, end), sampled. */
@@ -191,14 +196,25 @@ function targetsArb(pg: number, nSmmu: number): fc.Arbitrary<InvKey[]> {
   const key = fc
     .record({
       smmu: fc.integer({ min: 0, max: nSmmu - 1 }),
-      type: fc.constantFrom('S1_ASID', 'S1_ASID', 'S2_VMID', 'S2_VMID_S1_CLEAR', 'ATS', 'ATS_FULL') as fc.Arbitrary<
-        InvKey['type']
-      >,
+      type: fc.constantFrom(
+        'S1_ASID',
+        'S1_ASID',
+        'S1_ASID_NESTED',
+        'S2_VMID',
+        'S2_VMID_S1_CLEAR',
+        'ATS',
+        'ATS_FULL',
+      ) as fc.Arbitrary<InvKey['type']>,
       id: fc.integer({ min: 0, max: 0xffff }),
       ssid: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 0xfffff })),
       vmid: fc.integer({ min: 0, max: 0xffff }),
     })
-    .map((k) => ({ ...k, ssid: k.type === 'ATS' ? k.ssid : 0, pgsize: pg }));
+    .map((k) => ({
+      ...k,
+      ssid: k.type === 'ATS' ? k.ssid : 0,
+      vmid: k.type === 'S1_ASID_NESTED' ? k.vmid : 0,
+      pgsize: pg,
+    }));
   return fc.array(key, { minLength: 1, maxLength: 8 });
 }
 

@@ -62,6 +62,11 @@ export interface CachedEntry {
   stage: 1 | 2;
   asid: number;
   vmid: number;
+  /**
+   * A stage-1 entry of the EL2-E2H regime (a plain stage-1 stream on an SMMU with E2H). When absent, the
+   * `e2h` argument of mustKill decides for every stage-1 entry.
+   */
+  el2?: boolean;
   /** Inserted with this translation granule (bytes). */
   granule: bigint;
   level: number;
@@ -81,8 +86,11 @@ export function levelBytes(granule: bigint, level: number): bigint {
  * Does `cmd` (an entry issued on an SMMU with or without E2H) have to remove `e`? The architecture's rules
  * (IHI 0070 4.4), written independently of the engine, with BigInt arithmetic.
  */
-export function mustKill(cmd: Command, e: CachedEntry, e2h: boolean): boolean {
+export function mustKill(cmd: Command, e: CachedEntry, smmuE2h: boolean): boolean {
   const c = cmd as unknown as Record<string, number>;
+  // From here on, `e2h` reads: the entry is a stage-1 entry of the EL2-E2H regime (or a stage-2 entry on an
+  // E2H SMMU, where it changes nothing).
+  const e2h = e.el2 ?? smmuE2h;
   switch (cmd.name) {
     case 'TLBI_NH_ASID':
       return !e2h && e.stage === 1 && e.asid === c.asid && e.vmid === c.vmid;

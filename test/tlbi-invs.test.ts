@@ -92,6 +92,30 @@ describe('invs: the Linux kunit sequence', () => {
     expect(a.hasAts).toBe(true);
     expect(mergeInvs(emptyInvs(), [V1, V1c]).hasAts).toBe(false);
   });
+
+  it('S1_ASID_NESTED sorts between S1_ASID and S2_VMID, keyed by (id, vmid); other types keep vmid 0', () => {
+    const a = mergeInvs(emptyInvs(), [
+      { smmu: 0, type: 'S2_VMID', id: 1 },
+      { smmu: 0, type: 'S1_ASID_NESTED', id: 2, vmid: 9 },
+      { smmu: 0, type: 'S1_ASID_NESTED', id: 2, vmid: 3 },
+      { smmu: 0, type: 'S1_ASID_NESTED', id: 1, vmid: 9 },
+      { smmu: 0, type: 'S1_ASID_NESTED', id: 2, vmid: 3 },
+      { smmu: 0, type: 'S1_ASID', id: 7, vmid: 5 },
+    ]);
+    expect(a.live().map((e) => [e.type, e.id, e.vmid, e.users])).toEqual([
+      ['S1_ASID', 7, 0, 1],
+      ['S1_ASID_NESTED', 1, 9, 1],
+      ['S1_ASID_NESTED', 2, 3, 2],
+      ['S1_ASID_NESTED', 2, 9, 1],
+      ['S2_VMID', 1, 0, 1],
+    ]);
+    const r = unrefInvs(a, [
+      { smmu: 0, type: 'S1_ASID_NESTED', id: 2, vmid: 9 },
+      { smmu: 0, type: 'S1_ASID_NESTED', id: 2, vmid: 4 },
+    ]);
+    expect(r.trashed.map((e) => [e.id, e.vmid])).toEqual([[2, 9]]);
+    expect(r.warnings).toEqual(['unref of {smmu 0, S1_ASID_NESTED, id 2 vmid 4}: no such entry']);
+  });
 });
 
 // ---------------------------------------------------------------- properties against a multiset
@@ -102,8 +126,9 @@ const keyArb: fc.Arbitrary<InvKey> = fc
     type: fc.constantFrom(...INV_TYPES),
     id: fc.integer({ min: 0, max: 4 }),
     ssid: fc.integer({ min: 0, max: 2 }),
+    vmid: fc.integer({ min: 0, max: 2 }),
   })
-  .map((k) => ({ ...k, ssid: k.type === 'ATS' ? k.ssid : 0 }));
+  .map((k) => ({ ...k, ssid: k.type === 'ATS' ? k.ssid : 0, vmid: k.type === 'S1_ASID_NESTED' ? k.vmid : 0 }));
 
 const opArb = fc.oneof(
   fc.record({ op: fc.constant('merge' as const), keys: fc.array(keyArb, { maxLength: 6 }) }),
@@ -113,7 +138,7 @@ const opArb = fc.oneof(
 
 /** The reference: a map key → count, with keys written out by hand (not with compareInv). */
 function refKey(k: InvKey): string {
-  return `${k.smmu}|${k.type}|${k.id}|${isAtsType(k.type) ? (k.ssid ?? 0) : 0}`;
+  return `${k.smmu}|${k.type}|${k.id}|${isAtsType(k.type) ? (k.ssid ?? 0) : 0}|${k.type === 'S1_ASID_NESTED' ? (k.vmid ?? 0) : 0}`;
 }
 
 function snapshot(invs: Invs): { key: string; users: number }[] {

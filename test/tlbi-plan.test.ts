@@ -414,3 +414,92 @@ describe('tlbi policy', () => {
     ]);
   });
 });
+
+describe('S1_ASID_NESTED: a stage 1 under a nesting parent', () => {
+  const guest: InvKey[] = [{ smmu: 0, type: 'S1_ASID_NESTED', id: 5, vmid: 3, pgsize: 4096 }];
+  const nva = (f: string): string => `TLBI_NH_VA asid=5 vmid=3 ${f}`;
+
+  it('linux and tlbi: NH_VA / NH_ASID carry the VMID (ranged, no-RIL stride, whole-tag)', () => {
+    expect(linux(guest, { iova: 0x1000, size: 0x2000, granule: 4096, leaf: true })).toEqual([
+      nva('num=0 scale=1 leaf=1 ttl=3 tg=1 addr=0x1000'),
+      SYNC,
+    ]);
+    expect(linux(guest, { iova: 0, size: 0, granule: 4096, leaf: true })).toEqual(['TLBI_NH_ASID asid=5 vmid=3', SYNC]);
+    expect(linux(guest, { iova: 0x1000, size: 0x2000, granule: 4096, leaf: true }, [NORIL])).toEqual([
+      nva('num=0 scale=0 leaf=1 ttl=0 tg=0 addr=0x1000'),
+      nva('num=0 scale=0 leaf=1 ttl=0 tg=0 addr=0x2000'),
+      SYNC,
+    ]);
+    expect(tlbi(guest, { start: 0x8000, last: 0xbfff, leafLevels: [3], tableLevels: [], granule: 4096 })).toEqual([
+      nva('num=0 scale=2 leaf=1 ttl=3 tg=1 addr=0x8000'),
+      SYNC,
+    ]);
+    expect(tlbi(guest, { start: 0, last: 0x1fffff, leafLevels: [3], tableLevels: [], granule: 4096 }, [NORIL])).toEqual(
+      ['TLBI_NH_ASID asid=5 vmid=3', SYNC],
+    );
+  });
+
+  it('plain S1_ASID writes VMID 0 under both policies, whatever vmid the caller passed', () => {
+    const plain: InvKey[] = [{ smmu: 0, type: 'S1_ASID', id: 5, vmid: 3, pgsize: 4096 }];
+    expect(invsOf(plain).inv[0]!.vmid).toBe(0);
+    expect(linux(plain, { iova: 0x1000, size: 0x1000, granule: 4096, leaf: true })).toEqual([
+      va('num=0 scale=0 leaf=1 ttl=3 tg=1 addr=0x1000'),
+      SYNC,
+    ]);
+    expect(tlbi(plain, { start: 0x1000, last: 0x1fff, leafLevels: [3], tableLevels: [], granule: 4096 })).toEqual([
+      va('num=0 scale=0 leaf=1 ttl=3 tg=1 addr=0x1000'),
+      SYNC,
+    ]);
+    expect(linux(plain, { iova: 0, size: 0, granule: 4096, leaf: true })).toEqual(['TLBI_NH_ASID asid=5 vmid=0', SYNC]);
+  });
+
+  it('E2H applies to plain stage-1 targets only: the nested one keeps NH_VA with its VMID', () => {
+    const e2h: SmmuOptions[] = [{ ril: true, e2h: true, forceSync: false }];
+    const keys: InvKey[] = [...guest, { smmu: 0, type: 'S1_ASID', id: 5, pgsize: 4096 }];
+    expect(linux(keys, { iova: 0x1000, size: 0x1000, granule: 4096, leaf: true }, e2h)).toEqual([
+      'TLBI_EL2_VA asid=5 num=0 scale=0 leaf=1 ttl=3 tg=1 addr=0x1000',
+      nva('num=0 scale=0 leaf=1 ttl=3 tg=1 addr=0x1000'),
+      SYNC,
+    ]);
+    expect(linux(keys, { iova: 0, size: 0, granule: 4096, leaf: true }, e2h)).toEqual([
+      'TLBI_EL2_ASID asid=5',
+      'TLBI_NH_ASID asid=5 vmid=3',
+      SYNC,
+    ]);
+  });
+
+  it('one batch with S1_ASID and S2_VMID (between them in the sort order); two guests with one ASID are two targets', () => {
+    const keys: InvKey[] = [
+      { smmu: 0, type: 'S2_VMID', id: 3, pgsize: 4096 },
+      { smmu: 0, type: 'S1_ASID_NESTED', id: 5, vmid: 4, pgsize: 4096 },
+      { smmu: 0, type: 'S2_VMID_S1_CLEAR', id: 3 },
+      { smmu: 0, type: 'S1_ASID_NESTED', id: 5, vmid: 3, pgsize: 4096 },
+      { smmu: 0, type: 'S1_ASID', id: 5, pgsize: 4096 },
+    ];
+    const invs = invsOf(keys);
+    expect(invs.live().map((e) => `${e.type}:${e.id}:${e.vmid}`)).toEqual([
+      'S1_ASID:5:0',
+      'S1_ASID_NESTED:5:3',
+      'S1_ASID_NESTED:5:4',
+      'S2_VMID:3:0',
+      'S2_VMID_S1_CLEAR:3:0',
+    ]);
+    expect(linux(keys, { iova: 0x1000, size: 0x1000, granule: 4096, leaf: true })).toEqual([
+      va('num=0 scale=0 leaf=1 ttl=3 tg=1 addr=0x1000'),
+      nva('num=0 scale=0 leaf=1 ttl=3 tg=1 addr=0x1000'),
+      'TLBI_NH_VA asid=5 vmid=4 num=0 scale=0 leaf=1 ttl=3 tg=1 addr=0x1000',
+      'TLBI_S2_IPA vmid=3 num=0 scale=0 leaf=1 ttl=3 tg=1 addr=0x1000',
+      SYNC,
+      'TLBI_NH_ALL vmid=3',
+      SYNC,
+    ]);
+    // The whole-tag path (tlbi): S12_VMALL of VMID 3 also cleared its stage-1 entries, so no NH_ALL.
+    expect(tlbi(keys, { start: 0, last: 0x1fffff, leafLevels: [3], tableLevels: [], granule: 4096 }, [NORIL])).toEqual([
+      'TLBI_NH_ASID asid=5 vmid=0',
+      'TLBI_NH_ASID asid=5 vmid=3',
+      'TLBI_NH_ASID asid=5 vmid=4',
+      'TLBI_S12_VMALL vmid=3',
+      SYNC,
+    ]);
+  });
+});

@@ -417,7 +417,10 @@ class Replanner {
   private makeInvs(t: Target, pgsize: number, key: number): Invs {
     const keys: InvKey[] = isS2(t.op)
       ? [{ smmu: 0, type: 'S2_VMID', id: t.vmid, pgsize }]
-      : [{ smmu: 0, type: 'S1_ASID', id: t.asid, vmid: isE2h(t.op) ? 0 : t.vmid, pgsize }];
+      : isE2h(t.op) || t.vmid === 0
+        ? [{ smmu: 0, type: 'S1_ASID', id: t.asid, pgsize }]
+        : // A stage-1 command naming a VMID other than 0: a stage 1 under a nesting parent.
+          [{ smmu: 0, type: 'S1_ASID_NESTED', id: t.asid, vmid: t.vmid, pgsize }];
     if (isS2(t.op) && this.nested.has(t.vmid)) keys.push({ smmu: 0, type: 'S2_VMID_S1_CLEAR', id: t.vmid });
     const v = invsOf(keys);
     this.invsCache.set(key, v);

@@ -5,7 +5,10 @@
 import type { Command as Program } from 'commander';
 import { InputError } from '../parse.js';
 import {
+  INV_TYPES,
   PAGE_SIZES,
+  isS1Type,
+  isTlbType,
   leafSizes,
   levelShift,
   parsePlanRequest,
@@ -80,7 +83,9 @@ export function requestFromFlags(o: PlanOpts): Record<string, unknown> {
   if (o.size !== undefined && o.last !== undefined) throw new UsageError('give --size or --last, not both');
   const tlbiLevels = o.leafLevels !== undefined || o.tableLevels !== undefined;
   const policy = o.policy ?? (tlbiLevels ? 'tlbi' : 'linux');
-  const target: Record<string, unknown> = { smmu: o.smmu, type: o.type, id: o.id, vmid: o.vmid, pgsize: o.pgsize };
+  // --vmid V (V ≠ 0) on a stage-1 target: a stage 1 under a nesting parent, the S1_ASID_NESTED type.
+  const type = o.type === 'S1_ASID' && o.vmid !== 0 ? 'S1_ASID_NESTED' : o.type;
+  const target: Record<string, unknown> = { smmu: o.smmu, type, id: o.id, vmid: o.vmid, pgsize: o.pgsize };
   if (o.ssid !== undefined) target.ssid = o.ssid;
   const invs = [target, ...o.ats.map((a) => atsTarget(a, o.smmu))];
   const smmus = [{ id: o.smmu, ril: o.ril, e2h: o.e2h ?? false, forceSync: o.forceSync ?? false }];
@@ -160,8 +165,8 @@ function printHuman(req: PlanRequest, commands: PlannedEntryJson[], stats: PlanS
     out(
       `  target smmu ${e.smmu} ${e.type} id ${e.id}` +
         (e.type === 'ATS' ? ` ssid ${e.ssid}` : '') +
-        (e.type === 'S1_ASID' ? ` vmid ${e.vmid}` : '') +
-        (e.type === 'S1_ASID' || e.type === 'S2_VMID' ? ` pgsize ${e.pgsize}` : ''),
+        (isS1Type(e.type) ? ` vmid ${e.vmid}` : '') +
+        (isTlbType(e.type) ? ` pgsize ${e.pgsize}` : ''),
     );
   let smmu = -1;
   let batch = -1;
@@ -221,9 +226,14 @@ export function registerPlan(program: Program): void {
     .option('--no-leaf', 'linux: a non-leaf (walk-cache) invalidation; tlbi: a table descriptor was cleared too')
     .option('--leaf-levels <list>', 'tlbi: levels (0-3) whose leaf descriptors were cleared, e.g. "3" or "2,3"')
     .option('--table-levels <list>', 'tlbi: levels (0-2) of cleared table descriptors, e.g. "2"')
-    .option('--type <type>', 'target type: S1_ASID, S2_VMID, S2_VMID_S1_CLEAR, ATS, ATS_FULL', 'S1_ASID')
+    .option('--type <type>', `target type: ${INV_TYPES.join(', ')}`, 'S1_ASID')
     .option('--id <n>', 'ASID, VMID or StreamID of the target', uintOption('id'), 0)
-    .option('--vmid <n>', 'VMID of a stage-1 target', uintOption('vmid'), 0)
+    .option(
+      '--vmid <n>',
+      'VMID of a stage-1 target under a nesting parent (a nonzero VMID makes S1_ASID S1_ASID_NESTED)',
+      uintOption('vmid'),
+      0,
+    )
     .option('--ssid <n>', 'SubstreamID of an ATS target', uintOption('ssid'))
     .option('--pgsize <bytes>', 'smallest page size of the domain: 4K, 16K or 64K', uintOption('pgsize'), 4096)
     .option('--smmu <n>', 'SMMU id', uintOption('smmu'), 0)

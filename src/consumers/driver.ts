@@ -47,6 +47,8 @@ import {
   emptyInvs,
   invalidateRange,
   invsOf,
+  isS1Type,
+  isTlbType,
   mergeInvs,
   purgeInvs,
   tlbiInv,
@@ -461,7 +463,9 @@ export class Driver {
     const pgsize = this.granule;
     const keys: InvKey[] = [];
     if (d.kind === 's1') {
-      keys.push({ smmu, type: 'S1_ASID', id: d.tag, vmid: d.vsmmu?.vmid ?? 0, pgsize });
+      // A guest stage 1 behind a vSMMU is tagged with the vSMMU's VMID: the nested target type.
+      if (d.vsmmu !== null) keys.push({ smmu, type: 'S1_ASID_NESTED', id: d.tag, vmid: d.vsmmu.vmid, pgsize });
+      else keys.push({ smmu, type: 'S1_ASID', id: d.tag, pgsize });
       if (m.ats) for (const sid of m.sids) keys.push({ smmu, type: 'ATS', id: sid, ssid: pasid, pgsize });
     } else if (d.kind === 's2') {
       keys.push({ smmu, type: 'S2_VMID', id: d.tag, pgsize });
@@ -584,7 +588,7 @@ export class Driver {
   private unref(d: Domain, keys: InvKey[]): void {
     const r = unrefInvs(d.invs, keys);
     this.counters.unrefWarnings += r.warnings.length;
-    const tags = r.trashed.filter((e) => e.type === 'S1_ASID' || e.type === 'S2_VMID' || e.type === 'S2_VMID_S1_CLEAR');
+    const tags = r.trashed.filter((e) => isTlbType(e.type) || e.type === 'S2_VMID_S1_CLEAR');
     if (tags.length > 0) this.flushTags(d, tags);
     const p = purgeInvs(d.invs);
     if (p !== null) d.invs = p;
@@ -846,8 +850,8 @@ export class Driver {
 function leftoverTagEntries(port: SmmuPort, t: Inv): number {
   let n = 0;
   const m = port.model;
-  const s1 = t.type === 'S1_ASID';
-  const vmid = s1 ? (port.spec.e2h ? 0 : t.vmid) : t.id;
+  const s1 = isS1Type(t.type);
+  const vmid = t.type === 'S1_ASID_NESTED' ? t.vmid : s1 ? 0 : t.id;
   const hit = (e: TlbEntry | WalkEntry): boolean =>
     s1 ? e.kind !== Kind.S2 && e.asid === t.id && e.vmid === vmid : e.regime === Regime.NH && e.vmid === vmid;
   for (const e of m.tlb.all)

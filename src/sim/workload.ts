@@ -305,7 +305,7 @@ class Simulation {
         const keys: InvKey[] = [];
         const attach: Attachment[] = [];
         for (let s = 0; s < c.smmus; s++) {
-          keys.push({ smmu: s, type: 'S1_ASID', id: gd.asid, vmid: 1, pgsize: g });
+          keys.push({ smmu: s, type: 'S1_ASID_NESTED', id: gd.asid, vmid: 1, pgsize: g });
           attach.push({ smmu: s, sid: 0x10, ssid: d });
           if (c.ats) {
             keys.push({ smmu: s, type: 'ATS', id: 0x20, ssid: d });
@@ -342,7 +342,7 @@ class Simulation {
             ...(this.e2h ? { regime: 'el2-e2h' as const } : {}),
             cds: new Map([[0, { asid: d + 1, table: cfg }]]),
           });
-          keys.push({ smmu: s, type: 'S1_ASID', id: d + 1, vmid: 0, pgsize: g });
+          keys.push({ smmu: s, type: 'S1_ASID', id: d + 1, pgsize: g });
           attach.push({ smmu: s, sid: 0x10 + d, ssid: 0 });
           if (c.ats) {
             // One ATS endpoint with a PASID per domain.

@@ -2,10 +2,12 @@
  * The invalidation engine — public API.
  *
  * ## Targets: the invs array (invs.ts)
- * `Inv` = {smmu, type, id, ssid, vmid, pgsize, users}; `type` ∈ S1_ASID (id = ASID, vmid = its VMID),
- * S2_VMID (id = VMID), S2_VMID_S1_CLEAR (id = VMID of a nesting parent), ATS (id = StreamID, ssid =
- * SubstreamID, 0 = none), ATS_FULL (id = StreamID). `pgsize` in bytes (4096 / 16384 / 65536).
- * `Invs` holds them sorted by (smmu, type, id, ssid for ATS types), deduplicated, reference-counted:
+ * `Inv` = {smmu, type, id, ssid, vmid, pgsize, users}; `type` ∈ S1_ASID (id = ASID of a plain stage-1
+ * domain, VMID 0), S1_ASID_NESTED (id = ASID, vmid = VMID of its nesting parent), S2_VMID (id = VMID),
+ * S2_VMID_S1_CLEAR (id = VMID of a nesting parent), ATS (id = StreamID, ssid = SubstreamID, 0 = none),
+ * ATS_FULL (id = StreamID). `pgsize` in bytes (4096 / 16384 / 65536).
+ * `Invs` holds them sorted by (smmu, type, id, vmid for S1_ASID_NESTED, ssid for ATS types), deduplicated,
+ * reference-counted:
  * - `mergeInvs(invs, keys)` → new Invs (present: users+1; new: users=1; trash dropped);
  * - `unrefInvs(invs, keys)` → in place: users−1, entries reaching 0 become trash (reported in `trashed`,
  *   skipped by planners), trailing trash cut; a missing key is a warning, never an exception;

@@ -10,26 +10,42 @@
  *   back; trailing trash is cut by shrinking `count`; an entry that is not present is reported as a warning.
  * - `purgeInvs(invs)` returns a NEW array without trash, or `null` when there is no trash.
  *
- * The key of an entry (sort order, equality) is (smmu, type in TYPE_ORDER, id, and ssid for ATS types only);
- * `vmid` (stage-1 targets) and `pgsize` are attributes carried along, not part of the key.
+ * The key of an entry (sort order, equality) is (smmu, type in TYPE_ORDER, id, then vmid for S1_ASID_NESTED
+ * only, then ssid for ATS types only); `pgsize` is an attribute carried along, not part of the key. Two
+ * S1_ASID_NESTED targets with the same ASID under different VMIDs (two guests behind two vSMMUs on one SMMU)
+ * are different TLB tags, hence different entries. `vmid` is meaningful for S1_ASID_NESTED only: every other
+ * type stores 0 (a plain stage-1 STE is tagged with VMID 0, as Linux programs it; S2 types carry their VMID
+ * in `id`).
+ *
+ * Sort order of the types (TYPE_ORDER): S1_ASID, S1_ASID_NESTED, S2_VMID, S2_VMID_S1_CLEAR, ATS, ATS_FULL —
+ * Linux's enum order with the nested stage-1 type placed next to the other stage-1 type. S1_ASID_NESTED
+ * batches like S1_ASID (its commands may share a batch with S1_ASID and S2_VMID commands of the same SMMU);
+ * see the batching rules in plan.ts.
  */
 
 /** The kinds of target, in sort order (which is also the order commands are issued in). */
-export const INV_TYPES = ['S1_ASID', 'S2_VMID', 'S2_VMID_S1_CLEAR', 'ATS', 'ATS_FULL'] as const;
+export const INV_TYPES = ['S1_ASID', 'S1_ASID_NESTED', 'S2_VMID', 'S2_VMID_S1_CLEAR', 'ATS', 'ATS_FULL'] as const;
 export type InvType = (typeof INV_TYPES)[number];
 
 /** Rank of each type in the sort order. */
 export const TYPE_ORDER: Readonly<Record<InvType, number>> = {
   S1_ASID: 0,
-  S2_VMID: 1,
-  S2_VMID_S1_CLEAR: 2,
-  ATS: 3,
-  ATS_FULL: 4,
+  S1_ASID_NESTED: 1,
+  S2_VMID: 2,
+  S2_VMID_S1_CLEAR: 3,
+  ATS: 4,
+  ATS_FULL: 5,
 };
 
 /**
  * One invalidation target.
- * - `S1_ASID`: id = ASID, `vmid` = the VMID the stage-1 entries are tagged with (0 without nesting).
+ * - `S1_ASID`: id = ASID of a plain stage-1 domain (its STE has no stage 2 and is tagged with VMID 0, as
+ *   Linux's `struct arm_smmu_inv`, which has no VMID, assumes): TLBI_NH_VA / TLBI_NH_ASID with VMID 0, or
+ *   TLBI_EL2_VA / TLBI_EL2_ASID under E2H.
+ * - `S1_ASID_NESTED`: id = ASID, `vmid` = VMID of a stage-1 table under a nesting parent (a guest stage 1
+ *   behind a vSMMU, pKVM's host stage 1 over its identity stage 2): TLBI_NH_VA / TLBI_NH_ASID carrying that
+ *   VMID, as Linux's vSMMU forwarding path writes a guest's commands (the SMMU's E2H does not apply: such
+ *   streams are EL1 streams under a stage 2).
  * - `S2_VMID`: id = VMID.
  * - `S2_VMID_S1_CLEAR`: id = VMID of a nesting parent; after the stage-2 invalidation completed, NH_ALL(VMID).
  * - `ATS`: id = StreamID, `ssid` = SubstreamID (0 = none).
@@ -87,6 +103,16 @@ export class Invs {
   }
 }
 
+/** True for the TLB types tagged by an ASID (S1_ASID, S1_ASID_NESTED). */
+export function isS1Type(t: InvType): boolean {
+  return t === 'S1_ASID' || t === 'S1_ASID_NESTED';
+}
+
+/** True for the targets of an SMMU TLB whose page size matters: the stage-1 types and S2_VMID. */
+export function isTlbType(t: InvType): boolean {
+  return t === 'S1_ASID' || t === 'S1_ASID_NESTED' || t === 'S2_VMID';
+}
+
 export function isAtsType(t: InvType): boolean {
   return t === 'ATS' || t === 'ATS_FULL';
 }
@@ -96,13 +122,18 @@ export function emptyInvs(): Invs {
   return new Invs([]);
 }
 
-/** Compare two targets by key: SMMU, type rank, id, then ssid for ATS types only. */
+/** Compare two targets by key: SMMU, type rank, id, then vmid for S1_ASID_NESTED, ssid for ATS types. */
 export function compareInv(a: InvKey, b: InvKey): number {
   if (a.smmu !== b.smmu) return a.smmu < b.smmu ? -1 : 1;
   const ta = TYPE_ORDER[a.type];
   const tb = TYPE_ORDER[b.type];
   if (ta !== tb) return ta < tb ? -1 : 1;
   if (a.id !== b.id) return a.id < b.id ? -1 : 1;
+  if (a.type === 'S1_ASID_NESTED') {
+    const va = a.vmid ?? 0;
+    const vb = b.vmid ?? 0;
+    if (va !== vb) return va < vb ? -1 : 1;
+  }
   if (isAtsType(a.type)) {
     const sa = a.ssid ?? 0;
     const sb = b.ssid ?? 0;
@@ -117,7 +148,7 @@ function makeInv(k: InvKey, users: number): Inv {
     type: k.type,
     id: k.id,
     ssid: k.ssid ?? 0,
-    vmid: k.vmid ?? 0,
+    vmid: k.type === 'S1_ASID_NESTED' ? (k.vmid ?? 0) : 0,
     pgsize: k.pgsize ?? 4096,
     users,
   };
@@ -180,7 +211,8 @@ export interface UnrefResult {
 
 function keyText(k: InvKey): string {
   const ssid = isAtsType(k.type) ? ` ssid ${k.ssid ?? 0}` : '';
-  return `{smmu ${k.smmu}, ${k.type}, id ${k.id}${ssid}}`;
+  const vmid = k.type === 'S1_ASID_NESTED' ? ` vmid ${k.vmid ?? 0}` : '';
+  return `{smmu ${k.smmu}, ${k.type}, id ${k.id}${vmid}${ssid}}`;
 }
 
 /**

@@ -11,6 +11,11 @@
  * batch ends with one CMD_SYNC when it holds any command and the next live target is on another SMMU, or is
  * the first S2_VMID_S1_CLEAR after other types, or the first ATS/ATS_FULL after non-ATS types, or there is
  * none. With an SMMU's `forceSync`, a CMD_SYNC is also inserted before a batch would exceed 63 commands.
+ * S1_ASID_NESTED targets batch like S1_ASID ones (no boundary between S1_ASID, S1_ASID_NESTED and S2_VMID).
+ *
+ * VMID of stage-1 commands: S1_ASID targets write VMID 0 under both policies (Linux's `struct arm_smmu_inv`
+ * has no VMID, and a plain stage-1 STE is tagged with VMID 0); S1_ASID_NESTED targets write their `vmid`
+ * with TLBI_NH_VA / TLBI_NH_ASID, whatever the SMMU's E2H, as Linux's vSMMU path forwards a guest's commands.
  */
 import { Opcode } from '../cmdq/opcodes.js';
 import { writeAtcInv, writeTlbiTag } from '../cmdq/writers.js';
@@ -101,6 +106,7 @@ function log2(x: number): number {
 
 // Numeric type codes (TYPE_ORDER, kept in `Invs.typeCode`): the walk compares numbers, not strings.
 const T_S1_ASID = TYPE_ORDER.S1_ASID;
+const T_S1_ASID_NESTED = TYPE_ORDER.S1_ASID_NESTED;
 const T_S2_VMID = TYPE_ORDER.S2_VMID;
 const T_S2_VMID_S1_CLEAR = TYPE_ORDER.S2_VMID_S1_CLEAR;
 const T_ATS = TYPE_ORDER.ATS;
@@ -129,7 +135,7 @@ function hasS2Before(invs: Invs, i: number, smmu: number, vmid: number): boolean
   const code = invs.typeCode;
   for (let k = i - 1; k >= 0; k--) {
     const e = inv[k]!;
-    if (e.smmu !== smmu || code[k] === T_S1_ASID) return false;
+    if (e.smmu !== smmu || code[k]! < T_S2_VMID) return false;
     if (code[k] === T_S2_VMID && e.id === vmid && e.users > 0) return true;
   }
   return false;
@@ -139,18 +145,36 @@ function tooBig(c: Core, o: SmmuOptions): boolean {
   return c.everything || (!o.ril && perStrideTooBig(c.span[1]!, c.strideShift));
 }
 
-/** A TLB target (S1_ASID or S2_VMID, by its type code): one whole-tag command or a ranged loop. */
+/**
+ * The VMID field of a TLB target's commands: S1_ASID 0 (a plain stage-1 STE is tagged with VMID 0; EL2
+ * commands have no VMID), S1_ASID_NESTED its `vmid`, S2_VMID its id.
+ */
+function tlbVmid(cur: Inv, type: number): number {
+  return type === T_S1_ASID ? 0 : type === T_S1_ASID_NESTED ? cur.vmid : cur.id;
+}
+
+/** Whole-tag opcode of a TLB target: S1_ASID under E2H uses the EL2 form, S1_ASID_NESTED never does. */
+function tagOpcode(type: number, e2h: boolean): number {
+  if (type === T_S1_ASID) return e2h ? Opcode.TLBI_EL2_ASID : Opcode.TLBI_NH_ASID;
+  return type === T_S1_ASID_NESTED ? Opcode.TLBI_NH_ASID : Opcode.TLBI_S12_VMALL;
+}
+
+/** Ranged opcode of a TLB target (see tagOpcode). */
+function vaOpcode(type: number, e2h: boolean): number {
+  if (type === T_S1_ASID) return e2h ? Opcode.TLBI_EL2_VA : Opcode.TLBI_NH_VA;
+  return type === T_S1_ASID_NESTED ? Opcode.TLBI_NH_VA : Opcode.TLBI_S2_IPA;
+}
+
+/** A TLB target (S1_ASID, S1_ASID_NESTED or S2_VMID, by its type code): one whole-tag command or a ranged loop. */
 function planTlb(c: Core, cur: Inv, type: number, o: SmmuOptions, out: PlanOutput): void {
-  const s1 = type === T_S1_ASID;
-  const asid = s1 ? cur.id : 0;
-  const vmid = s1 ? (o.e2h ? 0 : cur.vmid) : cur.id;
+  const asid = type < T_S2_VMID ? cur.id : 0;
+  const vmid = tlbVmid(cur, type);
   if (tooBig(c, o)) {
-    const op = s1 ? (o.e2h ? Opcode.TLBI_EL2_ASID : Opcode.TLBI_NH_ASID) : Opcode.TLBI_S12_VMALL;
     const slot = out.add();
-    writeTlbiTag(out.buf.u32, slot, op, asid, vmid);
+    writeTlbiTag(out.buf.u32, slot, tagOpcode(type, o.e2h), asid, vmid);
     return;
   }
-  const op = s1 ? (o.e2h ? Opcode.TLBI_EL2_VA : Opcode.TLBI_NH_VA) : Opcode.TLBI_S2_IPA;
+  const op = vaOpcode(type, o.e2h);
   if (o.ril) {
     const pgShift = log2(cur.pgsize);
     const ttl = c.linuxTtl ? (c.leaf === 1 ? linuxLeafTtl(c.granuleShift, pgShift) : 0) : c.ttl;
@@ -213,7 +237,8 @@ function planCore(c: Core, invs: Invs, smmus: SmmuTable, out: PlanOutput): numbe
 const RIL_OPTIONS: SmmuOptions = { ril: true, e2h: false, forceSync: false };
 
 /**
- * The common case without the walk: `invs` holds exactly one entry, live, a TLB target (S1_ASID / S2_VMID)
+ * The common case without the walk: `invs` holds exactly one entry, live, a TLB target (S1_ASID,
+ * S1_ASID_NESTED or S2_VMID)
  * on an SMMU with range invalidation, and the request is a range. The plan is then the range loop of that
  * target and one CMD_SYNC, exactly what planCore would emit. Returns the type code, or -1 when the case
  * does not apply (the caller takes the walk).
@@ -244,9 +269,7 @@ function planSingleRil(
   const o = smmus[e.smmu]!;
   out.begin(e.smmu, o.forceSync);
   // One call site, so that V8 inlines the range loop once.
-  const s1 = type === T_S1_ASID;
-  const op = s1 ? (o.e2h ? Opcode.TLBI_EL2_VA : Opcode.TLBI_NH_VA) : Opcode.TLBI_S2_IPA;
-  emitRilSpan(out, span, op, s1 ? e.id : 0, s1 ? (o.e2h ? 0 : e.vmid) : e.id, pgShift, ttl, leaf);
+  emitRilSpan(out, span, vaOpcode(type, o.e2h), type < T_S2_VMID ? e.id : 0, tlbVmid(e, type), pgShift, ttl, leaf);
   out.submit();
   return out.count - before;
 }

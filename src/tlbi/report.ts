@@ -5,7 +5,7 @@
  */
 import { decodeSlot } from '../cmdq/codec.js';
 import { fieldsToJson, wordsToJson, type JsonFields } from '../cmdq/json.js';
-import type { Invs } from './invs.js';
+import { isTlbType, type Invs } from './invs.js';
 import { PlanOutput } from './output.js';
 import {
   invalidateRange,
@@ -113,7 +113,7 @@ export function planStats(out: PlanOutput, size: number, strideBytes: number, in
     }
   }
   let tlbTargets = 0;
-  for (const e of invs.live()) if (e.type === 'S1_ASID' || e.type === 'S2_VMID') tlbTargets++;
+  for (const e of invs.live()) if (isTlbType(e.type)) tlbTargets++;
   s.rangedTargets = tlbTargets - s.wholeTag;
   s.pagesRequested = size === 0 ? 0 : (s.rangedTargets * size) / 4096;
   s.pagesInvalidated = bytes / 4096;

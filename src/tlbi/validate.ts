@@ -3,7 +3,7 @@
  * InputError naming the field. The hot path (plan.ts, range.ts) trusts what passes here.
  */
 import { InputError, parseBool, parseUint } from '../parse.js';
-import { INV_TYPES, invsOf, type Inv, type InvKey, type InvType, type Invs } from './invs.js';
+import { INV_TYPES, invsOf, isTlbType, type Inv, type InvKey, type InvType, type Invs } from './invs.js';
 import type { RangeRequest, SmmuOptions, SmmuTable, TlbiDescription } from './plan.js';
 import { leafLevelAllowed, levelShift, tableLevelAllowed } from './range.js';
 
@@ -15,6 +15,7 @@ const MAX_SMMU_ID = 0xffff;
 
 const ID_LIMITS: Readonly<Record<InvType, { bits: number; what: string }>> = {
   S1_ASID: { bits: 16, what: 'ASID' },
+  S1_ASID_NESTED: { bits: 16, what: 'ASID' },
   S2_VMID: { bits: 16, what: 'VMID' },
   S2_VMID_S1_CLEAR: { bits: 16, what: 'VMID' },
   ATS: { bits: 32, what: 'StreamID' },
@@ -82,6 +83,13 @@ export function checkInvKey(k: InvKey, smmus: SmmuTable, field: string): void {
   const vmid = k.vmid ?? 0;
   if (!Number.isInteger(vmid) || vmid < 0 || vmid >= 2 ** 16)
     throw new InputError(`${field}.vmid`, `VMID ${String(vmid)} does not fit in 16 bits`);
+  if (vmid !== 0 && k.type !== 'S1_ASID_NESTED')
+    throw new InputError(
+      `${field}.vmid`,
+      k.type === 'S1_ASID'
+        ? 'a plain S1_ASID target is tagged with VMID 0 (use type S1_ASID_NESTED for a stage 1 under a nesting parent)'
+        : `only S1_ASID_NESTED targets have a VMID (a ${k.type} target has none besides its id)`,
+    );
   const pg = k.pgsize ?? 4096;
   if (!PAGE_SIZES.includes(pg))
     throw new InputError(`${field}.pgsize`, `pgsize ${String(pg)} is not 4096, 16384 or 65536`);
@@ -125,7 +133,7 @@ export function leafSizes(pgsize: number): number[] {
 
 /** TLB targets (those whose pgsize matters). */
 function tlbTargets(invs: Invs): Inv[] {
-  return invs.live().filter((e) => e.type === 'S1_ASID' || e.type === 'S2_VMID');
+  return invs.live().filter((e) => isTlbType(e.type));
 }
 
 /** Check a linux-policy request against the targets; throws an InputError naming the field. */

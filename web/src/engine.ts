@@ -4,7 +4,14 @@
  * entry is decoded back from its 16-byte words by the codec. Nothing here plans anything itself.
  */
 import { CommandChecker, decodeSlot } from '../../src/cmdq/index.js';
-import { levelMask, tlbiShape, planLinuxReport, planTlbiReport, parsePlanRequest } from '../../src/tlbi/index.js';
+import {
+  isTlbType,
+  levelMask,
+  tlbiShape,
+  planLinuxReport,
+  planTlbiReport,
+  parsePlanRequest,
+} from '../../src/tlbi/index.js';
 import type { PlanEntry, PlanModel, Policy } from './plan-view.js';
 import { commandClass, commandSpan } from './span.js';
 
@@ -26,7 +33,7 @@ export function planDocument(doc: Record<string, unknown>, requestText: string):
     report = planLinuxReport(req.invs, r, req.table);
     range = r.size === 0 ? null : { start: r.iova, end: r.iova + r.size };
     stride = r.granule;
-    pgsize = req.invs.live().find((e) => e.type === 'S1_ASID' || e.type === 'S2_VMID')?.pgsize ?? 4096;
+    pgsize = req.invs.live().find((e) => isTlbType(e.type))?.pgsize ?? 4096;
   } else {
     const t = req.tlbi!;
     report = planTlbiReport(req.invs, t, req.table);

@@ -75,6 +75,7 @@ const Presets: Record<string, InvRow[]> = {
     { smmu: '0', type: 'S1_ASID', id: '5', extra: '0' },
     { smmu: '1', type: 'S1_ASID', id: '5', extra: '0' },
   ],
+  guest: [{ smmu: '0', type: 'S1_ASID_NESTED', id: '5', extra: '3' }],
 };
 
 function sizeLabel(bytes: number, pgsize: number): string {
@@ -109,7 +110,7 @@ function fillLevels(): void {
 }
 
 function invRow(r: InvRow, k: number): HTMLElement {
-  const extraLabel = r.type === 'S1_ASID' ? 'vmid' : r.type === 'ATS' ? 'ssid' : '';
+  const extraLabel = r.type === 'S1_ASID_NESTED' ? 'vmid' : r.type === 'ATS' ? 'ssid' : '';
   return h(
     'tr',
     { 'data-row': k },

@@ -74,9 +74,9 @@ export function levelsFromLinux(
 
 function invJson(r: InvRow, pgsize: number): Record<string, unknown> {
   const o: Record<string, unknown> = { smmu: r.smmu.trim(), type: r.type, id: r.id.trim() };
-  if (r.type === 'S1_ASID') o.vmid = r.extra.trim() || '0';
+  if (r.type === 'S1_ASID_NESTED') o.vmid = r.extra.trim() || '0';
   if (r.type === 'ATS') o.ssid = r.extra.trim() || '0';
-  if (r.type === 'S1_ASID' || r.type === 'S2_VMID') o.pgsize = pgsize;
+  if (r.type === 'S1_ASID' || r.type === 'S1_ASID_NESTED' || r.type === 'S2_VMID') o.pgsize = pgsize;
   return o;
 }
 

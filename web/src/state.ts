@@ -4,7 +4,7 @@
  * linked in a review.
  */
 
-export const INV_TYPES = ['S1_ASID', 'S2_VMID', 'S2_VMID_S1_CLEAR', 'ATS', 'ATS_FULL'] as const;
+export const INV_TYPES = ['S1_ASID', 'S1_ASID_NESTED', 'S2_VMID', 'S2_VMID_S1_CLEAR', 'ATS', 'ATS_FULL'] as const;
 export type InvType = (typeof INV_TYPES)[number];
 
 export const PGSIZES = [4096, 16384, 65536] as const;
@@ -13,7 +13,7 @@ export type Pgsize = (typeof PGSIZES)[number];
 export const VIEWS = ['plan', 'decode', 'simulate'] as const;
 export type View = (typeof VIEWS)[number];
 
-/** One row of the invs editor. `extra` is the VMID of an S1_ASID target or the SSID of an ATS target. */
+/** One row of the invs editor. `extra` is the VMID of an S1_ASID_NESTED target or the SSID of an ATS target. */
 export interface InvRow {
   smmu: string;
   type: InvType;
