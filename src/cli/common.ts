@@ -2,9 +2,11 @@
  * Shared CLI plumbing: exit codes, reading inputs, printing exactly one JSON document, and turning errors
  * into one clear line on stderr.
  */
-import { readFileSync } from 'node:fs';
 import { CommanderError, InvalidArgumentError, type Command } from 'commander';
 import { InputError, parseUint, parseBool } from '../parse.js';
+import { UsageError } from './errors.js';
+import { readWhole } from './input.js';
+import { OutputClosed, OutputFailed, output } from './output.js';
 
 export const EXIT_OK = 0;
 export const EXIT_CHECK_FAILED = 1;
@@ -14,42 +16,29 @@ export const EXIT_INTERNAL = 3;
 export const SCHEMA_VERSION = 1;
 
 /** A usage problem found by a command (bad flag value, unreadable input): exit 2 with one line. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { UsageError };
 
 /** Print exactly one JSON document on stdout. */
 export function printJson(doc: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...doc }, null, 2) + '\n');
+  output.write(JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...doc }, null, 2) + '\n');
 }
 
 /** Human text goes to stdout unless --json is active (then it must not be printed at all). */
 export function out(line: string): void {
-  process.stdout.write(line + '\n');
+  output.write(line + '\n');
 }
 
 export function warn(line: string): void {
   process.stderr.write(line + '\n');
 }
 
-/** Read a file (or stdin for `-` or when no file is given). */
+/**
+ * Read a whole (small) input: a file, or stdin for `-` or when no file is given. Gzip is not inflated here.
+ * Bounded: an input larger than the whole-input limit (WHOLE_INPUT_LIMIT, 64 MiB) — `/dev/zero` for instance — is
+ * a usage error, as is a missing file or a directory.
+ */
 export async function readInput(file: string | undefined): Promise<Buffer> {
-  try {
-    if (file === undefined || file === '-') {
-      if (process.stdin.isTTY) throw new UsageError('no input: give a file or pipe data on stdin');
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      return Buffer.concat(chunks);
-    }
-    return readFileSync(file);
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read ${file ?? 'stdin'}: ${code ?? (e as Error).message}`);
-  }
+  return readWhole(file);
 }
 
 /** Parse JSON text, or a usage error naming the source and position. */
@@ -96,15 +85,26 @@ export function choiceOption<T extends string>(field: string, choices: readonly 
  */
 export function action<A extends unknown[]>(fn: (...args: A) => number | Promise<number>) {
   return async (...args: A): Promise<void> => {
+    output.begin();
     try {
-      process.exitCode = await fn(...args);
+      const code = await fn(...args);
+      output.status = Math.max(output.status, code);
+      await output.end();
+      process.exitCode = code;
     } catch (e) {
+      output.abort();
       process.exitCode = reportError(e);
     }
   };
 }
 
 export function reportError(e: unknown): number {
+  // A closed pipe: quiet, with the status the run had so far.
+  if (e instanceof OutputClosed) return output.status;
+  if (e instanceof OutputFailed) {
+    warn(`error: cannot write output: ${e.message}`);
+    return EXIT_USAGE;
+  }
   if (e instanceof UsageError || e instanceof InputError) {
     warn(`error: ${e.message}`);
     return EXIT_USAGE;

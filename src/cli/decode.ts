@@ -5,7 +5,6 @@ import {
   decodeHalves,
   decodedEntryToJson,
   featuresFromIdRegs,
-  halvesFromBytes,
   type DecodeResult,
   type QueueKind,
   type SmmuFeatures,
@@ -18,13 +17,14 @@ import {
   UsageError,
   action,
   choiceOption,
+  SCHEMA_VERSION,
   out,
-  printJson,
-  readInput,
   uintOption,
   withExamples,
 } from './common.js';
-import { parseHexPairs } from './hexwords.js';
+import { HexPairReader, parseHexPairs } from './hexwords.js';
+import { DEFAULT_MAX_ENTRIES, EntryAligner, TextLines, entryLimit, inputChunks, openInput } from './input.js';
+import { JsonDocWriter, output } from './output.js';
 import { BUILTIN_SAMPLE } from './sample.js';
 
 interface DecodeOpts {
@@ -38,6 +38,7 @@ interface DecodeOpts {
   idr5?: number;
   errorsOnly?: boolean;
   sample?: boolean;
+  maxEntries: number;
 }
 
 export function buildChecker(o: {
@@ -57,16 +58,57 @@ export function buildChecker(o: {
   return new CommandChecker({ features: feats, queue: o.queue ?? 'non-secure', lax: o.lax ?? false });
 }
 
-/** Read the entries to decode: a binary dump (--file) or hex word pairs (arguments or stdin). */
-export async function readEntries(words: string[], file: string | undefined): Promise<Uint32Array> {
+/**
+ * The entries to decode, a chunk at a time (four halves per entry): a binary dump (--file, gzip inflated) or hex
+ * word pairs (arguments or stdin), read as a stream and refused past `maxEntries` entries.
+ */
+export async function* readEntries(
+  words: string[],
+  file: string | undefined,
+  maxEntries: number = DEFAULT_MAX_ENTRIES,
+): AsyncGenerator<Uint32Array> {
   if (file !== undefined) {
-    const buf = await readInput(file);
-    if (buf.length % 16 !== 0)
-      throw new UsageError(`${file}: ${buf.length} bytes is not a multiple of 16 (one entry is 16 bytes)`);
-    return halvesFromBytes(new Uint8Array(buf.buffer, buf.byteOffset, buf.length)).slice();
+    const src = openInput(file, '--file');
+    const al = new EntryAligner();
+    for await (const c of inputChunks(src, entryLimit(maxEntries))) {
+      const u = al.push(c);
+      if (u.length > 0) yield u;
+    }
+    if (al.tail !== 0)
+      throw new UsageError(`${src.name}: ${al.bytes} bytes is not a multiple of 16 (one entry is 16 bytes)`);
+    return;
   }
-  if (words.length > 0) return parseHexPairs(words.join(' '), 'arguments');
-  return parseHexPairs((await readInput(undefined)).toString('utf8'), 'stdin');
+  if (words.length > 0) {
+    yield parseHexPairs(words.join(' '), 'arguments');
+    return;
+  }
+  const src = openInput(undefined, 'hex words or --file');
+  const CHUNK_ENTRIES = 4096;
+  let buf = new Uint32Array(CHUNK_ENTRIES * 4);
+  let n = 0;
+  const ready: Uint32Array[] = [];
+  const reader = new HexPairReader('stdin', (a, b, c, d) => {
+    if (reader.entries >= maxEntries)
+      throw new UsageError(`stdin: more than ${maxEntries} entries: ${entryLimit(maxEntries).why}`);
+    buf[n * 4] = a;
+    buf[n * 4 + 1] = b;
+    buf[n * 4 + 2] = c;
+    buf[n * 4 + 3] = d;
+    if (++n === CHUNK_ENTRIES) {
+      ready.push(buf);
+      buf = new Uint32Array(CHUNK_ENTRIES * 4);
+      n = 0;
+    }
+  });
+  const lines = new TextLines('stdin', (line, no) => reader.line(line, no));
+  for await (const c of inputChunks(src)) {
+    lines.pushBytes(c);
+    while (ready.length > 0) yield ready.shift()!;
+  }
+  lines.end();
+  reader.end();
+  while (ready.length > 0) yield ready.shift()!;
+  if (n > 0) yield buf.subarray(0, n * 4);
 }
 
 export function registerDecode(program: Program): void {
@@ -77,7 +119,16 @@ export function registerDecode(program: Program): void {
         'or a raw little-endian queue dump with --file. Exit 1 when any entry is illegal.',
     )
     .argument('[words...]', 'hex words, two per entry: 0x<w0> 0x<w1>')
-    .option('-f, --file <path>', 'raw little-endian command-queue dump (a multiple of 16 bytes)')
+    .option(
+      '-f, --file <path>',
+      'raw little-endian command-queue dump (a multiple of 16 bytes, gzip accepted; - for stdin)',
+    )
+    .option(
+      '--max-entries <n>',
+      'refuse a dump (binary or hex words) of more than n entries (size suffixes accepted, e.g. 1M)',
+      uintOption('--max-entries'),
+      DEFAULT_MAX_ENTRIES,
+    )
     .option('--json', 'print one JSON document')
     .option('--lax', 'report set RES0 bits as warnings instead of errors')
     .option(
@@ -101,24 +152,52 @@ export function registerDecode(program: Program): void {
         const sources = [words.length > 0, o.file !== undefined, o.sample === true].filter(Boolean).length;
         if (sources > 1) throw new UsageError('give the entries one way: words, --file or --sample');
         const checker = buildChecker(o);
-        const u32 = o.sample
-          ? parseHexPairs(BUILTIN_SAMPLE.map(([, w0, w1]) => `${w0} ${w1}`).join('\n'), 'sample')
-          : await readEntries(words, o.file);
-        const n = u32.length / 4;
+        const chunks = o.sample
+          ? (async function* () {
+              yield parseHexPairs(BUILTIN_SAMPLE.map(([, w0, w1]) => `${w0} ${w1}`).join('\n'), 'sample');
+            })()
+          : readEntries(words, o.file, o.maxEntries);
+        let n = 0;
         let illegal = 0;
-        const json: Record<string, unknown>[] = [];
-        for (let s = 0; s < n; s++) {
-          const h: [number, number, number, number] = [u32[s * 4]!, u32[s * 4 + 1]!, u32[s * 4 + 2]!, u32[s * 4 + 3]!];
-          const r: DecodeResult = decodeHalves(h[0], h[1], h[2], h[3], checker);
-          if (!r.ok) illegal++;
-          if (o.json) json.push(decodedEntryToJson(s, r, h));
-          else if (!o.errorsOnly || !r.ok) out(formatDecoded(s, r, h));
+        const doc = o.json ? new JsonDocWriter((s) => output.write(s)) : null;
+        if (doc) {
+          doc.field('schemaVersion', SCHEMA_VERSION);
+          doc.openArray('entries');
         }
-        if (o.json) printJson({ entries: json, summary: { entries: n, illegal } });
-        else process.stderr.write(`${n} entries, ${illegal} illegal\n`);
+        for await (const u32 of chunks) {
+          const m = u32.length >>> 2;
+          for (let k = 0; k < m; k++, n++) {
+            const h: [number, number, number, number] = [
+              u32[k * 4]!,
+              u32[k * 4 + 1]!,
+              u32[k * 4 + 2]!,
+              u32[k * 4 + 3]!,
+            ];
+            const r: DecodeResult = decodeHalves(h[0], h[1], h[2], h[3], checker);
+            if (!r.ok) {
+              illegal++;
+              output.status = EXIT_CHECK_FAILED;
+            }
+            if (doc) doc.item(decodedEntryToJson(n, r, h));
+            else if (!o.errorsOnly || !r.ok) out(formatDecoded(n, r, h));
+            if ((k & 1023) === 1023) await output.drain();
+          }
+          await output.drain();
+        }
+        if (doc) {
+          doc.closeArray();
+          doc.field('summary', { entries: n, illegal });
+          doc.end();
+        } else process.stderr.write(`${n} entries, ${illegal} illegal\n`);
         return illegal > 0 ? EXIT_CHECK_FAILED : EXIT_OK;
       }),
     );
+  cmd.addHelpText(
+    'after',
+    '\nInput size: the input is read as a stream; a dump (binary or hex words) of more than --max-entries entries ' +
+      '(default 2^24 = 16M, a 256 MiB dump) is refused, as is a gzip file once it inflates past that (exit 2).\n' +
+      'Output: a closed pipe (| head) stops the run quietly; any other write error is exit 2.',
+  );
   withExamples(
     cmd,
     'smmuv3-tlbi decode --sample',

@@ -45,10 +45,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  // A closed pipe (`… | head`) ends output quietly.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  });
+  // stdout errors (a closed pipe, a full disk) are handled by the shared writer (output.ts).
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
