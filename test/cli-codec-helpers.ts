@@ -24,11 +24,11 @@ function newestSource(dir: string): number {
 }
 
 /**
- * Make sure dist/ holds a CLI built from the current cli/ and cmdq/ sources. Test files run in parallel, so
+ * Make sure dist/ holds a CLI built from the current sources. Test files run in parallel, so
  * the build is guarded by a lock directory: one worker builds, the others wait for it.
  */
 export function ensureBuilt(): void {
-  const src = Math.max(newestSource(join(ROOT, 'src', 'cli')), newestSource(join(ROOT, 'src', 'cmdq')));
+  const src = newestSource(join(ROOT, 'src'));
   const fresh = (): boolean => existsSync(BUILT) && statSync(BUILT).mtimeMs >= src;
   if (fresh()) return;
   const lock = join(ROOT, 'dist', '.cli-test-build.lock');

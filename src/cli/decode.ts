@@ -69,6 +69,8 @@ export async function* readEntries(
 ): AsyncGenerator<Uint32Array> {
   if (file !== undefined) {
     const src = openInput(file, '--file');
+    if (src.bytes !== null && !src.gzip && src.bytes % 16 !== 0)
+      throw new UsageError(`${src.name}: ${src.bytes} bytes is not a multiple of 16 (one entry is 16 bytes)`);
     const al = new EntryAligner();
     for await (const c of inputChunks(src, entryLimit(maxEntries))) {
       const u = al.push(c);

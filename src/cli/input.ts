@@ -14,7 +14,7 @@
  * or hex words) are limited by `--max-entries` (default 2^24 entries, 256 MiB of dump); with registers the ring size
  * caps what is read; a gzip member is refused once its inflated size passes the limit that applies.
  */
-import { createReadStream, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { halvesFromBytes } from '../cmdq/index.js';
@@ -37,6 +37,8 @@ export interface InputSource {
   /** A regular file: seekable, its size known (`bytes`), may be read more than once. */
   readonly regular: boolean;
   readonly bytes: number | null;
+  /** A regular file that starts with the gzip magic (0x1f 0x8b); false for stdin (not known before reading). */
+  readonly gzip: boolean;
 }
 
 function errCode(e: unknown): string {
@@ -48,7 +50,7 @@ function errCode(e: unknown): string {
 export function openInput(file: string | undefined, option = 'input'): InputSource {
   if (file === undefined || file === '-') {
     if (process.stdin.isTTY) throw new UsageError(`no input: give ${option} or pipe data on stdin`);
-    return { name: 'stdin', path: null, regular: false, bytes: null };
+    return { name: 'stdin', path: null, regular: false, bytes: null, gzip: false };
   }
   let st;
   try {
@@ -57,7 +59,22 @@ export function openInput(file: string | undefined, option = 'input'): InputSour
     throw new UsageError(`cannot read ${file}: ${errCode(e)}`);
   }
   if (st.isDirectory()) throw new UsageError(`cannot read ${file}: EISDIR (a directory, not a file)`);
-  return { name: file, path: file, regular: st.isFile(), bytes: st.isFile() ? st.size : null };
+  let gzip = false;
+  if (st.isFile() && st.size >= 2) {
+    const magic = Buffer.alloc(2);
+    try {
+      const fd = openSync(file, 'r');
+      try {
+        readSync(fd, magic, 0, 2, 0);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      throw new UsageError(`cannot read ${file}: ${errCode(e)}`);
+    }
+    gzip = magic[0] === 0x1f && magic[1] === 0x8b;
+  }
+  return { name: file, path: file, regular: st.isFile(), bytes: st.isFile() ? st.size : null, gzip };
 }
 
 /** What an input may hold: at most `bytes` (inflated) bytes, and the message when it holds more. */
