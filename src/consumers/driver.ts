@@ -59,6 +59,7 @@ import {
   type SmmuOptions,
   type SmmuTable,
 } from '../tlbi/index.js';
+import { GuestPhysView } from './guest-memory.js';
 import { HeldFrames, RangeAllocator } from './space.js';
 import { CommandStats, PlanTotals, SmmuPort, StaleLog, routePlan, type SmmuSpec } from './smmu-port.js';
 
@@ -121,6 +122,8 @@ export interface GuestMemory {
   readonly ram: RangeAllocator;
   /** Host-physical address of each guest RAM chunk, by chunk index. */
   readonly chunks: number[];
+  /** The guest's view of its table window (follows the table pages the VMM moved). */
+  readonly view: GuestPhysView;
 }
 
 /** A virtual SMMU: a VMID on one SMMU for a guest whose stage 2 is a nesting parent. */
@@ -357,7 +360,14 @@ export class Driver {
         data: this.data,
       }),
     );
-    this.map(d, LAYOUT.guestTableIpa, LAYOUT.guestTableIpa, LAYOUT.guestTableBytes, ProtRW);
+    // The first block of the window is mapped with pages, so that the VMM can move a table page there
+    // (moveGuestTablePage); the rest with blocks.
+    const base = LAYOUT.guestTableIpa;
+    const block = 2 ** (Math.log2(this.granule) * 2 - 3);
+    const paged = Math.min(block, LAYOUT.guestTableBytes);
+    this.map(d, base, base, this.granule, ProtRW);
+    if (paged > this.granule) this.map(d, base + this.granule, base + this.granule, paged - this.granule, ProtRW);
+    if (LAYOUT.guestTableBytes > paged) this.map(d, base + paged, base + paged, LAYOUT.guestTableBytes - paged, ProtRW);
     const chunks: number[] = [];
     for (let off = 0; off < LAYOUT.guestRamBytes; off += LAYOUT.guestChunk) {
       const pa = this.data.alloc(LAYOUT.guestChunk, LAYOUT.guestChunk)!;
@@ -368,8 +378,37 @@ export class Driver {
       tables: new FrameAllocator(this.granule, LAYOUT.guestTableIpa, LAYOUT.guestTableBytes),
       ram: new RangeAllocator(LAYOUT.guestRamIpa, LAYOUT.guestRamIpa + LAYOUT.guestRamBytes),
       chunks,
+      view: new GuestPhysView(this.mem, this.granule),
     };
     return d;
+  }
+
+  /**
+   * The VMM moves the guest page holding a guest table (guest-physical `ipa`) to another host frame, with the
+   * guest paused: copy the page, unmap it from the stage 2 (invalidated through the parent's targets, as
+   * migrateGuestChunk), map the IPA to the copy, then scrub and free the old frame. Nothing else in the stage
+   * 2 changes. Returns false (and does nothing) when the page is not mapped with a page of its own.
+   *
+   * A walk-cache entry of a nested stream is a combined structure that may hold the old frame's PA
+   * (IHI 0070 4.4.3.1): only the S2_VMID_S1_CLEAR target (NH_ALL after the S2_IPA's SYNC) removes it.
+   */
+  moveGuestTablePage(parent: Domain, ipa: number): boolean {
+    const g = parent.guest;
+    if (g === null) throw new RangeError('not a nesting parent');
+    const gran = this.granule;
+    const page = ipa - (ipa % gran);
+    const leaf = parent.table.walk(page).leaf;
+    if (leaf === null || leaf.size !== gran) return false;
+    const oldPa = leaf.pa;
+    const newPa = this.tablePool.alloc();
+    for (let off = 0; off < gran; off += 4) this.mem.writeU32(newPa + off, this.mem.readU32(oldPa + off));
+    this.unmap(parent, page, gran);
+    this.iotlbSync(parent);
+    this.map(parent, page, newPa, gran, ProtRW);
+    g.view.remap(page, newPa);
+    this.mem.zero(oldPa, gran);
+    if (oldPa !== page) this.tablePool.free(oldPa);
+    return true;
   }
 
   /**
@@ -410,7 +449,7 @@ export class Driver {
       granule: this.granule,
       ias: 48,
       oas: 40,
-      memory: this.mem,
+      memory: g.view,
       allocator: frames,
     });
     return this.register(

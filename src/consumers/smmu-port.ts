@@ -268,12 +268,16 @@ export class PlanTotals {
 export class StaleLog {
   count = 0;
   readonly reports: StaleReport[] = [];
+  /** All stale translations counted by the cache that held them (the kept reports are only the first few). */
+  readonly byCache: Record<string, number> = {};
 
   constructor(private readonly keep = 10) {}
 
   /** Record reports; `count` when one report stands for several entries. */
   note(reports: readonly StaleReport[], count = reports.length): void {
     this.count += count;
+    if (count === reports.length) for (const r of reports) this.byCache[r.cache] = (this.byCache[r.cache] ?? 0) + 1;
+    else if (reports.length > 0) this.byCache[reports[0]!.cache] = (this.byCache[reports[0]!.cache] ?? 0) + count;
     for (const r of reports) if (this.reports.length < this.keep) this.reports.push(r);
   }
 

@@ -77,7 +77,7 @@ export class WalkEntry implements TaggedEntry {
   idx: IntervalIndex<unknown> | null = null;
   constructor(
     public regime: RegimeValue,
-    /** S1 (stage-1 tables), S2 (stage-2 tables), NESTED (stage-1 tables of a nested stream: `next` is an IPA). */
+    /** S1 (stage-1 tables), S2 (stage-2 tables), NESTED (stage-1 tables of a nested stream: `next` is an IPA, `nextPa` its PA). */
     public kind: KindValue,
     public vmid: number,
     public asid: number,
@@ -87,6 +87,12 @@ export class WalkEntry implements TaggedEntry {
     public level: number,
     public granuleLog2: number,
     public next: number,
+    /**
+     * The PA of the next table. Under nesting `next` is an IPA and this entry is a combined stage-1 +
+     * stage-2 structure holding its stage-2 translation as it was when the walk read it: TLBI_S2_IPA is not
+     * required to remove it (IHI 0070 4.4.3.1), NH_ALL / NH_VAA / S12_VMALL are.
+     */
+    public nextPa: number = next,
   ) {
     this.matchLog2 = sizeLog2;
   }

@@ -14,6 +14,7 @@ import { AtcEntry, GLOBAL_ASID, KIND_NAMES, Kind, REGIME_NAMES, Regime, TlbEntry
 import type { ResolvedContext, SmmuModel } from './model.js';
 import { WalkResult, WalkStatus, canRead, canWrite, levelShift, permText, walk, type TableConfig } from './walker.js';
 import type { PhysMemory } from '../pgtable/memory.js';
+import type { TableUse } from './table-uses.js';
 
 /** One change to a table: which table (by stage and root) and the input range whose descriptors changed. */
 export interface ChangeSpec {
@@ -271,7 +272,9 @@ export class StaleChecker {
         cache: 'walk',
         entry: describeWalk(e),
         address: hexAddr(e.inStart),
-        cached: `level ${e.level} table descriptor → table at ${hexAddr(e.next)}`,
+        cached:
+          `level ${e.level} table descriptor → table at ${hexAddr(e.next)}` +
+          (e.kind === Kind.NESTED ? ` (IPA; cached PA ${hexAddr(e.nextPa)})` : ''),
         live,
         commands,
       });
@@ -285,8 +288,19 @@ export class StaleChecker {
     const r = walk(this.mem, cfg, e.inStart, this.r1, e.kind === Kind.NESTED ? this.xlate : null);
     for (let i = 0; i < r.tables; i++) {
       if (r.tableLevel[i] === e.level) {
-        if (r.tableNext[i] === e.next && cfg.granuleLog2 === e.granuleLog2) return;
-        report(`level ${e.level} table descriptor → table at ${hexAddr(r.tableNext[i]!)}`);
+        const next = r.tableNext[i]!;
+        if (next !== e.next || cfg.granuleLog2 !== e.granuleLog2) {
+          report(`level ${e.level} table descriptor → table at ${hexAddr(next)}`);
+          return;
+        }
+        if (e.kind !== Kind.NESTED) return;
+        // A combined entry also holds the next table's PA: stage 2 must still map the table's IPA there.
+        const pa = this.xlate(next);
+        if (pa !== e.nextPa)
+          report(
+            `level ${e.level} table descriptor → table at IPA ${hexAddr(next)}, which stage 2 now ` +
+              (pa < 0 ? 'does not map' : `maps to PA ${hexAddr(pa)}`),
+          );
         return;
       }
     }
@@ -340,12 +354,7 @@ export class StaleChecker {
     if (change.stage === 1) {
       for (const ctx of this.ctxByTag.values()) {
         if (ctx.s1 === null || ctx.s1.root !== change.root) continue;
-        const g = model.tlb.group(ctx.regime, ctx.kind, ctx.vmid);
-        if (g !== undefined) {
-          g.byAsid.get(ctx.asid)?.collect(first, last, tlbs);
-          g.byAsid.get(GLOBAL_ASID)?.collect(first, last, tlbs);
-        }
-        model.walkCache.group(ctx.regime, ctx.kind, ctx.vmid)?.byAsid.get(ctx.asid)?.collect(first, last, walks);
+        collectByInput(model, ctx, first, last, tlbs, walks);
       }
       for (const st of model.streams.values()) {
         if (!st.ats || st.cds === undefined) continue;
@@ -353,6 +362,27 @@ export class StaleChecker {
           if (cd.table.root === change.root) model.atc.overlapping(st.sid, ssid, first, last, atcs);
       }
     } else {
+      // Stage-1 tables of nested streams that sit in the changed IPA range: everything cached through them
+      // (the walk-cache entry holding the table's PA, and every leaf, deeper table and ATC entry walked
+      // through it) can be stale, whatever its own input or output address.
+      const uses: TableUse[] = [];
+      for (const ctx of this.ctxByTag.values()) {
+        if (ctx.kind !== Kind.NESTED || ctx.s2 === null || ctx.s2.root !== change.root) continue;
+        uses.length = 0;
+        model.tableUses.overlapping(ctx.regime, ctx.vmid, ctx.asid, first, last, uses);
+        for (const u of uses) {
+          const spanLast = u.spanStart + 2 ** u.spanLog2 - 1;
+          collectByInput(model, ctx, u.spanStart, spanLast, tlbs, walks);
+          for (const st of model.streams.values()) {
+            if (!st.ats || st.mode !== 'nested' || st.cds === undefined) continue;
+            for (const ssid of st.cds.keys()) {
+              const c = model.resolve(st.sid, ssid);
+              if (c !== null && c.regime === ctx.regime && c.vmid === ctx.vmid && c.asid === ctx.asid)
+                model.atc.overlapping(st.sid, ssid, u.spanStart, spanLast, atcs);
+            }
+          }
+        }
+      }
       for (const st of model.streams.values()) {
         if (st.s2 === undefined || st.s2.root !== change.root) continue;
         const vmid = model.features.stage2 ? st.vmid : 0;
@@ -392,6 +422,23 @@ export class StaleChecker {
     for (const e of model.atc.all.slice()) this.checkAtc(model, e, commands, out);
     return out;
   }
+}
+
+/** The TLB entries (the context's ASID and the global ones) and walk-cache entries of `ctx`'s tag over [first, last]. */
+function collectByInput(
+  model: SmmuModel,
+  ctx: ResolvedContext,
+  first: number,
+  last: number,
+  tlbs: TlbEntry[],
+  walks: WalkEntry[],
+): void {
+  const g = model.tlb.group(ctx.regime, ctx.kind, ctx.vmid);
+  if (g !== undefined) {
+    g.byAsid.get(ctx.asid)?.collect(first, last, tlbs);
+    g.byAsid.get(GLOBAL_ASID)?.collect(first, last, tlbs);
+  }
+  model.walkCache.group(ctx.regime, ctx.kind, ctx.vmid)?.byAsid.get(ctx.asid)?.collect(first, last, walks);
 }
 
 function perm(kind: number, attrLo: number, attrHi: number, s2AttrLo: number): string {

@@ -43,6 +43,7 @@ import {
 import { CommandQueue, CmdqError } from './queue.js';
 import { Rng } from './rng.js';
 import type { ContextDescriptor, StreamConfig } from './streams.js';
+import { NestedTableUses } from './table-uses.js';
 import {
   WalkResult,
   WalkStatus,
@@ -217,6 +218,8 @@ export class SmmuModel {
   readonly tlb: TaggedCache<TlbEntry>;
   readonly walkCache: TaggedCache<WalkEntry>;
   readonly atc: AtcCache;
+  /** Where nested stage-1 tables sit in IPA space (for the checker's scope after stage-2 changes). */
+  readonly tableUses = new NestedTableUses();
   readonly streams = new Map<number, StreamConfig>();
   /** Bumped whenever the stream table changes (for observers that derive data from it). */
   streamsVersion = 0;
@@ -424,17 +427,23 @@ export class SmmuModel {
     }
     let level = startLevel(g, cfg.ias);
     let table = cfg.root;
+    const nested = kind === Kind.NESTED;
     const we = this.walkCache.lookup(regime, kind, vmid, asid, addr, false);
     if (we !== undefined) {
+      // A nested entry is a combined structure: it continues at the PA it holds, without a stage-2 lookup.
       level = we.level + 1;
-      table = we.next;
-    }
-    walkFrom(this.mem, cfg, addr, level, table, res, xlate);
+      table = we.nextPa;
+    } else if (nested) this.tableUses.note(regime, vmid, asid, cfg.root, g, 0, cfg.ias);
+    walkFrom(this.mem, cfg, addr, level, table, res, xlate, we !== undefined);
     for (let t = 0; t < res.tables; t++) {
       const lv = res.tableLevel[t]!;
+      const nextPa = res.tableNextPa[t]!;
+      if (nextPa < 0) continue; // the next table's stage-2 translation faulted: nothing to combine
+      const shift = levelShift(g, lv);
       this.walkCache.insert(
-        new WalkEntry(regime, kind, vmid, asid, res.tableIn[t]!, levelShift(g, lv), lv, g, res.tableNext[t]!),
+        new WalkEntry(regime, kind, vmid, asid, res.tableIn[t]!, shift, lv, g, res.tableNext[t]!, nextPa),
       );
+      if (nested) this.tableUses.note(regime, vmid, asid, res.tableNext[t]!, g, res.tableIn[t]!, shift);
     }
     if (res.status !== WalkStatus.OK) {
       this.lastFaultSpanLog2 = levelShift(g, res.level);

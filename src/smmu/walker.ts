@@ -78,6 +78,11 @@ export class WalkResult {
   readonly tableLevel = new Int8Array(4);
   readonly tableIn = new Float64Array(4);
   readonly tableNext = new Float64Array(4);
+  /**
+   * The PA of each next table: the same as tableNext without a table-address translator; under nesting its
+   * stage-2 translation (-1 when that translation faulted).
+   */
+  readonly tableNextPa = new Float64Array(4);
 
   /** Output address for `addr` inside the leaf. */
   out(addr: number): number {
@@ -96,7 +101,8 @@ function outputAddress(lo: number, hi: number, shift: number): number {
 
 /**
  * Walk `cfg` for `addr` from `level`, reading the table at `table` (a PA, or an IPA translated through
- * `xlate` when given). Records every table descriptor read into `res` (appending after `res.tables`).
+ * `xlate` when given — except the first table when `tableIsPa`: a combined walk-cache entry already holds its
+ * PA). Records every table descriptor read into `res` (appending after `res.tables`).
  */
 export function walkFrom(
   mem: PhysMemory,
@@ -106,22 +112,28 @@ export function walkFrom(
   table: number,
   res: WalkResult,
   xlate: TableAddrTranslator | null,
+  tableIsPa = false,
 ): WalkResult {
   const g = cfg.granuleLog2;
   const stride = g - 3;
   const idxCount = 2 ** stride;
+  let isPa = tableIsPa;
+  let prev = -1;
   for (;;) {
     const shift = levelShift(g, level);
     const idx = Math.floor(addr / 2 ** shift) % idxCount;
     let tpa = table;
-    if (xlate !== null) {
+    if (xlate !== null && !isPa) {
       tpa = xlate(table);
       if (tpa < 0) {
         res.status = WalkStatus.STAGE2_TABLE;
         res.level = level;
         return res;
       }
+      if (prev >= 0) res.tableNextPa[prev] = tpa;
     }
+    isPa = false;
+    prev = -1;
     const dpa = tpa + idx * 8;
     const lo = mem.readLo(dpa);
     const hi = mem.readHi(dpa);
@@ -139,7 +151,9 @@ export function walkFrom(
         res.tableLevel[t] = level;
         res.tableIn[t] = spanStart;
         res.tableNext[t] = next;
+        res.tableNextPa[t] = xlate === null ? next : -1;
         res.tables = t + 1;
+        prev = t;
       }
       table = next;
       level++;

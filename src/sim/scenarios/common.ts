@@ -22,7 +22,14 @@ export interface ScenarioOptions {
   readonly ops?: number;
   /** Decode plans for the over-invalidation figures (default true). */
   readonly planStatistics?: boolean;
+  /**
+   * Scenario `nested`: what the VMM's stage-2 changes are — guest RAM chunk migrations (`ram`), moves of the
+   * pages holding guest tables (`tables`: copy, remap in stage 2, scrub the old frame), or both (default).
+   */
+  readonly nestedVmm?: NestedVmmChanges;
 }
+
+export type NestedVmmChanges = 'ram' | 'tables' | 'both';
 
 export interface ScenarioRun {
   readonly policy: ScenarioPolicy;
@@ -34,6 +41,8 @@ export interface ScenarioRun {
   /** Stale translations the checker found after invalidations completed (must be 0). */
   readonly stale: number;
   readonly staleReports: StaleReport[];
+  /** Every stale translation counted by the cache that held it (TLB, walk, ATC, …). */
+  readonly staleByCache: Record<string, number>;
   /** The consumer's own invariants: each count must be 0. */
   readonly violations: Record<string, number>;
   readonly invalidation: PlanTotalsJson;
@@ -81,6 +90,7 @@ export function driverRun(
     commands: drv.stats.toJson(),
     stale: drv.stale.count,
     staleReports: drv.stale.reports,
+    staleByCache: { ...drv.stale.byCache },
     violations: {
       wrongTranslations: c.wrongTranslations,
       atcToDetached: c.atcToDetached,

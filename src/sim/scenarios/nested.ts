@@ -2,7 +2,8 @@
  * Scenario `nested`: a guest behind two vSMMUs (one per SMMU, each with its own VMID) whose stage 2 is a
  * nesting parent. Guest stage-1 domains map and unmap DMA buffers (invalidated through their S1_ASID targets
  * tagged with the vSMMU's VMID, and ATS); the VMM migrates guest RAM chunks (stage-2 changes, invalidated
- * through the parent's S2_VMID + S2_VMID_S1_CLEAR per vSMMU and ATS_FULL per nested device); nested devices
+ * through the parent's S2_VMID + S2_VMID_S1_CLEAR per vSMMU and ATS_FULL per nested device) and moves the
+ * pages holding guest tables (copy, remap in stage 2, scrub the old frame: option `nestedVmm`); nested devices
  * move between guest domains, detach and come back (the last one leaving a vSMMU flushes its VMID); a host
  * stage-2 domain shares the first SMMU.
  */
@@ -49,6 +50,16 @@ export function runNestedScenario(o: ScenarioOptions): ScenarioRun {
   const hostBufs: DmaBuffer[] = [];
   let migrations = 0;
 
+  const vmm = o.nestedVmm ?? 'both';
+  let tableMoves = 0;
+  /** The VMM moves the page of one table on the walk of a live buffer of `g` (after its pages were used). */
+  const moveTablePage = (g: Guest): boolean => {
+    if (g.bufs.length === 0) return false;
+    const b = rng.pick(g.bufs);
+    for (const ms of nested) for (const m of ms) if (m.rid === g.d) drv.dmaAccess(m, 0, b, rng, 2);
+    const steps = g.d.table.walk(b.iova).steps;
+    return drv.moveGuestTablePage(parent, rng.pick(steps).tablePa);
+  };
   const guestOf = (m: Master): Guest | undefined => {
     for (const gs of guests) for (const g of gs) if (m.rid === g.d) return g;
     return undefined;
@@ -77,14 +88,16 @@ export function runNestedScenario(o: ScenarioOptions): ScenarioRun {
     else if (r < 0.45) {
       if (g.bufs.length > 0) drv.dmaUnmap(g.d, g.bufs.splice(rng.below(g.bufs.length), 1)[0]!);
     } else if (r < 0.6) {
-      // Mostly chunks that hold live guest buffers (their translations are cached), sometimes any.
-      const live = guests.flat().flatMap((x) => x.bufs);
-      const chunk =
-        live.length > 0 && rng.chance(0.8)
-          ? Math.floor((rng.pick(live).pa - LAYOUT.guestRamIpa) / LAYOUT.guestChunk)
-          : rng.below(chunks);
-      drv.migrateGuestChunk(parent, chunk);
-      migrations++;
+      if (vmm === 'ram' || (vmm === 'both' && rng.chance(0.5))) {
+        // Mostly chunks that hold live guest buffers (their translations are cached), sometimes any.
+        const live = guests.flat().flatMap((x) => x.bufs);
+        const chunk =
+          live.length > 0 && rng.chance(0.8)
+            ? Math.floor((rng.pick(live).pa - LAYOUT.guestRamIpa) / LAYOUT.guestChunk)
+            : rng.below(chunks);
+        drv.migrateGuestChunk(parent, chunk);
+        migrations++;
+      } else if (moveTablePage(g)) tableMoves++;
     } else if (r < 0.75) {
       const m = rng.pick(nested[vi]!);
       const mg = guestOf(m);
@@ -114,6 +127,7 @@ export function runNestedScenario(o: ScenarioOptions): ScenarioRun {
     maps: c.maps,
     unmaps: c.unmaps,
     guestRamMigrations: migrations,
+    guestTableMoves: tableMoves,
     attaches: c.attaches,
     detaches: c.detaches,
     iotlbSyncs: c.iotlbSyncs,

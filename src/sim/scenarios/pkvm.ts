@@ -317,6 +317,7 @@ export function runPkvmScenario(o: ScenarioOptions): ScenarioRun {
     commands: hyp.stats.toJson(),
     stale: hyp.stale.count,
     staleReports: hyp.stale.reports,
+    staleByCache: { ...hyp.stale.byCache },
     violations: {
       hostViolations: c.hostViolations,
       vmViolations: c.vmViolations,
