@@ -11,7 +11,7 @@ import { encodeHalves, type Command } from '../cmdq/index.js';
 import { OPCODE_NAME, Opcode } from '../cmdq/opcodes.js';
 import type { PhysMemory } from '../pgtable/memory.js';
 import { applyFault, type EntryList, type FaultName } from '../sim/faults.js';
-import { SmmuModel, type ModelMode } from '../smmu/model.js';
+import { SmmuModel, type ModelMode, type SmmuErratum } from '../smmu/model.js';
 import { StaleChecker, type ChangeSpec, type StaleReport } from '../smmu/checker.js';
 import {
   levelMask,
@@ -34,8 +34,16 @@ export interface SmmuSpec {
   readonly ats: boolean;
   /** CR2.E2H: stage-1 domains use the EL2-E2H regime (TLBI_EL2_*). */
   readonly e2h: boolean;
-  /** MMU-700 erratum 2812531: a CMD_SYNC at least every 64 commands. */
+  /**
+   * MMU-700 erratum 2812531: the SMMU may lose an invalidation past 63 commands without a CMD_SYNC (the model
+   * enforces it), so the engine puts a CMD_SYNC at least every 64 entries.
+   */
   readonly forceSync: boolean;
+  /**
+   * Tegra264 invalidation erratum: an invalidation batch may be lost unless it is issued twice (the model
+   * enforces it); the engine and the consumer's configuration batches repeat every non-ATC batch.
+   */
+  readonly repeat?: boolean;
   /** log2 of the command-queue entries (1..19). */
   readonly queueLog2Size: number;
 }
@@ -83,9 +91,13 @@ export class SmmuPort {
   constructor(id: number, spec: SmmuSpec, mem: PhysMemory, seed: number, mode: ModelMode = 'adversarial') {
     this.id = id;
     this.spec = spec;
-    this.options = { ril: spec.ril, e2h: spec.e2h, forceSync: spec.forceSync };
+    this.options = { ril: spec.ril, e2h: spec.e2h, forceSync: spec.forceSync, repeat: spec.repeat === true };
+    const errata: SmmuErratum[] = [];
+    if (spec.forceSync) errata.push('mmu700-2812531');
+    if (spec.repeat === true) errata.push('tegra264-repeat');
     this.model = new SmmuModel(mem, {
       id,
+      errata,
       features: { ril: spec.ril, ats: spec.ats },
       e2h: spec.e2h,
       mode,
@@ -134,7 +146,9 @@ export class SmmuPort {
    */
   submitCommands(cmds: readonly Command[], stats: CommandStats): void {
     if (!this.powered) return;
-    const all = [...cmds, SYNC];
+    // Tegra264: a configuration batch is issued twice, its CMD_SYNC with it (ATC_INV batches are not).
+    const once = [...cmds, SYNC];
+    const all = this.spec.repeat === true && !cmds.some((c) => c.name === 'ATC_INV') ? [...once, ...once] : once;
     const u32 = new Uint32Array(all.length * 4);
     all.forEach((c, i) => {
       u32.set(encodeHalves(c), i * 4);

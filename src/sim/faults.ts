@@ -17,6 +17,7 @@ export const FAULT_NAMES = [
   'atc-before-tlbi',
   'no-nested-s1-clear',
   'short-range',
+  'no-repeat',
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 
@@ -30,6 +31,7 @@ export const FAULT_HELP: Readonly<Record<FaultName, string>> = {
   'atc-before-tlbi': 'move the ATC_INVs in front of the TLB invalidations, before their CMD_SYNC',
   'no-nested-s1-clear': 'drop the TLBI_NH_ALL that clears nested stage-1 entries after a stage-2 change',
   'short-range': 'make the last address invalidation of each SMMU cover one page too few',
+  'no-repeat': 'issue each invalidation batch once on an SMMU with the Tegra264 erratum (drop the repeated copy)',
 };
 
 export function isFaultName(s: string): s is FaultName {
@@ -141,6 +143,25 @@ export function applyFault(fault: FaultName, list: EntryList): void {
     case 'no-nested-s1-clear':
       for (let i = list.length - 1; i >= 0; i--) if ((list[i]![0]! & 0xff) === Opcode.TLBI_NH_ALL) list.splice(i, 1);
       return;
+    case 'no-repeat': {
+      // A batch (commands up to and including a CMD_SYNC) equal to the batch before it is the repeat: drop it.
+      const kept: EntryList = [];
+      let prev: number[][] = [];
+      let cur: number[][] = [];
+      const same = (a: number[][], b: number[][]): boolean =>
+        a.length === b.length && a.every((h, i) => h.every((x, j) => x === b[i]![j]));
+      for (const h of list) {
+        cur.push(h);
+        if ((h[0]! & 0xff) !== Opcode.CMD_SYNC) continue;
+        if (!same(cur, prev)) kept.push(...cur);
+        prev = cur;
+        cur = [];
+      }
+      kept.push(...cur);
+      list.length = 0;
+      list.push(...kept);
+      return;
+    }
     case 'short-range': {
       const i = lastIndex(list, (op) => RANGE_OPS.has(op));
       if (i < 0) return;

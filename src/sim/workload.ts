@@ -21,7 +21,7 @@ import { invsOf, type InvKey, type Invs } from '../tlbi/invs.js';
 import { PlanOutput } from '../tlbi/output.js';
 import { invalidateRange, tlbiInv, type SmmuTable } from '../tlbi/plan.js';
 import { StaleChecker, type StaleReport } from '../smmu/checker.js';
-import { SmmuModel, type ModelMode, type TrafficTarget } from '../smmu/model.js';
+import { SmmuModel, type ModelMode, type SmmuErratum, type TrafficTarget } from '../smmu/model.js';
 import {
   collectEntries,
   listEntries,
@@ -51,6 +51,11 @@ export interface SimConfig {
   readonly e2h?: boolean;
   /** The model's semantics (default adversarial). */
   readonly mode?: ModelMode;
+  /**
+   * Errata every SMMU has (the model enforces them, the engine works around them: `mmu700-2812531` →
+   * forceSync, `tegra264-repeat` → repeat). Default none.
+   */
+  readonly errata?: readonly SmmuErratum[];
   /** Stale reports kept in full (default 20); all are counted. */
   readonly maxReports?: number;
   /** Called every `progressEvery` operations (and at the end). */
@@ -230,7 +235,8 @@ class Simulation {
     this.block = blockSize(c.granule);
     this.maxReports = c.maxReports ?? 20;
     this.cap = c.capture ?? null;
-    const table: { ril: boolean; e2h: boolean; forceSync: boolean }[] = [];
+    const table: { ril: boolean; e2h: boolean; forceSync: boolean; repeat: boolean }[] = [];
+    const errata = c.errata ?? [];
     for (let s = 0; s < c.smmus; s++) {
       this.models.push(
         new SmmuModel(this.mem, {
@@ -239,6 +245,7 @@ class Simulation {
           e2h: this.e2h,
           mode: c.mode ?? 'adversarial',
           seed: c.seed,
+          errata,
           tlbCapacity: 1 << 15,
           walkCapacity: 1 << 13,
           atcCapacity: 1 << 15,
@@ -247,7 +254,12 @@ class Simulation {
         }),
       );
       this.checkers.push(new StaleChecker(this.mem));
-      table.push({ ril: c.ril, e2h: this.e2h, forceSync: false });
+      table.push({
+        ril: c.ril,
+        e2h: this.e2h,
+        forceSync: errata.includes('mmu700-2812531'),
+        repeat: errata.includes('tegra264-repeat'),
+      });
       this.perSmmu.push([]);
     }
     this.smmuTable = table;

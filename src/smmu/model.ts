@@ -76,7 +76,24 @@ export interface SmmuModelOptions {
   readonly seed?: number;
   /** Addresses each traffic target translates per traffic round (besides its first and last page). */
   readonly trafficPerRound?: number;
+  /** Implementation errata the model enforces (the adversary uses what each one allows). */
+  readonly errata?: readonly SmmuErratum[];
 }
+
+/**
+ * Errata the model can enforce:
+ * - `mmu700-2812531`: Arm MMU-700 erratum 2812531: a run of more than 63 commands without a CMD_SYNC may
+ *   lose an invalidation (the model drops the first invalidation consumed at position 64 or later of such a
+ *   run); Linux's workaround is ARM_SMMU_OPT_CMDQ_FORCE_SYNC (the engine's `forceSync`).
+ * - `tegra264-repeat`: NVIDIA Tegra264: entries can escape a TLB or configuration invalidation, so every
+ *   such batch with its CMD_SYNC must be issued twice; ATC invalidations are not affected (the model drops
+ *   the invalidations of a batch unless it repeats the batch just before it: the first of a pair is lost).
+ */
+export type SmmuErratum = 'mmu700-2812531' | 'tegra264-repeat';
+export const SMMU_ERRATA: readonly SmmuErratum[] = ['mmu700-2812531', 'tegra264-repeat'];
+
+/** Commands a batch may hold on an SMMU with MMU-700 erratum 2812531 before one can be lost. */
+const ERRATUM_2812531_BATCH = 63;
 
 /** Device traffic that goes on while invalidations are pending: a stream, SubstreamID and input range. */
 export interface TrafficTarget {
@@ -182,6 +199,10 @@ function completionRank(op: number, leaf: number): number {
   }
 }
 
+function isCfgi(op: number): boolean {
+  return op >= Opcode.CFGI_STE && op <= Opcode.CFGI_VMS_PIDM;
+}
+
 function isInvalidation(op: number): boolean {
   return (op >= 0x10 && op <= 0x30) || op === Opcode.ATC_INV;
 }
@@ -191,6 +212,8 @@ export interface ModelStats {
   syncs: number;
   msiWrites: number;
   illegal: number;
+  /** Invalidations the adversary dropped under an erratum (MMU-700 2812531, Tegra264 repeat). */
+  erratumDropped: number;
   translations: number;
   faults: number;
   atcHits: number;
@@ -228,6 +251,7 @@ export class SmmuModel {
     syncs: 0,
     msiWrites: 0,
     illegal: 0,
+    erratumDropped: 0,
     translations: 0,
     faults: 0,
     atcHits: 0,
@@ -243,6 +267,14 @@ export class SmmuModel {
   onSyncComplete: ((slot: number) => void) | null = null;
 
   private readonly trafficPerRound: number;
+  /** MMU-700 2812531: commands consumed since the last CMD_SYNC, and whether this run already lost one. */
+  private readonly longBatchLoses: boolean;
+  private sinceSync = 0;
+  private lostInRun = false;
+  /** Tegra264 repeat: the TLBI/CFGI commands (as field values) of this batch and of the one before. */
+  private readonly repeatErratum: boolean;
+  private batchSig: number[] = [];
+  private prevSig: number[] = [];
   private traffic: readonly TrafficTarget[] = [];
   private readonly ctxCache = new Map<number, ResolvedContext | null>();
   private readonly res = new WalkResult();
@@ -275,6 +307,8 @@ export class SmmuModel {
     this.queue = new CommandQueue(mem, opts.queueBase ?? 0xf_0000_0000 + this.id * 0x100_0000, opts.queueLog2Size ?? 8);
     this.checker = new CommandChecker({ features: this.features, queue: 'non-secure', lax: opts.lax ?? false });
     this.trafficPerRound = opts.trafficPerRound ?? 8;
+    this.longBatchLoses = opts.errata?.includes('mmu700-2812531') ?? false;
+    this.repeatErratum = opts.errata?.includes('tegra264-repeat') ?? false;
   }
 
   // ---------------------------------------------------------------- stream table
@@ -667,8 +701,16 @@ export class SmmuModel {
       this.sync(ce, slot);
       return;
     }
-    if (!isInvalidation(op)) return; // CFGI_* (no configuration cache is modelled), PREFETCH_*, PRI_RESP, RESUME, …
     const v = ce.values;
+    if (this.repeatErratum && (isInvalidation(op) || isCfgi(op)) && op !== Opcode.ATC_INV) this.noteRepeat(op, v);
+    this.sinceSync++;
+    if (!isInvalidation(op)) return; // CFGI_* (no configuration cache is modelled), PREFETCH_*, PRI_RESP, RESUME, …
+    if (this.longBatchLoses && this.sinceSync > ERRATUM_2812531_BATCH && !this.lostInRun) {
+      // MMU-700 erratum 2812531: past 63 commands without a CMD_SYNC an invalidation may be lost.
+      this.lostInRun = true;
+      this.stats.erratumDropped++;
+      return;
+    }
     // Lax mode tolerates set RES0 bits; an SMMU that tolerates them "ignores the entirety of" the reserved
     // field (IHI 0070 4.1.5): without IDR3.RIL, TG/NUM/SCALE/TTL are RES0 (4.4.1.1) and the command is a
     // single-address one; without IDR5.DS, SCALE is 5 bits wide (its top bit is RES0).
@@ -697,6 +739,9 @@ export class SmmuModel {
   /** CMD_SYNC: complete every pending effect (adversarially ordered, traffic between classes), then signal. */
   private sync(ce: CheckedEntry, slot: number): void {
     this.stats.syncs++;
+    this.sinceSync = 0;
+    this.lostInRun = false;
+    if (this.repeatErratum) this.dropUnrepeated();
     this.completePending();
     const v = ce.values;
     if (v[F.cs] === 1 && v[F.msiaddr] !== 0) {
@@ -742,6 +787,36 @@ export class SmmuModel {
       p.length = 0;
     }
     this.inSync = false;
+  }
+
+  /** Tegra264 repeat: record a TLBI / CFGI of the current batch by its opcode and fields. */
+  private noteRepeat(op: number, v: Float64Array): void {
+    const sig = this.batchSig;
+    sig.push(op, v[F.vmid]!, v[F.asid]!, v[F.addr]!, v[F.tg]!, v[F.num]!, v[F.scale]!, v[F.ttl]!, v[F.leaf]!);
+    sig.push(v[F.sid]!, v[F.ssid]!, v[F.range]!);
+  }
+
+  /**
+   * Tegra264 repeat, at a CMD_SYNC: a batch that is not a copy of the batch before it is the first of a pair,
+   * and the adversary drops its TLB invalidations (its ATC_INVs complete as usual).
+   */
+  private dropUnrepeated(): void {
+    const a = this.batchSig;
+    const b = this.prevSig;
+    let same = a.length === b.length && a.length > 0;
+    for (let i = 0; same && i < a.length; i++) same = a[i] === b[i];
+    if (!same && a.length > 0) {
+      const p = this.pending;
+      let k = 0;
+      for (let i = 0; i < p.length; i++) {
+        if (p[i]!.op === Opcode.ATC_INV) p[k++] = p[i]!;
+        else this.stats.erratumDropped++;
+      }
+      p.length = k;
+    }
+    this.prevSig = a;
+    this.batchSig = b;
+    b.length = 0;
   }
 
   /** Entries removed by invalidation so far, over the TLB, the walk cache and the ATC. */

@@ -7,7 +7,10 @@
  * that the range loops write straight into the typed arrays: no allocation per emitted command.
  */
 import { CommandBuffer } from '../cmdq/buffer.js';
+import { Opcode } from '../cmdq/opcodes.js';
 import { writeSyncSev } from '../cmdq/writers.js';
+
+const ATC_INV_OPCODE = Opcode.ATC_INV;
 
 /** Low half of the planner's CMD_SYNC (SEV, Inner Shareable, write-back; see `writeSyncSev`, checked in tests). */
 const SYNC_SEV_H0 = (() => {
@@ -34,6 +37,11 @@ export class PlanOutput {
   batchLen = 0;
   /** The batch's SMMU needs a CMD_SYNC before a batch would exceed FORCE_SYNC_BATCH commands. */
   forceSync = false;
+  /**
+   * The batch's SMMU has the Tegra264 invalidation erratum: every batch without an ATC_INV is issued twice,
+   * its CMD_SYNC included (ATC invalidations are not repeated).
+   */
+  repeat = false;
 
   constructor(capacity = 256) {
     this.buf = new CommandBuffer(capacity);
@@ -55,9 +63,10 @@ export class PlanOutput {
   }
 
   /** Start a batch for `smmu` (the batch being built must be empty). */
-  begin(smmu: number, forceSync: boolean): void {
+  begin(smmu: number, forceSync: boolean, repeat = false): void {
     this.smmu = smmu;
     this.forceSync = forceSync;
+    this.repeat = repeat;
     this.batchLen = 0;
   }
 
@@ -101,6 +110,27 @@ export class PlanOutput {
       this.batchEnd = next;
     }
     this.batchEnd[this.batchCount++] = s + 1;
+    if (this.repeat) this.repeatBatch();
+  }
+
+  /** Tegra264 repeat: append a copy of the batch just closed (entries and CMD_SYNC) unless it holds an ATC_INV. */
+  private repeatBatch(): void {
+    const start = this.batchStart(this.batchCount - 1);
+    const end = this.buf.count;
+    for (let k = start; k < end; k++) if ((this.buf.u32[k * 4]! & 0xff) === ATC_INV_OPCODE) return;
+    const n = end - start;
+    const s = this.buf.count;
+    if (s + n > this.smmuOf.length || (s + n) * 4 > this.buf.u32.length) this.grow(n);
+    const q = this.buf.u32;
+    q.copyWithin(s * 4, start * 4, end * 4);
+    this.smmuOf.copyWithin(s, start, end);
+    this.buf.count = s + n;
+    if (this.batchCount === this.batchEnd.length) {
+      const next = new Int32Array(this.batchEnd.length * 2);
+      next.set(this.batchEnd);
+      this.batchEnd = next;
+    }
+    this.batchEnd[this.batchCount++] = s + n;
   }
 
   /**

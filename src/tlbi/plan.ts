@@ -11,6 +11,7 @@
  * batch ends with one CMD_SYNC when it holds any command and the next live target is on another SMMU, or is
  * the first S2_VMID_S1_CLEAR after other types, or the first ATS/ATS_FULL after non-ATS types, or there is
  * none. With an SMMU's `forceSync`, a CMD_SYNC is also inserted before a batch would exceed 63 commands.
+ * With an SMMU's `repeat` (Tegra264 erratum), each batch without an ATC_INV is followed by a copy of itself.
  * S1_ASID_NESTED targets batch like S1_ASID ones (no boundary between S1_ASID, S1_ASID_NESTED and S2_VMID).
  *
  * VMID of stage-1 commands: S1_ASID targets write VMID 0 under both policies (Linux's `struct arm_smmu_inv`
@@ -42,6 +43,11 @@ export interface SmmuOptions {
   readonly e2h: boolean;
   /** MMU-700 erratum 2812531: a CMD_SYNC before a batch would exceed 63 commands. */
   readonly forceSync: boolean;
+  /**
+   * Tegra264 invalidation erratum: every batch of TLB invalidations is issued twice, each copy with its
+   * CMD_SYNC (batches holding ATC_INVs are not repeated). Default false.
+   */
+  readonly repeat?: boolean;
 }
 
 /** SMMU options indexed by SMMU id (a sparse array is fine). */
@@ -207,7 +213,7 @@ function planCore(c: Core, invs: Invs, smmus: SmmuTable, out: PlanOutput): numbe
       o = optionsOf(smmus, smmu);
       oSmmu = smmu;
     }
-    if (out.batchLen === 0) out.begin(smmu, o.forceSync);
+    if (out.batchLen === 0) out.begin(smmu, o.forceSync, o.repeat === true);
     if (type <= T_S2_VMID) {
       planTlb(c, cur, type, o, out);
     } else if (type === T_S2_VMID_S1_CLEAR) {
@@ -267,7 +273,7 @@ function planSingleRil(
   const before = out.count;
   const e = invs.inv[0]!;
   const o = smmus[e.smmu]!;
-  out.begin(e.smmu, o.forceSync);
+  out.begin(e.smmu, o.forceSync, o.repeat === true);
   // One call site, so that V8 inlines the range loop once.
   emitRilSpan(out, span, vaOpcode(type, o.e2h), type < T_S2_VMID ? e.id : 0, tlbVmid(e, type), pgShift, ttl, leaf);
   out.submit();
