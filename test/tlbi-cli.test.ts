@@ -139,6 +139,41 @@ describe('plan: requests', () => {
     expect(human.stdout).toMatch(/target smmu 0 S1_ASID_NESTED id 5 vmid 3 pgsize 4096/);
   });
 
+  it('--ds and "ds" in smmus[]: a 2^48-byte range at 4K in one SCALE-36 command (two SCALE-31 ones without)', async () => {
+    const flags = ['--iova', '0', '--size', String(2 ** 48), '--id', '1', '--json'];
+    const cmds = (r: { stdout: string }): [number, number][] =>
+      (JSON.parse(r.stdout) as { commands: { name: string; fields: { num: number; scale: number } }[] }).commands
+        .filter((c) => c.name === 'TLBI_NH_VA')
+        .map((c) => [c.fields.num, c.fields.scale]);
+    const ds = await run([...flags, '--ds']);
+    expect(ds.code).toBe(0);
+    expect(cmds(ds)).toEqual([[0, 36]]);
+    expect((JSON.parse(ds.stdout) as { request: { smmus: unknown } }).request.smmus).toEqual([
+      { id: 0, ril: true, e2h: false, forceSync: false, ds: true },
+    ]);
+    expect(cmds(await run(flags))).toEqual([
+      [30, 31],
+      [0, 31],
+    ]);
+    const json = await run(['--json'], {
+      smmus: [{ id: 0, ds: true }],
+      invs: [{ smmu: 0, type: 'S1_ASID', id: 1 }],
+      iova: 0,
+      size: String(2 ** 48),
+    });
+    expect(cmds(json)).toEqual([[0, 36]]);
+    const human = await run(['--iova', '0', '--size', String(2 ** 48), '--ds']);
+    expect(human.stdout).toMatch(/SMMU 0 \(ril, ds\)/);
+    const bad = await run(['--json'], {
+      smmus: [{ id: 0, ds: 'maybe' }],
+      invs: [{ smmu: 0, type: 'S1_ASID', id: 1 }],
+      iova: 0,
+      size: 4096,
+    });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error: smmus\[0\]\.ds: /);
+  });
+
   it('--help shows an example', async () => {
     const r = await run(['--help']);
     expect(r.stdout).toMatch(/Examples:\n {2}\$ smmuv3-tlbi plan/);

@@ -190,7 +190,12 @@ function blockSizes(pg: number): number[] {
   return out;
 }
 
-const smmuArb: fc.Arbitrary<SmmuOptions> = fc.record({ ril: fc.boolean(), e2h: fc.boolean(), forceSync: fc.boolean() });
+const smmuArb: fc.Arbitrary<SmmuOptions> = fc.record({
+  ril: fc.boolean(),
+  e2h: fc.boolean(),
+  forceSync: fc.boolean(),
+  ds: fc.boolean(),
+});
 
 function targetsArb(pg: number, nSmmu: number): fc.Arbitrary<InvKey[]> {
   const key = fc
@@ -347,6 +352,99 @@ const tlbiArb = (pg: number): fc.Arbitrary<TlbiDescription> =>
         granule: pg,
       };
     });
+
+describe('huge ranges with range invalidation, DS on and off (IDR5.DS: 6-bit SCALE)', () => {
+  // Page counts from 2^31 to the whole 52-bit space: the engine's general range loop, where SCALE may pass 31.
+  const hugeArb = fc
+    .record({
+      pgIdx: fc.integer({ min: 0, max: 2 }),
+      bits: fc.integer({ min: 31, max: 40 }),
+      low: fc.bigInt({ min: 0n, max: (1n << 40n) - 1n }),
+      clearLow: fc.integer({ min: 0, max: 40 }),
+      startIdx: fc.bigInt({ min: 0n, max: (1n << 40n) - 1n }),
+      leaf: fc.boolean(),
+      forceSync: fc.boolean(),
+      seed: fc.bigInt({ min: 1n, max: (1n << 63n) - 1n }),
+    })
+    .map(({ pgIdx, bits, low, clearLow, startIdx, leaf, forceSync, seed }) => {
+      const pg = PGSIZES[pgIdx]!;
+      const total = (1n << 52n) / BigInt(pg); // pages in the 52-bit space
+      // Clearing the low bits makes counts whose lowest set bit is above 31 (where DS changes the plan).
+      let pages = (1n << BigInt(bits)) | (low & ((1n << BigInt(bits)) - 1n) & ~((1n << BigInt(clearLow)) - 1n));
+      if (pages > total) pages = total;
+      const start = startIdx % (total - pages + 1n);
+      return { pg, pages, start, leaf, forceSync, seed };
+    });
+
+  it('cover exactly [iova, iova + size) (leaf) with SCALE ≤ 31 without DS and ≤ 39 with it; DS never needs more commands', () => {
+    let wideScale = 0; // cases where DS used a SCALE above 31
+    fc.assert(
+      fc.property(hugeArb, ({ pg, pages, start, leaf, forceSync, seed }) => {
+        const pgB = BigInt(pg);
+        const iova = start * pgB;
+        const size = pages * pgB;
+        const req: RangeRequest = { iova: Number(iova), size: Number(size), granule: pg, leaf };
+        const keys: InvKey[] = [{ smmu: 0, type: 'S1_ASID', id: 1, pgsize: pg }];
+        const counts: number[] = [];
+        for (const ds of [false, true]) {
+          const smmus: SmmuOptions[] = [{ ril: true, e2h: false, forceSync, ds }];
+          const out = new PlanOutput(4);
+          invalidateRange(invsOf(keys), req, smmus, out);
+          const d = decodeAll(out, smmus); // legal for an SMMU with (or without) DS
+          checkBatches(d, out, smmus);
+          const tlbis = d.filter((e) => e.cmd.name === 'TLBI_NH_VA');
+          counts.push(tlbis.length);
+          // The spans, from the decoded fields alone, in BigInt: contiguous from iova.
+          let at = iova;
+          for (const e of tlbis) {
+            const c = e.cmd as unknown as { num: number; scale: number; addr: number; tg: number };
+            expect(c.scale).toBeLessThanOrEqual(ds ? 39 : 31);
+            if (c.scale > 31) wideScale++;
+            expect(BigInt(c.addr)).toBe(at);
+            expect(1n << BigInt(10 + 2 * c.tg)).toBe(pgB);
+            at += BigInt(c.num + 1) * (1n << BigInt(c.scale)) * pgB;
+          }
+          // Leaf: exactly the range; non-leaf (TTL 0): at most one page more (the reserved-encoding rule).
+          if (leaf) expect(at).toBe(iova + size);
+          else expect(at >= iova + size && at <= iova + size + pgB).toBe(true);
+          // And the architecture's must-kill rules on sampled entries of the range.
+          const rnd = xorshift(seed);
+          const inv = invsOf(keys).live()[0]!;
+          const cache = leafEntries(inv, false, 3, pgB, iova, iova + size, rnd);
+          if (!leaf) cache.push(...tableEntries(inv, false, 2, iova, iova + size, rnd));
+          expect(cache.filter((x) => !d.some((e) => mustKill(e.cmd, x, false)))).toEqual([]);
+        }
+        expect(counts[1]).toBeLessThanOrEqual(counts[0]!);
+      }),
+      { numRuns: 200 },
+    );
+    expect(wideScale).toBeGreaterThan(10);
+  });
+
+  it('the whole 52-bit space at 4K: 32 commands at SCALE 31 without DS, one at SCALE 39 with it', () => {
+    const keys: InvKey[] = [{ smmu: 0, type: 'S1_ASID', id: 1, pgsize: 4096 }];
+    const req: RangeRequest = { iova: 0, size: 2 ** 52, granule: 4096, leaf: true };
+    const run = (ds: boolean): Decoded[] => {
+      const smmus: SmmuOptions[] = [{ ril: true, e2h: false, forceSync: false, ds }];
+      const out = new PlanOutput(4);
+      invalidateRange(invsOf(keys), req, smmus, out);
+      return decodeAll(out, smmus).filter((e) => e.cmd.name !== 'CMD_SYNC');
+    };
+    const fields = (d: Decoded[]): [number, number][] =>
+      d.map((e) => {
+        const c = e.cmd as unknown as { num: number; scale: number };
+        return [c.num, c.scale];
+      });
+    // Without DS: 2^40 pages = 512 × 2^31; a chunk of 31 × 2^31 leaves an odd multiple of 2^31, whose
+    // lowest group is 1 × 2^31, which leaves 480 × 2^31, and so on: 16 pairs.
+    const pair: [number, number][] = [
+      [30, 31],
+      [0, 31],
+    ];
+    expect(fields(run(false))).toEqual(Array.from({ length: 16 }, () => pair).flat());
+    expect(fields(run(true))).toEqual([[1, 39]]);
+  });
+});
 
 describe('tlbi policy, judged from the decoded words', () => {
   it('removes every changed leaf and walk entry on every target, with legal entries in the right batches', () => {

@@ -20,7 +20,8 @@ export function decodeAll(out: PlanOutput, smmus?: ReadonlyArray<SmmuOptions | u
     let checker = checkers.get(smmu);
     if (checker === undefined) {
       const ril = smmus?.[smmu]?.ril ?? true;
-      checker = new CommandChecker({ features: withFeatures({ ril }) });
+      const ds = smmus?.[smmu]?.ds ?? false;
+      checker = new CommandChecker({ features: withFeatures({ ril, ds }) });
       checkers.set(smmu, checker);
     }
     const r = decodeSlot(out.buf.u32, k, checker);

@@ -54,6 +54,7 @@ interface PlanOpts {
   ril: boolean;
   e2h?: boolean;
   forceSync?: boolean;
+  ds?: boolean;
 }
 
 const FLAG_KEYS = ['iova', 'start', 'size', 'last', 'granule', 'leafLevels', 'tableLevels'] as const;
@@ -88,7 +89,9 @@ export function requestFromFlags(o: PlanOpts): Record<string, unknown> {
   const target: Record<string, unknown> = { smmu: o.smmu, type, id: o.id, vmid: o.vmid, pgsize: o.pgsize };
   if (o.ssid !== undefined) target.ssid = o.ssid;
   const invs = [target, ...o.ats.map((a) => atsTarget(a, o.smmu))];
-  const smmus = [{ id: o.smmu, ril: o.ril, e2h: o.e2h ?? false, forceSync: o.forceSync ?? false }];
+  const smmus = [
+    { id: o.smmu, ril: o.ril, e2h: o.e2h ?? false, forceSync: o.forceSync ?? false, ...(o.ds ? { ds: true } : {}) },
+  ];
   const granule = o.granule ?? o.pgsize;
   if (policy === 'linux') {
     if (tlbiLevels) throw new InputError('--leaf-levels', 'only with --policy tlbi');
@@ -175,7 +178,9 @@ function printHuman(req: PlanRequest, commands: PlannedEntryJson[], stats: PlanS
       smmu = c.smmu;
       const o = req.smmus.find((s) => s.id === smmu);
       const feats = o
-        ? [o.ril ? 'ril' : 'no ril', o.e2h ? 'e2h' : '', o.forceSync ? 'forceSync' : ''].filter(Boolean).join(', ')
+        ? [o.ril ? 'ril' : 'no ril', o.e2h ? 'e2h' : '', o.forceSync ? 'forceSync' : '', o.ds ? 'ds' : '']
+            .filter(Boolean)
+            .join(', ')
         : '';
       out(`SMMU ${smmu} (${feats})`);
     }
@@ -246,6 +251,7 @@ export function registerPlan(program: Program): void {
     .option('--no-ril', 'the SMMU has no range invalidation')
     .option('--e2h', 'the SMMU runs with E2H (EL2 stage-1 opcodes)')
     .option('--force-sync', 'MMU-700 erratum 2812531: CMD_SYNC at least every 64 commands')
+    .option('--ds', 'the SMMU has IDR5.DS: 6-bit SCALE (up to 39), fewer commands for huge ranges')
     .action(
       action(async (o: PlanOpts) => {
         const flagsGiven = FLAG_KEYS.some((k) => o[k] !== undefined);

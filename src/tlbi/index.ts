@@ -16,7 +16,7 @@
  * `users` and `count`.
  *
  * ## SMMUs
- * `SmmuTable`: options indexed by SMMU id, `{ril, e2h, forceSync}`.
+ * `SmmuTable`: options indexed by SMMU id, `{ril, e2h, forceSync, ds?}` (ds: IDR5.DS, SCALE up to 39).
  *
  * ## Planning (plan.ts): append entries to a `PlanOutput`
  * - `invalidateRange(invs, {iova, size, granule, leaf}, smmus, out)`: policy `linux`, bit-identical to

@@ -42,6 +42,8 @@ export class PlanOutput {
    * its CMD_SYNC included (ATC invalidations are not repeated).
    */
   repeat = false;
+  /** The batch's SMMU has IDR5.DS: the range loop may use SCALE up to 39. */
+  ds = false;
 
   constructor(capacity = 256) {
     this.buf = new CommandBuffer(capacity);
@@ -62,11 +64,12 @@ export class PlanOutput {
     this.batchLen = 0;
   }
 
-  /** Start a batch for `smmu` (the batch being built must be empty). */
-  begin(smmu: number, forceSync: boolean, repeat = false): void {
+  /** Start a batch for `smmu` (the batch being built must be empty), with that SMMU's forceSync, repeat and DS. */
+  begin(smmu: number, forceSync: boolean, repeat = false, ds = false): void {
     this.smmu = smmu;
     this.forceSync = forceSync;
     this.repeat = repeat;
+    this.ds = ds;
     this.batchLen = 0;
   }
 

@@ -48,6 +48,11 @@ export interface SmmuOptions {
    * CMD_SYNC (batches holding ATC_INVs are not repeated). Default false.
    */
   readonly repeat?: boolean;
+  /**
+   * IDR5.DS: SCALE is 6 bits (w0[25:20], up to 39), so the range loop covers huge ranges in fewer commands
+   * and needs no SCALE-31 workaround. Absent means false.
+   */
+  readonly ds?: boolean;
 }
 
 /** SMMU options indexed by SMMU id (a sparse array is fine). */
@@ -213,7 +218,7 @@ function planCore(c: Core, invs: Invs, smmus: SmmuTable, out: PlanOutput): numbe
       o = optionsOf(smmus, smmu);
       oSmmu = smmu;
     }
-    if (out.batchLen === 0) out.begin(smmu, o.forceSync, o.repeat === true);
+    if (out.batchLen === 0) out.begin(smmu, o.forceSync, o.repeat === true, o.ds === true);
     if (type <= T_S2_VMID) {
       planTlb(c, cur, type, o, out);
     } else if (type === T_S2_VMID_S1_CLEAR) {
@@ -273,7 +278,7 @@ function planSingleRil(
   const before = out.count;
   const e = invs.inv[0]!;
   const o = smmus[e.smmu]!;
-  out.begin(e.smmu, o.forceSync, o.repeat === true);
+  out.begin(e.smmu, o.forceSync, o.repeat === true, o.ds === true);
   // One call site, so that V8 inlines the range loop once.
   emitRilSpan(out, span, vaOpcode(type, o.e2h), type < T_S2_VMID ? e.id : 0, tlbVmid(e, type), pgShift, ttl, leaf);
   out.submit();

@@ -40,6 +40,11 @@ const POW2_NEG = new Float64Array(64).map((_, n) => 2 ** -n);
 
 /** Largest SCALE the 5-bit field holds without DS (w0[24:20]). */
 export const MAX_SCALE = 31;
+/**
+ * Largest SCALE with IDR5.DS (6-bit field w0[25:20]; values above 39 are not to be relied on, IHI 0070
+ * 4.4.1.1). 31 × 2^39 pages exceed any 52-bit range of any granule.
+ */
+export const MAX_SCALE_DS = 39;
 /** Largest NUM+1 a range command covers in one chunk (NUM is 5 bits). */
 export const MAX_NUM = 31;
 /** log2 of the 4 KiB unit ATC_INV always works in. */
@@ -84,6 +89,8 @@ export function perStrideTooBig(size: number, strideShift: number): boolean {
  * field). `size` must be a non-zero multiple of 2^pgShift. Linux writes SCALE into a 5-bit field, which for
  * a remaining page count whose lowest set bit is ≥ 32 (sizes ≥ 2^44 bytes at 4K) would truncate it and
  * under-invalidate; here such a chunk is emitted at SCALE 31 instead (more commands, never less coverage).
+ * With DS (`out.ds`: the batch's SMMU has IDR5.DS) SCALE is 6 bits and that workaround applies only above
+ * SCALE 39; page counts below 2^31 give the same commands either way (their SCALE is at most 30).
  */
 export function emitRilRange(
   out: PlanOutput,
@@ -200,14 +207,17 @@ function emitRilRangeGeneral(
     }
     return;
   }
+  // Largest SCALE the field holds: 31 without DS, 39 with it. A remaining count whose lowest set bit is above
+  // it goes out in chunks of at most MAX_NUM × 2^maxScale pages.
+  const maxScale = out.ds ? MAX_SCALE_DS : MAX_SCALE;
   while (addr < end && pages !== 0) {
     let scale = ctz53(pages);
     let num: number;
-    if (scale <= MAX_SCALE) {
+    if (scale <= maxScale) {
       num = (pages / POW2[scale]!) % 32;
     } else {
-      scale = MAX_SCALE;
-      num = Math.min(MAX_NUM, pages / POW2[MAX_SCALE]!);
+      scale = maxScale;
+      num = Math.min(MAX_NUM, pages / POW2[maxScale]!);
     }
     pages -= num * POW2[scale]!;
     const s = out.add();

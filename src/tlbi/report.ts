@@ -3,7 +3,9 @@
  * `decode --json`) and statistics (commands by kind, CMD_SYNCs, batches, pages invalidated and
  * over-invalidated). Decoding goes through the codec; nothing here is on the hot path.
  */
+import { CommandChecker } from '../cmdq/check.js';
 import { decodeSlot } from '../cmdq/codec.js';
+import { withFeatures } from '../cmdq/features.js';
 import { fieldsToJson, wordsToJson, type JsonFields } from '../cmdq/json.js';
 import { isTlbType, type Invs } from './invs.js';
 import { PlanOutput } from './output.js';
@@ -27,14 +29,24 @@ export interface PlannedEntryJson {
   words: [string, string];
 }
 
-/** Decode every entry of a plan. */
-export function planEntriesToJson(out: PlanOutput): PlannedEntryJson[] {
+/**
+ * Decode entry k with the codec's default features, plus DS when entry k's SMMU has it in `smmus` (SCALE
+ * above 31 is legal only there).
+ */
+function decodeEntry(out: PlanOutput, k: number, smmus: SmmuTable | undefined): ReturnType<typeof decodeSlot> {
+  return smmus?.[out.smmuOf[k]!]?.ds === true ? decodeSlot(out.buf.u32, k, DS_CHECKER) : decodeSlot(out.buf.u32, k);
+}
+
+const DS_CHECKER = new CommandChecker({ features: withFeatures({ ds: true }) });
+
+/** Decode every entry of a plan (`smmus`: the table it was planned with, for the SMMUs' DS). */
+export function planEntriesToJson(out: PlanOutput, smmus?: SmmuTable): PlannedEntryJson[] {
   const res: PlannedEntryJson[] = [];
   const u32 = out.buf.u32;
   let batch = 0;
   for (let s = 0; s < out.count; s++) {
     while (batch < out.batchCount && s >= out.batchEnd[batch]!) batch++;
-    const r = decodeSlot(u32, s);
+    const r = decodeEntry(out, s, smmus);
     const words = wordsToJson(u32[s * 4]!, u32[s * 4 + 1]!, u32[s * 4 + 2]!, u32[s * 4 + 3]!);
     if (!r.ok) throw new Error(`planner emitted an illegal entry at ${s}: ${r.error.field}: ${r.error.reason}`);
     res.push({ smmu: out.smmuOf[s]!, batch, name: r.command.name, fields: fieldsToJson(r.command), words });
@@ -75,7 +87,13 @@ const WHOLE = new Set(['TLBI_NH_ASID', 'TLBI_EL2_ASID', 'TLBI_S12_VMALL']);
  * Statistics of a plan. `size` is the requested byte count, `strideBytes` what one non-range (TG=0)
  * command counts for (linux: the granule; tlbi: the stride).
  */
-export function planStats(out: PlanOutput, size: number, strideBytes: number, invs: Invs): PlanStats {
+export function planStats(
+  out: PlanOutput,
+  size: number,
+  strideBytes: number,
+  invs: Invs,
+  smmus?: SmmuTable,
+): PlanStats {
   const s: PlanStats = {
     entries: out.count,
     commands: 0,
@@ -94,7 +112,7 @@ export function planStats(out: PlanOutput, size: number, strideBytes: number, in
   };
   let bytes = 0;
   for (let k = 0; k < out.count; k++) {
-    const r = decodeSlot(out.buf.u32, k);
+    const r = decodeEntry(out, k, smmus);
     if (!r.ok) continue;
     const c = r.command;
     s.byKind[c.name] = (s.byKind[c.name] ?? 0) + 1;
@@ -129,7 +147,11 @@ export function planLinuxReport(
 ): { out: PlanOutput; commands: PlannedEntryJson[]; stats: PlanStats } {
   const out = new PlanOutput();
   invalidateRange(invs, req, smmus, out);
-  return { out, commands: planEntriesToJson(out), stats: planStats(out, req.size, req.granule, invs) };
+  return {
+    out,
+    commands: planEntriesToJson(out, smmus),
+    stats: planStats(out, req.size, req.granule, invs, smmus),
+  };
 }
 
 /** Plan a tlbi-policy request into a fresh output and return it with decoded entries and stats. */
@@ -148,5 +170,9 @@ export function planTlbiReport(
     size,
     Math.round(Math.log2(tlbi.granule)),
   );
-  return { out, commands: planEntriesToJson(out), stats: planStats(out, size, 2 ** shape.strideShift, invs) };
+  return {
+    out,
+    commands: planEntriesToJson(out, smmus),
+    stats: planStats(out, size, 2 ** shape.strideShift, invs, smmus),
+  };
 }

@@ -43,7 +43,7 @@ function boundedUint(v: unknown, field: string, bits: number, what: string): num
   return x;
 }
 
-/** Parse `[{id, ril, e2h, forceSync}, …]` into specs and a table indexed by id. */
+/** Parse `[{id, ril, e2h, forceSync, ds}, …]` into specs and a table indexed by id (`ds` kept only when true). */
 export function parseSmmus(v: unknown, field = 'smmus'): { specs: SmmuSpec[]; table: SmmuTable } {
   if (!Array.isArray(v) || v.length === 0) throw new InputError(field, 'expected a non-empty array of SMMUs');
   const specs: SmmuSpec[] = [];
@@ -51,7 +51,7 @@ export function parseSmmus(v: unknown, field = 'smmus'): { specs: SmmuSpec[]; ta
   v.forEach((raw, k) => {
     const f = `${field}[${k}]`;
     const o = obj(raw, f);
-    onlyKeys(o, f, ['id', 'ril', 'e2h', 'forceSync']);
+    onlyKeys(o, f, ['id', 'ril', 'e2h', 'forceSync', 'ds']);
     const id = o.id === undefined ? k : parseUint(o.id, `${f}.id`);
     if (id > MAX_SMMU_ID) throw new InputError(`${f}.id`, `SMMU id ${id} is out of range (at most ${MAX_SMMU_ID})`);
     if (table[id] !== undefined) throw new InputError(`${f}.id`, `SMMU ${id} is listed twice`);
@@ -60,9 +60,11 @@ export function parseSmmus(v: unknown, field = 'smmus'): { specs: SmmuSpec[]; ta
       ril: o.ril === undefined ? true : parseBool(o.ril, `${f}.ril`),
       e2h: o.e2h === undefined ? false : parseBool(o.e2h, `${f}.e2h`),
       forceSync: o.forceSync === undefined ? false : parseBool(o.forceSync, `${f}.forceSync`),
+      // Only when true, so that requests and documents without DS read as before.
+      ...(o.ds !== undefined && parseBool(o.ds, `${f}.ds`) ? { ds: true } : {}),
     };
     specs.push(spec);
-    table[id] = { ril: spec.ril, e2h: spec.e2h, forceSync: spec.forceSync };
+    table[id] = { ril: spec.ril, e2h: spec.e2h, forceSync: spec.forceSync, ds: spec.ds === true };
   });
   return { specs, table };
 }
