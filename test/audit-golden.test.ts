@@ -71,7 +71,7 @@ describe('the audit command', () => {
     vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
     vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
     process.exitCode = undefined;
-    await buildProgram().parseAsync(['audit', ...args], { from: 'user' });
+    await (await buildProgram()).parseAsync(['audit', ...args], { from: 'user' });
     vi.restoreAllMocks();
     return Number(process.exitCode ?? 0);
   }

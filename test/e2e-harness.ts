@@ -133,7 +133,7 @@ export async function runCli(
   });
   const before = process.exitCode;
   try {
-    await buildProgram().parseAsync(['node', 'smmuv3-tlbi', ...argv]);
+    await (await buildProgram()).parseAsync(['node', 'smmuv3-tlbi', ...argv]);
   } catch {
     // commander's exitOverride: the code is in process.exitCode or below
   } finally {

@@ -34,7 +34,7 @@ async function run(args: string[], request?: unknown): Promise<{ code: number; s
   process.exitCode = 0;
   let code: number;
   try {
-    const program = buildProgram();
+    const program = await buildProgram();
     program.configureOutput({ writeOut: (s) => (stdout += s), writeErr: (s) => (stderr += s) });
     for (const c of program.commands)
       c.configureOutput({ writeOut: (s) => (stdout += s), writeErr: (s) => (stderr += s) });

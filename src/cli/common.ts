@@ -4,14 +4,11 @@
  */
 import { CommanderError, InvalidArgumentError, type Command } from 'commander';
 import { InputError, parseUint, parseBool } from '../parse.js';
-import { UsageError } from './errors.js';
+import { EXIT_INTERNAL, EXIT_USAGE, UsageError } from './errors.js';
 import { readWhole } from './input.js';
 import { OutputClosed, OutputFailed, output } from './output.js';
 
-export const EXIT_OK = 0;
-export const EXIT_CHECK_FAILED = 1;
-export const EXIT_USAGE = 2;
-export const EXIT_INTERNAL = 3;
+export { EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE } from './errors.js';
 
 export const SCHEMA_VERSION = 1;
 
