@@ -98,7 +98,7 @@ export function reproduce(tied: TiedCapture, o: ReproduceOptions): Reproduction 
       stream.commands += l.n;
       if (l.sync) stream.syncs++;
     }
-    const req = { iova: r.iova, size: r.size, granule: r.granule === 0 ? keys[0]!.pgsize : r.granule, leaf: r.leaf };
+    const req = { iova: r.iova, size: r.size, granule: r.granule === 0 ? (keys[0]!.pgsize ?? 4096) : r.granule, leaf: r.leaf };
     out.clear();
     invalidateRange(invs, req, smmus, out);
     const ls = planStats(out, r.size, req.granule, invs);
@@ -133,7 +133,7 @@ export function reproduce(tied: TiedCapture, o: ReproduceOptions): Reproduction 
       }
     }
     // The tlbi policy, from what the request says changed (size 0: everything, planned as Linux does).
-    const d = tlbiDescription(req, keys[0]!.pgsize);
+    const d = tlbiDescription(req, keys[0]!.pgsize ?? 4096);
     out.clear();
     if (d === null) invalidateRange(invs, req, smmus, out);
     else tlbiInv(d, invs, smmus, out);

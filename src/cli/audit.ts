@@ -33,9 +33,11 @@ import {
   withExamples,
 } from './common.js';
 import { parseHexPairs } from './hexwords.js';
+import { auditCaptureDir } from './audit-capture.js';
 import type { QueueKind } from '../cmdq/index.js';
 
 interface AuditOpts {
+  capture?: string;
   file?: string;
   qemuTrace?: string;
   regs?: string;
@@ -144,6 +146,7 @@ export function registerAudit(program: Program): void {
     .argument('[words...]', 'hex words, two per entry: 0x<w0> 0x<w1>')
     .option('-f, --file <path>', 'raw little-endian command-queue dump (a multiple of 16 bytes; - for stdin)')
     .option('--qemu-trace <path>', 'QEMU SMMUv3 trace log')
+    .option('--capture <dir>', 'a capture directory (smmuv3-tlbi capture): the verdict per unmap and the reproduction')
     .option('--regs <json>', 'queue registers as JSON (CMDQ_PROD, CMDQ_CONS, CMDQ_BASE or log2size, IDR0/1/3/5)')
     .option('--prod <value>', 'CMDQ_PROD (index and wrap bit)', uintOption('--prod'))
     .option('--cons <value>', 'CMDQ_CONS (index, wrap bit, ERR in [30:24])', uintOption('--cons'))
@@ -184,6 +187,11 @@ export function registerAudit(program: Program): void {
     .option('--no-progress', 'no progress bar')
     .action(
       action(async (words: string[], o: AuditOpts) => {
+        if (o.capture !== undefined) {
+          if (words.length > 0 || o.file !== undefined || o.qemuTrace !== undefined)
+            throw new UsageError('--capture: give no other input (hex words, --file, --qemu-trace)');
+          return auditCaptureDir(o.capture, { json: o.json ?? false, maxFindings: o.maxFindings ?? 20, progress: false });
+        }
         const sources = [words.length > 0, o.file !== undefined, o.qemuTrace !== undefined].filter(Boolean).length;
         if (sources > 1) throw new UsageError('give one input: hex words, --file or --qemu-trace');
         const regs = o.regs ? readRegs(o.regs) : {};
@@ -265,5 +273,6 @@ export function registerAudit(program: Program): void {
     'smmuv3-tlbi audit --qemu-trace qemu-trace.log.gz --json > audit.json',
     'smmuv3-tlbi audit 0x0001000000000012 0x00000000ffff6701 0x000000000fc02046 0x0',
     'smmuv3-tlbi audit --file cmdq.bin --max-batch 63 --nested-vmids 1,2',
+    'smmuv3-tlbi audit --capture samples/linux-7.3-qemu-10.0-strict',
   );
 }

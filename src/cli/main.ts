@@ -18,6 +18,7 @@ type Register = (program: Command) => void;
 const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Register>]> = [
   ['decode', async () => (await import('./decode.js')).registerDecode],
   ['audit', async () => (await import('./audit.js')).registerAudit],
+  ['capture', async () => (await import('./capture.js')).registerCapture],
   ['encode', async () => (await import('./encode.js')).registerEncode],
   ['plan', async () => (await import('./plan.js')).registerPlan],
   ['pgtable', async () => (await import('./pgtable.js')).registerPgtable],

@@ -24,6 +24,12 @@ export const SUMMARIES: readonly CommandSummary[] = [
       'Audit a real SMMUv3 command stream against the architecture and re-plan it with the engine: a raw command-queue dump (--file, with --prod/--cons/--log2size or --regs to read the ring oldest first), hex word pairs (arguments or stdin), or a QEMU trace (--qemu-trace, -trace "smmuv3_*"; log backend with or without -msg timestamp=on, or simpletrace.py text). gzip input is accepted. Exit 0 no findings, 1 findings, 2 unusable input.',
   },
   {
+    name: 'capture',
+    term: 'capture [options]',
+    description:
+      "Boot an arm64 kernel under qemu-system-aarch64 -M virt,iommu=smmuv3 and record what its SMMUv3 driver did: the whole command-queue ring and the SMMU registers (read through QMP), the guest trace of invalidation requests (kprobes chosen from the running kernel's symbols) and of iommu:map/unmap, QEMU's smmuv3_* trace, and a manifest. KVM on an arm64 host with /dev/kvm, TCG otherwise. Then run `audit --capture DIR`. Exit 0 complete, 1 the capture is incomplete (a note in DIR says why), 2 unusable input.",
+  },
+  {
     name: 'encode',
     term: 'encode [options]',
     description:
