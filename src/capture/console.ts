@@ -8,6 +8,7 @@
  *     CAPTURE_PROBE ok|fail <definition> each kprobe the guest tried to set
  *     CAPTURE_STEP <text>               workload progress
  *     CAPTURE_TRACE_BEGIN … CAPTURE_TRACE_END   the ftrace buffer
+ *     CAPTURE_FAIL <id> <text>          the guest gave up (no kprobe events, no driver, no device, …)
  *     CAPTURE_DONE                      the guest finished
  */
 import { InputError } from '../parse.js';
@@ -104,6 +105,10 @@ export function parseConsole(text: string): ConsoleSections {
         inTrace = k + 1;
         buf.length = 0;
       } else if (tag === '_DONE') done = true;
+      else if (tag === '_FAIL') {
+        const sp = rest.indexOf(' ');
+        failure = sp < 0 ? { id: rest, text: '' } : { id: rest.slice(0, sp), text: rest.slice(sp + 1).trim() };
+      }
       continue;
     }
     const body = raw.replace(/^\[\s*\d+\.\d+\]\s*/, '');

@@ -274,7 +274,7 @@ ${tries.join('\n')}
 for i in 1 2 3 4 5 6 7 8 9 10; do [ -b ${o.device} ] && break; sleep 1; done
 [ -b ${o.device} ] || fail no-device "${o.device} did not appear (virtio_blk missing?)"
 echo ${o.bufferKb} > $T/buffer_size_kb
-echo 1 > $T/events/kprobes/enable
+echo 1 > $T/events/smmu/enable
 echo 1 > $T/events/iommu/map/enable 2>/dev/null || say "no iommu:map tracepoint"
 echo 1 > $T/events/iommu/unmap/enable 2>/dev/null || say "no iommu:unmap tracepoint"
 q=/sys/block/${o.device.replace(/^\/dev\//, '')}/queue
