@@ -37,7 +37,16 @@ describe('ftrace lines (7.3 sample)', () => {
       '          <idle>-0       [000] d.h2.    33.109465: unmap: IOMMU: iova=0x00000000ffff2000 - 0x00000000ffff3000 size=4096 unmapped_size=4096',
       7,
     )!;
-    expect(e).toMatchObject({ task: '<idle>', pid: 0, cpu: 0, flags: 'd.h2.', context: 'hardirq', ts: 33.109465, name: 'unmap', line: 7 });
+    expect(e).toMatchObject({
+      task: '<idle>',
+      pid: 0,
+      cpu: 0,
+      flags: 'd.h2.',
+      context: 'hardirq',
+      ts: 33.109465,
+      name: 'unmap',
+      line: 7,
+    });
     expect(iommuEventOf(e)).toEqual({ iova: 0xffff2000, end: 0xffff3000, size: 4096, done: 4096, paddr: null });
     expect(flowKey(e)).toBe('hardirq cpu 0');
   });
@@ -62,11 +71,17 @@ describe('ftrace lines (7.3 sample)', () => {
     expect(() => numField(e, 'cmdq')).toThrow(/not a number below 2\^53/);
   });
   it('reads task context (by pid), soft interrupts and trace markers', () => {
-    const m = parseTraceLine('            init-1       [001] ...2.    33.044236: tracing_mark_write: ORACLE_TEST dd bs=4k count=2 skip=1 iflag=direct', 1)!;
+    const m = parseTraceLine(
+      '            init-1       [001] ...2.    33.044236: tracing_mark_write: ORACLE_TEST dd bs=4k count=2 skip=1 iflag=direct',
+      1,
+    )!;
     expect(m).toMatchObject({ task: 'init', pid: 1, cpu: 1, context: 'task', name: 'tracing_mark_write' });
     expect(m.payload).toBe('ORACLE_TEST dd bs=4k count=2 skip=1 iflag=direct');
     expect(flowKey(m)).toBe('pid 1');
-    const s = parseTraceLine('              dd-135     [001] d.s..    34.341154: flush_all: (arm_smmu_flush_iotlb_all+0x0/0x50) domain=0xfff00000058c8620', 1)!;
+    const s = parseTraceLine(
+      '              dd-135     [001] d.s..    34.341154: flush_all: (arm_smmu_flush_iotlb_all+0x0/0x50) domain=0xfff00000058c8620',
+      1,
+    )!;
     expect(s.context).toBe('softirq');
     expect(contextOfFlags('dNs1.')).toBe('softirq');
     expect(contextOfFlags('d.H2.')).toBe('hardirq');
@@ -76,7 +91,13 @@ describe('ftrace lines (7.3 sample)', () => {
       '              dd-121     [000] d.h3.    33.990069: unmap_ret: (iommu_dma_unmap_phys+0x68/0x120 <- __iommu_dma_unmap)',
       1,
     )!;
-    expect(e).toMatchObject({ isReturn: true, site: '__iommu_dma_unmap', name: 'unmap_ret', pid: 121, context: 'hardirq' });
+    expect(e).toMatchObject({
+      isReturn: true,
+      site: '__iommu_dma_unmap',
+      name: 'unmap_ret',
+      pid: 121,
+      context: 'hardirq',
+    });
     const r = parseTraceLine(
       '              dd-121     [000] d.h4.    33.989775: cmdlist_ret: (arm_smmu_cmdq_issue_cmdlist+0x3c/0xd8 <- __arm_smmu_cmdq_issue_cmdlist) ret=0',
       1,
@@ -129,7 +150,9 @@ describe('the guest console', () => {
     expect(c.trace!.split('\n')[0]).toBe('# tracer: nop');
   });
   it('says when the trace was cut short', () => {
-    expect(() => parseConsole('CAPTURE: x\nCAPTURE_TRACE_BEGIN\n  a-1 [000] .... 1.0: unmap: x\n')).toThrow(ConsoleFormatError);
+    expect(() => parseConsole('CAPTURE: x\nCAPTURE_TRACE_BEGIN\n  a-1 [000] .... 1.0: unmap: x\n')).toThrow(
+      ConsoleFormatError,
+    );
     expect(parseConsole('CAPTURE_FAIL no-device /dev/vda did not appear\nCAPTURE_DONE').failure).toEqual({
       id: 'no-device',
       text: '/dev/vda did not appear',
@@ -148,7 +171,9 @@ describe('the guest console', () => {
 });
 
 describe('QMP and xp replies (QEMU 7.2 session)', () => {
-  const lines = readFileSync(new URL('./capture/qmp-qemu-7.2.txt', import.meta.url), 'utf8').trim().split('\n');
+  const lines = readFileSync(new URL('./capture/qmp-qemu-7.2.txt', import.meta.url), 'utf8')
+    .trim()
+    .split('\n');
   const msgs = lines.map(parseQmpLine);
   it('reads the greeting, returns, an error and an event', () => {
     expect(msgs[0]).toEqual({ kind: 'greeting', version: '7.2.22' });
@@ -179,7 +204,7 @@ describe('QMP and xp replies (QEMU 7.2 session)', () => {
   });
 });
 
-describe('probe choice by the running kernel\'s symbols', () => {
+describe("probe choice by the running kernel's symbols", () => {
   const symbolsOf = (d: string): Set<string> => new Set(parseConsole(sample(d)).symbols.map((s) => s.name));
   it('7.3: the arm_smmu_invs generation, the inner command-list function', () => {
     const c = chooseProbes(symbolsOf('linux-7.3-qemu-10.0-strict'), '7.3.4+deb13-arm64');
@@ -194,7 +219,9 @@ describe('probe choice by the running kernel\'s symbols', () => {
     const c = chooseProbes(syms, '7.0.13+deb13-arm64');
     expect(c.generation).toBe('legacy');
     expect(c.missingRequired).toEqual([]);
-    expect(c.probes.map(probeDefinition)).toContain('p:smmu/cmdlist arm_smmu_cmdq_issue_cmdlist cmdq=%x1:x64 n=%x3:s32 sync=%x4:u8');
+    expect(c.probes.map(probeDefinition)).toContain(
+      'p:smmu/cmdlist arm_smmu_cmdq_issue_cmdlist cmdq=%x1:x64 n=%x3:s32 sync=%x4:u8',
+    );
     // Before 6.12 there was no cmdq argument: cmds, n, sync in x1, x2, x3.
     const old = chooseProbes(syms, '6.1.0-56-arm64');
     expect(old.probes.find((p) => p.event === 'cmdlist')!.args).toBe('n=%x2:s32 sync=%x3:u8');
@@ -207,7 +234,7 @@ describe('probe choice by the running kernel\'s symbols', () => {
     for (const d of ['req7', 'inv', 'wr', 'cmdlist_ret', 'unmap_ret', 'free_iova']) expect(s).toContain(`:smmu/${d} `);
     expect(s).toContain('echo "CAPTURE_TRACE_BEGIN"');
     expect(s).toContain('echo 1 > $T/events/smmu/enable');
-    expect(s).toContain("insmod /lib/modules/$m");
+    expect(s).toContain('insmod /lib/modules/$m');
     expect(s).toContain("for m in 'virtio_blk.ko'");
   });
 });

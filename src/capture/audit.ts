@@ -87,7 +87,10 @@ function modeOf(m: Manifest | null, cmdline: string | null): { mode: 'strict' | 
   if (m) return { mode: m.mode, from: 'manifest' };
   const s = cmdline ? /(?:^|\s)iommu\.strict=(\d)/.exec(cmdline) : null;
   if (s) return { mode: s[1] === '0' ? 'lazy' : 'strict', from: `guest command line iommu.strict=${s[1]}` };
-  return { mode: 'strict', from: 'default (no iommu.strict on the command line; Debian builds IOMMU_DEFAULT_DMA_STRICT=y)' };
+  return {
+    mode: 'strict',
+    from: 'default (no iommu.strict on the command line; Debian builds IOMMU_DEFAULT_DMA_STRICT=y)',
+  };
 }
 
 export interface AuditCaptureOptions {
@@ -115,7 +118,10 @@ export function auditCapture(input: CaptureInput, o: AuditCaptureOptions = {}): 
   const idr5 = regs.IDR5 !== undefined ? regNumber(regs, 'IDR5') : undefined;
   const cr2 = regs.CR2 !== undefined ? regNumber(regs, 'CR2') : 0;
   if (input.ring.length !== 2 ** log2size * 16)
-    throw new InputError('cmdq.bin', `${input.ring.length} bytes, but log2size ${log2size} means ${2 ** log2size * 16}`);
+    throw new InputError(
+      'cmdq.bin',
+      `${input.ring.length} bytes, but log2size ${log2size} means ${2 ** log2size * 16}`,
+    );
   const ring = halvesFromBytes(input.ring);
   const pageFact = con.facts.map((f) => /^page size (\d+)/.exec(f)).find((m) => m);
   const pageSize = input.manifest?.kernel.pageSize ?? (pageFact ? Number(pageFact[1]) : 4096);
@@ -149,13 +155,17 @@ export function auditCapture(input: CaptureInput, o: AuditCaptureOptions = {}): 
       `CMDQ_PROD at the dump (0x${prod.toString(16)}) is not where the traced command lists end (0x${(tied.entriesWritten & (size * 2 - 1)).toString(16)}): commands were written after the trace stopped or without a wr event`,
     );
   const summary = input.summary;
-  const kernel = input.manifest?.kernel.release ?? (typeof summary?.kernel === 'string' ? summary.kernel : null) ?? con.linuxVersion;
-  const kernelPackage = input.manifest?.kernel.package ?? (typeof summary?.kernel_pkg === 'string' ? summary.kernel_pkg : null);
+  const kernel =
+    input.manifest?.kernel.release ?? (typeof summary?.kernel === 'string' ? summary.kernel : null) ?? con.linuxVersion;
+  const kernelPackage =
+    input.manifest?.kernel.package ?? (typeof summary?.kernel_pkg === 'string' ? summary.kernel_pkg : null);
   const facts: CaptureFacts = {
     kernel,
     kernelPackage,
     qemu: input.manifest?.qemu.version ?? null,
-    accel: input.manifest?.qemu.accel ?? (input.qemuCmdline ? (/-enable-kvm|accel=kvm/.test(input.qemuCmdline) ? 'kvm' : 'tcg') : null),
+    accel:
+      input.manifest?.qemu.accel ??
+      (input.qemuCmdline ? (/-enable-kvm|accel=kvm/.test(input.qemuCmdline) ? 'kvm' : 'tcg') : null),
     mode,
     modeFrom: from,
     guestCmdline: cmdline,

@@ -27,11 +27,7 @@ import { flowKey, iommuEventOf, numField, type TraceEvent } from './ftrace.js';
 import type { CmdList, Request, RequestTarget, TiedCapture } from './requests.js';
 
 export type Evidence =
-  | 'return-probe'
-  | 'next-event-same-cpu'
-  | 'end-of-trace'
-  | 'iova-free-probe'
-  | 'next-overlapping-map';
+  'return-probe' | 'next-event-same-cpu' | 'end-of-trace' | 'iova-free-probe' | 'next-overlapping-map';
 
 export const EVIDENCE: Readonly<Record<Evidence, string>> = {
   'return-probe': 'completed before the return probe of the unmap call on the same flow',
@@ -52,8 +48,7 @@ export const CAPTURE_RULES = {
   'request-not-covered':
     "a request's own commands do not cover what it asked for (range, leaf/walk, ASID/VMID, or level by TTL)",
   'request-not-synced': "a request's commands were not completed by a CMD_SYNC of the same flow",
-  'ring-mismatch':
-    'a ring slot does not hold the entry the driver handed to the queue for it (the words differ)',
+  'ring-mismatch': 'a ring slot does not hold the entry the driver handed to the queue for it (the words differ)',
 } as const;
 export type CaptureRuleId = keyof typeof CAPTURE_RULES;
 
@@ -263,7 +258,12 @@ export function checkCoverage(events: readonly TraceEvent[], tied: TiedCapture, 
       if (t.type !== 'S1_ASID' && t.type !== 'S2_VMID') continue;
       const tagged = all.filter((c) => c.target === t && (r.leaf || !c.leafOnly));
       const end = r.size === 0 ? Infinity : r.iova + r.size;
-      const left = r.size === 0 ? (tagged.some((c) => c.end === Infinity) ? [] : [[0, Infinity] as [number, number]]) : subtract(r.iova, end, tagged);
+      const left =
+        r.size === 0
+          ? tagged.some((c) => c.end === Infinity)
+            ? []
+            : [[0, Infinity] as [number, number]]
+          : subtract(r.iova, end, tagged);
       const what = r.size === 0 ? 'everything' : `[${hex(r.iova)}, ${hex(end)})`;
       if (left.length > 0) {
         findings.push({

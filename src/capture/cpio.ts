@@ -91,7 +91,13 @@ export function writeCpio(entries: readonly CpioEntry[], mtime = 0): Uint8Array 
         break;
       case 'char':
       case 'block':
-        member(path, (e.kind === 'char' ? S_IFCHR : S_IFBLK) | (e.mode ?? 0o600), new Uint8Array(0), [e.major, e.minor], 1);
+        member(
+          path,
+          (e.kind === 'char' ? S_IFCHR : S_IFBLK) | (e.mode ?? 0o600),
+          new Uint8Array(0),
+          [e.major, e.minor],
+          1,
+        );
         break;
     }
   }

@@ -156,7 +156,14 @@ export const PROBES: readonly ProbeSpec[] = [
     generation: 'any',
     required: false,
   },
-  { event: 'unmap_ret2', type: 'r', symbol: 'iommu_unmap', args: 'ret=$retval:x64', generation: 'any', required: false },
+  {
+    event: 'unmap_ret2',
+    type: 'r',
+    symbol: 'iommu_unmap',
+    args: 'ret=$retval:x64',
+    generation: 'any',
+    required: false,
+  },
   {
     event: 'free_iova',
     type: 'p',

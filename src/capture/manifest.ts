@@ -75,7 +75,8 @@ function strOrNull(v: unknown, field: string): string | null {
   return v === null ? null : str(v, field);
 }
 function int(v: unknown, field: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new ManifestError(field, 'expected a non-negative integer');
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+    throw new ManifestError(field, 'expected a non-negative integer');
   return v;
 }
 function intOrNull(v: unknown, field: string): number | null {
@@ -100,9 +101,13 @@ function record<T>(v: unknown, field: string, each: (x: unknown, f: string) => T
 export function readManifest(doc: unknown): Manifest {
   const o = obj(doc, '(top level)');
   if (o.schemaVersion !== MANIFEST_SCHEMA_VERSION)
-    throw new ManifestError('schemaVersion', `expected ${MANIFEST_SCHEMA_VERSION}, got ${JSON.stringify(o.schemaVersion)}`);
+    throw new ManifestError(
+      'schemaVersion',
+      `expected ${MANIFEST_SCHEMA_VERSION}, got ${JSON.stringify(o.schemaVersion)}`,
+    );
   const mode = str(o.mode, 'mode');
-  if (mode !== 'strict' && mode !== 'lazy') throw new ManifestError('mode', `expected "strict" or "lazy", got "${mode}"`);
+  if (mode !== 'strict' && mode !== 'lazy')
+    throw new ManifestError('mode', `expected "strict" or "lazy", got "${mode}"`);
   const stage = o.stage;
   if (stage !== 1 && stage !== 2) throw new ManifestError('stage', 'expected 1 or 2');
   const k = obj(o.kernel, 'kernel');
@@ -143,7 +148,10 @@ export function readManifest(doc: unknown): Manifest {
       generation: strOrNull(d.generation, 'driver.generation'),
       probes: probes.map((p, i) => {
         const po = obj(p, `driver.probes[${i}]`);
-        return { definition: str(po.definition, `driver.probes[${i}].definition`), ok: bool(po.ok, `driver.probes[${i}].ok`) };
+        return {
+          definition: str(po.definition, `driver.probes[${i}].definition`),
+          ok: bool(po.ok, `driver.probes[${i}].ok`),
+        };
       }),
     },
     registers: regs,

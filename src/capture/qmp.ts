@@ -76,35 +76,36 @@ export function parseXp(text: string): XpValue[] {
 }
 
 /** SMMUv3 page-0 registers the capture reads (offset, width in bytes), IHI 0070 §6.3. */
-export const SMMU_REGISTERS: readonly { readonly name: string; readonly offset: number; readonly bytes: 4 | 8 }[] =
-  [
-    { name: 'IDR0', offset: 0x00, bytes: 4 },
-    { name: 'IDR1', offset: 0x04, bytes: 4 },
-    { name: 'IDR2', offset: 0x08, bytes: 4 },
-    { name: 'IDR3', offset: 0x0c, bytes: 4 },
-    { name: 'IDR4', offset: 0x10, bytes: 4 },
-    { name: 'IDR5', offset: 0x14, bytes: 4 },
-    { name: 'IIDR', offset: 0x18, bytes: 4 },
-    { name: 'AIDR', offset: 0x1c, bytes: 4 },
-    { name: 'CR0', offset: 0x20, bytes: 4 },
-    { name: 'CR1', offset: 0x28, bytes: 4 },
-    { name: 'CR2', offset: 0x2c, bytes: 4 },
-    { name: 'GBPA', offset: 0x44, bytes: 4 },
-    { name: 'IRQ_CTRL', offset: 0x50, bytes: 4 },
-    { name: 'STRTAB_BASE', offset: 0x80, bytes: 8 },
-    { name: 'STRTAB_BASE_CFG', offset: 0x88, bytes: 4 },
-    { name: 'CMDQ_BASE', offset: 0x90, bytes: 8 },
-    { name: 'CMDQ_PROD', offset: 0x98, bytes: 4 },
-    { name: 'CMDQ_CONS', offset: 0x9c, bytes: 4 },
-    { name: 'EVENTQ_BASE', offset: 0xa0, bytes: 8 },
-  ];
+export const SMMU_REGISTERS: readonly { readonly name: string; readonly offset: number; readonly bytes: 4 | 8 }[] = [
+  { name: 'IDR0', offset: 0x00, bytes: 4 },
+  { name: 'IDR1', offset: 0x04, bytes: 4 },
+  { name: 'IDR2', offset: 0x08, bytes: 4 },
+  { name: 'IDR3', offset: 0x0c, bytes: 4 },
+  { name: 'IDR4', offset: 0x10, bytes: 4 },
+  { name: 'IDR5', offset: 0x14, bytes: 4 },
+  { name: 'IIDR', offset: 0x18, bytes: 4 },
+  { name: 'AIDR', offset: 0x1c, bytes: 4 },
+  { name: 'CR0', offset: 0x20, bytes: 4 },
+  { name: 'CR1', offset: 0x28, bytes: 4 },
+  { name: 'CR2', offset: 0x2c, bytes: 4 },
+  { name: 'GBPA', offset: 0x44, bytes: 4 },
+  { name: 'IRQ_CTRL', offset: 0x50, bytes: 4 },
+  { name: 'STRTAB_BASE', offset: 0x80, bytes: 8 },
+  { name: 'STRTAB_BASE_CFG', offset: 0x88, bytes: 4 },
+  { name: 'CMDQ_BASE', offset: 0x90, bytes: 8 },
+  { name: 'CMDQ_PROD', offset: 0x98, bytes: 4 },
+  { name: 'CMDQ_CONS', offset: 0x9c, bytes: 4 },
+  { name: 'EVENTQ_BASE', offset: 0xa0, bytes: 8 },
+];
 
 /** Where the `virt` machine puts the SMMUv3 (VIRT_SMMU in QEMU's hw/arm/virt.c memory map). */
 export const VIRT_SMMU_BASE = 0x09050000;
 
 /** "0x…" of a [lo, hi] pair, without leading zeros (as the samples' cmdq.json writes registers). */
 export function hexOfHalves(lo: number, hi: number): string {
-  return hi === 0 ? `0x${(lo >>> 0).toString(16)}` : `0x${(hi >>> 0).toString(16)}${(lo >>> 0).toString(16).padStart(8, '0')}`;
+  return hi === 0
+    ? `0x${(lo >>> 0).toString(16)}`
+    : `0x${(hi >>> 0).toString(16)}${(lo >>> 0).toString(16).padStart(8, '0')}`;
 }
 
 /**
@@ -113,6 +114,6 @@ export function hexOfHalves(lo: number, hi: number): string {
  */
 export function cmdqOfBase(lo: number, hi: number): { base: number; log2size: number; bytes: number } {
   const log2size = lo & 0x1f;
-  const base = (hi & 0xfffff) * 4294967296 + ((lo >>> 5) << 5 >>> 0);
+  const base = (hi & 0xfffff) * 4294967296 + (((lo >>> 5) << 5) >>> 0);
   return { base, log2size, bytes: 2 ** log2size * 16 };
 }

@@ -17,7 +17,9 @@ export function formatCaptureReport(rep: CaptureReport, o: CaptureFormatOptions 
   const rp = rep.reproduction;
   const L: string[] = [];
   L.push(`capture: ${f.kernel ?? 'kernel unknown'}${f.kernelPackage ? ` (${f.kernelPackage})` : ''}`);
-  L.push(`  QEMU ${f.qemu ?? 'version unknown'}${f.accel ? `, ${f.accel}` : ''}; driver generation ${f.generation ?? 'unknown'}; page size ${f.pageSize}`);
+  L.push(
+    `  QEMU ${f.qemu ?? 'version unknown'}${f.accel ? `, ${f.accel}` : ''}; driver generation ${f.generation ?? 'unknown'}; page size ${f.pageSize}`,
+  );
   L.push(`  mode ${f.mode} (${f.modeFrom}); guest command line: ${f.guestCmdline ?? 'unknown'}`);
   const r = f.registers;
   L.push(
@@ -27,7 +29,9 @@ export function formatCaptureReport(rep: CaptureReport, o: CaptureFormatOptions 
     `  ring: 2^${f.ring.log2size} entries, PROD=${hex(f.ring.prod)} CONS=${hex(f.ring.cons)}, ${f.ring.entriesWritten} entries written while tracing${f.ring.wrapped ? ' — WRAPPED' : ''}`,
   );
   const ok = f.probes.filter((p) => p.ok).length;
-  L.push(`  probes: ${ok} set${f.probes.length > ok ? `, ${f.probes.length - ok} failed` : ''}; ${f.traceEvents} trace events`);
+  L.push(
+    `  probes: ${ok} set${f.probes.length > ok ? `, ${f.probes.length - ok} failed` : ''}; ${f.traceEvents} trace events`,
+  );
   const ev = rep.coverage.evidenceAvailable;
   L.push(
     `  evidence: return probe ${ev.returnProbe ? 'yes' : 'no'}, entry probe ${ev.entryProbe ? 'yes' : 'no'}, IOVA-free probe ${ev.freeIovaProbe ? 'yes' : 'no'}, iommu:map events ${ev.mapEvents ? 'yes' : 'no'}, command-list return ${ev.cmdlistReturn ? 'yes' : 'no'}`,
@@ -38,18 +42,25 @@ export function formatCaptureReport(rep: CaptureReport, o: CaptureFormatOptions 
   const callers = Object.entries(c.requestsByCaller)
     .map(([k, v]) => `${v} ${k}`)
     .join(', ');
-  L.push(`requests: ${c.requests} (${callers})${c.otherCmdlists > 0 ? `; ${c.otherCmdlists} other command lists` : ''}`);
+  L.push(
+    `requests: ${c.requests} (${callers})${c.otherCmdlists > 0 ? `; ${c.otherCmdlists} other command lists` : ''}`,
+  );
   L.push(
     `unmaps: ${c.unmaps}, ${c.unmapsCovered} covered and completed in time${c.unmapsUnverifiable > 0 ? `, ${c.unmapsUnverifiable} not verifiable (ring overwritten)` : ''}; ${c.maps} iommu:map events`,
   );
-  for (const [k, v] of Object.entries(rep.coverage.byEvidence)) L.push(`  ${v} verdicts rest on: ${EVIDENCE[k as keyof typeof EVIDENCE]}`);
+  for (const [k, v] of Object.entries(rep.coverage.byEvidence))
+    L.push(`  ${v} verdicts rest on: ${EVIDENCE[k as keyof typeof EVIDENCE]}`);
   L.push('');
   L.push(
     `reproduction: ${rp.identical} of ${rp.requests - rp.skipped} requests match the linux policy word for word${rp.skipped > 0 ? ` (${rp.skipped} not re-planned)` : ''}`,
   );
   L.push(`  stream: ${rp.stream.commands} commands + ${rp.stream.syncs} CMD_SYNC`);
-  L.push(`  linux:  ${rp.linux.commands} commands + ${rp.linux.syncs} CMD_SYNC, ${rp.linux.pagesOverInvalidated} pages over-invalidated`);
-  L.push(`  tlbi:   ${rp.tlbi.commands} commands + ${rp.tlbi.syncs} CMD_SYNC, ${rp.tlbi.pagesOverInvalidated} pages over-invalidated`);
+  L.push(
+    `  linux:  ${rp.linux.commands} commands + ${rp.linux.syncs} CMD_SYNC, ${rp.linux.pagesOverInvalidated} pages over-invalidated`,
+  );
+  L.push(
+    `  tlbi:   ${rp.tlbi.commands} commands + ${rp.tlbi.syncs} CMD_SYNC, ${rp.tlbi.pagesOverInvalidated} pages over-invalidated`,
+  );
   for (const d of rp.firstDifferences) {
     L.push(
       `  differs: request ${d.request} (trace line ${d.line}) ${d.fn}(${hex(d.iova)}, ${hex(d.size)}, granule ${hex(d.granule)}, ${d.leaf ? 'leaf' : 'walk'}) slots ${d.slots.join(',')}`,
@@ -65,7 +76,8 @@ export function formatCaptureReport(rep: CaptureReport, o: CaptureFormatOptions 
   if (c.findings === 0) L.push('verdict: 0 findings — every unmap was invalidated and completed in time');
   else {
     L.push(`verdict: ${c.findings} finding(s)`);
-    for (const [k, v] of Object.entries(c.byRule)) L.push(`  ${v} ${k}: ${CAPTURE_RULES[k as keyof typeof CAPTURE_RULES]}`);
+    for (const [k, v] of Object.entries(c.byRule))
+      L.push(`  ${v} ${k}: ${CAPTURE_RULES[k as keyof typeof CAPTURE_RULES]}`);
     for (const x of rep.findings.slice(0, max))
       L.push(`  [${x.rule}] ${x.message}${x.evidence ? ` — evidence: ${x.evidence}` : ''}`);
     if (rep.findings.length > max) L.push(`  … ${rep.findings.length - max} more (--json lists all)`);

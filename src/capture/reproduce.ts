@@ -4,15 +4,7 @@
  * (from the tlbi description of the request), with the over-invalidation each policy has.
  */
 import { hex64 } from '../bits.js';
-import {
-  PlanOutput,
-  invalidateRange,
-  invsOf,
-  planStats,
-  tlbiInv,
-  type InvKey,
-  type SmmuTable,
-} from '../tlbi/index.js';
+import { PlanOutput, invalidateRange, invsOf, planStats, tlbiInv, type InvKey, type SmmuTable } from '../tlbi/index.js';
 import { tlbiDescription } from '../audit/replan.js';
 import type { Request, TiedCapture } from './requests.js';
 
@@ -88,7 +80,12 @@ export function reproduce(tied: TiedCapture, o: ReproduceOptions): Reproduction 
     const keys: InvKey[] = r.targets
       .filter((t) => t.type === 'S1_ASID' || t.type === 'S2_VMID' || t.type === 'S2_VMID_S1_CLEAR')
       .map((t) => ({ smmu: 0, type: t.type as InvKey['type'], id: t.id, ssid: 0, vmid: 0, pgsize: t.pgsize }));
-    if (keys.length === 0 || keys.length !== r.targets.length || overwritten.has(r.id) || r.cmdlists.some((l) => l.prod < 0)) {
+    if (
+      keys.length === 0 ||
+      keys.length !== r.targets.length ||
+      overwritten.has(r.id) ||
+      r.cmdlists.some((l) => l.prod < 0)
+    ) {
       skipped++;
       continue;
     }
@@ -98,7 +95,12 @@ export function reproduce(tied: TiedCapture, o: ReproduceOptions): Reproduction 
       stream.commands += l.n;
       if (l.sync) stream.syncs++;
     }
-    const req = { iova: r.iova, size: r.size, granule: r.granule === 0 ? (keys[0]!.pgsize ?? 4096) : r.granule, leaf: r.leaf };
+    const req = {
+      iova: r.iova,
+      size: r.size,
+      granule: r.granule === 0 ? (keys[0]!.pgsize ?? 4096) : r.granule,
+      leaf: r.leaf,
+    };
     out.clear();
     invalidateRange(invs, req, smmus, out);
     const ls = planStats(out, r.size, req.granule, invs);
@@ -110,14 +112,16 @@ export function reproduce(tied: TiedCapture, o: ReproduceOptions): Reproduction 
     for (let k = 0; same && k < out.count; k++) {
       const q = slots[k]! * 4;
       const p = k * 4;
-      same = u[p] === o.ring[q] && u[p + 1] === o.ring[q + 1] && u[p + 2] === o.ring[q + 2] && u[p + 3] === o.ring[q + 3];
+      same =
+        u[p] === o.ring[q] && u[p + 1] === o.ring[q + 1] && u[p + 2] === o.ring[q + 2] && u[p + 3] === o.ring[q + 3];
     }
     if (same) identical++;
     else {
       different++;
       if (firstDifferences.length < max) {
         const planned: [string, string][] = [];
-        for (let k = 0; k < out.count; k++) planned.push([hex64(u[k * 4]!, u[k * 4 + 1]!), hex64(u[k * 4 + 2]!, u[k * 4 + 3]!)]);
+        for (let k = 0; k < out.count; k++)
+          planned.push([hex64(u[k * 4]!, u[k * 4 + 1]!), hex64(u[k * 4 + 2]!, u[k * 4 + 3]!)]);
         firstDifferences.push({
           request: r.id,
           line: r.line,

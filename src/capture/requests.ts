@@ -275,6 +275,8 @@ export function tieRequests(events: readonly TraceEvent[], o: TieOptions): TiedC
       mismatched.push({ cmdlist: l, request: reqOf.get(l) ?? null, slot: s });
   }
   if (lost > 0)
-    notes.push(`the ring wrapped: ${written} entries were written into ${size} slots, the oldest ${lost} were overwritten`);
+    notes.push(
+      `the ring wrapped: ${written} entries were written into ${size} slots, the oldest ${lost} were overwritten`,
+    );
   return { requests, otherCmdlists, entriesWritten: written, overwritten, mismatched, notes };
 }

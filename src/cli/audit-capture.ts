@@ -39,7 +39,8 @@ function readJson(dir: string, name: string): Record<string, unknown> | null {
   const p = join(dir, name);
   if (!existsSync(p)) return null;
   const doc = parseJsonText(readFileSync(p, 'utf8'), p);
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new UsageError(`${p}: expected a JSON object`);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new UsageError(`${p}: expected a JSON object`);
   return doc as Record<string, unknown>;
 }
 
@@ -63,7 +64,9 @@ export function loadCaptureDir(dir: string): CaptureInput {
 export function auditCaptureDir(dir: string, o: { json: boolean; maxFindings: number; progress: boolean }): number {
   const input = loadCaptureDir(dir);
   if (existsSync(join(dir, 'INCOMPLETE.txt')))
-    warn(`warning: ${join(dir, 'INCOMPLETE.txt')} says the capture is incomplete: ${readFileSync(join(dir, 'INCOMPLETE.txt'), 'utf8').split('\n')[0]}`);
+    warn(
+      `warning: ${join(dir, 'INCOMPLETE.txt')} says the capture is incomplete: ${readFileSync(join(dir, 'INCOMPLETE.txt'), 'utf8').split('\n')[0]}`,
+    );
   const rep = auditCapture(input, o.progress ? { onProgress: (ph) => warn(`audit: ${ph}`) } : {});
   if (o.json) printJson(captureReportToJson(rep));
   else process.stdout.write(formatCaptureReport(rep, { maxFindings: o.maxFindings }));

@@ -190,7 +190,11 @@ export function registerAudit(program: Program): void {
         if (o.capture !== undefined) {
           if (words.length > 0 || o.file !== undefined || o.qemuTrace !== undefined)
             throw new UsageError('--capture: give no other input (hex words, --file, --qemu-trace)');
-          return auditCaptureDir(o.capture, { json: o.json ?? false, maxFindings: o.maxFindings ?? 20, progress: false });
+          return auditCaptureDir(o.capture, {
+            json: o.json ?? false,
+            maxFindings: o.maxFindings ?? 20,
+            progress: false,
+          });
         }
         const sources = [words.length > 0, o.file !== undefined, o.qemuTrace !== undefined].filter(Boolean).length;
         if (sources > 1) throw new UsageError('give one input: hex words, --file or --qemu-trace');

@@ -165,7 +165,9 @@ export function resolveKernel(kernel: string, modules: string | undefined, work:
 
 /** A module's file name → its name as the kernel knows it (dashes are underscores). */
 function modName(file: string): string {
-  return basename(file).replace(/\.ko(\.xz|\.zst|\.gz)?$/, '').replace(/-/g, '_');
+  return basename(file)
+    .replace(/\.ko(\.xz|\.zst|\.gz)?$/, '')
+    .replace(/-/g, '_');
 }
 
 /** Decompressed module bytes (xz and zstd through the host tools, gzip through zlib). */
@@ -223,7 +225,9 @@ export function resolveBusybox(path: string, work: string): Buffer {
   const phnum = b.readUInt16LE(0x38);
   for (let k = 0; k < phnum; k++)
     if (b.readUInt32LE(phoff + k * phentsize) === 3)
-      throw new UsageError(`--busybox ${path}: dynamically linked; a static busybox is needed (Debian: busybox-static)`);
+      throw new UsageError(
+        `--busybox ${path}: dynamically linked; a static busybox is needed (Debian: busybox-static)`,
+      );
   return b;
 }
 
@@ -267,16 +271,23 @@ export function probeQemu(given: string | undefined): QemuInfo {
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => /^smmu(v3)?_[a-z0-9_]+$/.test(l));
-  let hasStageProperty = false;
+  let hasStageProperty: boolean;
   try {
     const dev = execFileSync(binary, ['-M', 'virt', '-device', 'arm-smmuv3,help'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     }).toString('utf8');
     hasStageProperty = /\bstage\b/.test(dev);
   } catch {
-    hasStageProperty = false;
+    hasStageProperty = false; // this QEMU cannot describe the device: treat it as stage 1 only
   }
-  return { binary, version: `${m[1]}.${m[2]}${m[3] ?? ''}`, major: Number(m[1]), minor: Number(m[2]), traceEvents, hasStageProperty };
+  return {
+    binary,
+    version: `${m[1]}.${m[2]}${m[3] ?? ''}`,
+    major: Number(m[1]),
+    minor: Number(m[2]),
+    traceEvents,
+    hasStageProperty,
+  };
 }
 
 /** KVM only on an arm64 host whose /dev/kvm can be opened read-write. */

@@ -203,7 +203,8 @@ const FAIL_ADVICE: Record<string, string> = {
   'no-kprobe-events': 'use a kernel built with CONFIG_KPROBE_EVENTS=y (Debian kernels are)',
   'no-smmuv3-driver':
     'use a kernel with CONFIG_ARM_SMMU_V3=y, or give --modules with arm_smmu_v3; check the console for the driver probe',
-  'probe-failed': 'the driver functions differ from what capture knows (see the CAPTURE_PROBE lines in guest-console.log)',
+  'probe-failed':
+    'the driver functions differ from what capture knows (see the CAPTURE_PROBE lines in guest-console.log)',
   'no-device': 'give --modules with virtio_blk (CONFIG_VIRTIO_BLK=m), or check the console for virtio errors',
 };
 
@@ -211,20 +212,32 @@ export function registerCapture(program: Program): void {
   const cmd = program
     .command('capture')
     .description(
-      "Boot an arm64 kernel under qemu-system-aarch64 -M virt,iommu=smmuv3 and record what its SMMUv3 driver did: the " +
+      'Boot an arm64 kernel under qemu-system-aarch64 -M virt,iommu=smmuv3 and record what its SMMUv3 driver did: the ' +
         'whole command-queue ring and the SMMU registers (read through QMP), the guest trace of invalidation requests ' +
-        '(kprobes chosen from the running kernel\'s symbols) and of iommu:map/unmap, QEMU\'s smmuv3_* trace, and a ' +
+        "(kprobes chosen from the running kernel's symbols) and of iommu:map/unmap, QEMU's smmuv3_* trace, and a " +
         'manifest. KVM on an arm64 host with /dev/kvm, TCG otherwise. Then run `audit --capture DIR`. Exit 0 complete, ' +
         '1 the capture is incomplete (a note in DIR says why), 2 unusable input.',
     )
-    .option('--kernel <path>', 'arm64 Image/vmlinuz, or a Debian linux-image/linux-binary .deb (7.x split parts beside it)')
+    .option(
+      '--kernel <path>',
+      'arm64 Image/vmlinuz, or a Debian linux-image/linux-binary .deb (7.x split parts beside it)',
+    )
     .option('--modules <path>', 'kernel modules: a directory (lib/modules/<release>) or the linux-modules .deb')
     .option('--qemu <path>', 'qemu-system-aarch64 binary (default: from PATH)')
     .option('--busybox <path>', 'a static arm64 busybox, or the busybox-static .deb')
     .option('--strict', 'iommu.strict=1: invalidate at every unmap (default)')
     .option('--lazy', 'iommu.strict=0: the flush queue (whole-ASID flushes)')
-    .option('--stage <n>', 'SMMU stage for QEMU (2 needs a QEMU whose arm-smmuv3 has the stage property)', choiceOption('--stage', ['1', '2'] as const), '1')
-    .option('--workload <default|file>', 'shell script run in the guest with $DEV (the disk) and `step TEXT`', 'default')
+    .option(
+      '--stage <n>',
+      'SMMU stage for QEMU (2 needs a QEMU whose arm-smmuv3 has the stage property)',
+      choiceOption('--stage', ['1', '2'] as const),
+      '1',
+    )
+    .option(
+      '--workload <default|file>',
+      'shell script run in the guest with $DEV (the disk) and `step TEXT`',
+      'default',
+    )
     .option('--timeout <seconds>', 'give up after this long', uintOption('--timeout'), 1800)
     .option('--smp <n>', 'guest CPUs', uintOption('--smp'), 2)
     .option('--out <dir>', 'output directory (created; must be empty or absent)')
@@ -275,19 +288,19 @@ async function captureIn(
   mode: 'strict' | 'lazy',
   start: Date,
 ): Promise<number> {
-
   // 1. Inputs (exit 2 on anything unusable).
   p.step('checking inputs');
-  const qemu = probeQemu(o.qemu);
-  if (o.stage === '2' && !qemu.hasStageProperty)
-    throw new UsageError(`--stage 2: QEMU ${qemu.version}'s arm-smmuv3 has no "stage" property (stage 1 only); use QEMU 9.x or later`);
   const k: KernelFiles = resolveKernel(o.kernel!, o.modules, work);
   const cfg = k.config;
   if (cfg) {
     if (cfg.ARM_SMMU_V3 !== 'y' && cfg.ARM_SMMU_V3 !== 'm')
-      throw new UsageError(`--kernel: CONFIG_ARM_SMMU_V3 is ${cfg.ARM_SMMU_V3 ?? 'not set'}: the kernel has no SMMUv3 driver`);
+      throw new UsageError(
+        `--kernel: CONFIG_ARM_SMMU_V3 is ${cfg.ARM_SMMU_V3 ?? 'not set'}: the kernel has no SMMUv3 driver`,
+      );
     if (cfg.KPROBE_EVENTS !== 'y')
-      throw new UsageError(`--kernel: CONFIG_KPROBE_EVENTS is ${cfg.KPROBE_EVENTS ?? 'not set'}: the guest cannot set kprobes`);
+      throw new UsageError(
+        `--kernel: CONFIG_KPROBE_EVENTS is ${cfg.KPROBE_EVENTS ?? 'not set'}: the guest cannot set kprobes`,
+      );
   }
   const wanted: string[] = [];
   for (const [opt, mod] of [
@@ -302,13 +315,20 @@ async function captureIn(
     );
   const mods = wanted.length > 0 ? moduleClosure(k.modulesDir!, wanted) : [];
   if (!o.busybox)
-    throw new UsageError('--busybox is required: a static arm64 busybox or the busybox-static .deb (scripts/fetch-arm64-debs.sh fetches one)');
+    throw new UsageError(
+      '--busybox is required: a static arm64 busybox or the busybox-static .deb (scripts/fetch-arm64-debs.sh fetches one)',
+    );
   const busybox = resolveBusybox(o.busybox, work);
   let workload = DEFAULT_WORKLOAD;
   if (o.workload !== 'default') {
     if (!existsSync(o.workload)) throw new UsageError(`--workload ${o.workload}: no such file`);
     workload = readFileSync(o.workload, 'utf8');
   }
+  const qemu = probeQemu(o.qemu);
+  if (o.stage === '2' && !qemu.hasStageProperty)
+    throw new UsageError(
+      `--stage 2: QEMU ${qemu.version}'s arm-smmuv3 has no "stage" property (stage 1 only); use QEMU 9.x or later`,
+    );
   const accel = kvmUsable() ? 'kvm' : 'tcg';
   p.step(
     `kernel ${k.release ?? '(release unknown)'}${k.packageName ? ` from ${k.packageName}` : ''}; QEMU ${qemu.version} (${accel}); ${mods.length} module(s)${mods.length ? ': ' + mods.map((m) => m[0]).join(' ') : ''}`,
@@ -345,14 +365,17 @@ async function captureIn(
   truncateSync(disk, 1100 * 1024 * 1024);
   const events = join(work, 'trace-events.txt');
   writeFileSync(events, qemu.traceEvents.join('\n') + '\n');
-  p.step(`initramfs ${(statSync(initrd).size / 1048576).toFixed(1)} MiB; ${qemu.traceEvents.length} QEMU smmu trace events`);
+  p.step(
+    `initramfs ${(statSync(initrd).size / 1048576).toFixed(1)} MiB; ${qemu.traceEvents.length} QEMU smmu trace events`,
+  );
 
   // 3. Boot.
   const consoleLog = join(work, 'console.log');
   const qmpSock = join(work, 'qmp.sock');
   const qemuTrace = join(work, 'qemu-trace.log');
   const guestCmdline = `console=ttyAMA0 nokaslr panic=-1 iommu.strict=${mode === 'strict' ? 1 : 0} rdinit=/init`;
-  const machine = o.stage === '2' ? (qemu.major > 9 || (qemu.major === 9 && qemu.minor >= 2) ? 'virt-9.1' : 'virt') : 'virt';
+  const machine =
+    o.stage === '2' ? (qemu.major > 9 || (qemu.major === 9 && qemu.minor >= 2) ? 'virt-9.1' : 'virt') : 'virt';
   const args = [
     '-M',
     `${machine},iommu=smmuv3`,
@@ -391,7 +414,9 @@ async function captureIn(
     '-D',
     qemuTrace,
   ];
-  writeFileSync(join(out, 'qemu-cmdline.txt'), [qemu.binary, ...args].map(shellQuote).join(' ') + '\n');
+  // The temporary work directory is written as WORK (it is gone after the capture).
+  const shown = [qemu.binary, ...args].map((a) => a.split(work).join('WORK'));
+  writeFileSync(join(out, 'qemu-cmdline.txt'), shown.map(shellQuote).join(' ') + '\n');
   p.step(`booting (${accel}${accel === 'tcg' ? ': minutes, one core busy' : ''})`);
   const child: ChildProcess = spawn(qemu.binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let qemuErr = '';
@@ -430,7 +455,8 @@ async function captureIn(
         );
       }
       for (const l of tail.lines()) {
-        if (l.includes('Linux version ') && bootMs === null) p.step(`kernel started: ${l.replace(/^\[[^\]]*\]\s*/, '').slice(0, 100)}`);
+        if (l.includes('Linux version ') && bootMs === null)
+          p.step(`kernel started: ${l.replace(/^\[[^\]]*\]\s*/, '').slice(0, 100)}`);
         if (l.includes('Kernel panic')) failure = `kernel panic: ${l}`;
         if (l.startsWith('CAPTURE: kernel ')) {
           bootMs = p.elapsed();
@@ -442,7 +468,8 @@ async function captureIn(
           probesFail++;
           p.step(`probe not set: ${l.slice(19)}`);
         } else if (l.startsWith('CAPTURE_STEP')) {
-          if (l.includes('workload start')) p.step(`probes set: ${probesOk} ok, ${probesFail} failed; workload starting`);
+          if (l.includes('workload start'))
+            p.step(`probes set: ${probesOk} ok, ${probesFail} failed; workload starting`);
           else p.step(`workload: ${l.slice(13)}`);
           if (l.includes('workload end')) workloadEnd = p.elapsed();
         } else if (l === 'CAPTURE_TRACE_BEGIN') p.step('printing the guest trace');
@@ -498,7 +525,10 @@ async function captureIn(
     writeFileSync(join(out, 'cmdq.bin.gz'), gzipSync(ring));
     writeFileSync(join(out, 'cmdq.json'), JSON.stringify(regs, null, 1) + '\n');
     writeFileSync(join(out, 'guest-console.log.gz'), gzipSync(consoleText));
-    writeFileSync(join(out, 'qemu-trace.log.gz'), gzipSync(existsSync(qemuTrace) ? readFileSync(qemuTrace) : Buffer.alloc(0)));
+    writeFileSync(
+      join(out, 'qemu-trace.log.gz'),
+      gzipSync(existsSync(qemuTrace) ? readFileSync(qemuTrace) : Buffer.alloc(0)),
+    );
 
     // 6. Is it complete?
     const con = parseConsole(consoleText);
@@ -510,7 +540,8 @@ async function captureIn(
       const m = /^lost \S+ (.*)$/.exec(f);
       if (m) for (const n of m[1]!.matchAll(/overrun: (\d+)/g)) lostEvents += Number(n[1]);
     }
-    if (lostEvents > 0) problems.push(`the guest's trace buffer overran: ${lostEvents} events lost; give a smaller --workload`);
+    if (lostEvents > 0)
+      problems.push(`the guest's trace buffer overran: ${lostEvents} events lost; give a smaller --workload`);
     const tied = tieRequests(evs, {
       log2size: q.log2size,
       ring: halvesFromBytes(new Uint8Array(ring.buffer, ring.byteOffset, ring.length)),
@@ -520,7 +551,9 @@ async function captureIn(
     const size = 2 ** q.log2size;
     const lost = Math.max(0, tied.entriesWritten - size);
     if (lost > 0)
-      problems.push(`the ring wrapped during the run: ${lost} of ${tied.entriesWritten} entries were overwritten before the dump; give a smaller --workload`);
+      problems.push(
+        `the ring wrapped during the run: ${lost} of ${tied.entriesWritten} entries were overwritten before the dump; give a smaller --workload`,
+      );
     if (tied.requests.length === 0) problems.push('the trace holds no invalidation request (did the workload do DMA?)');
     const pageFact = con.facts.map((f) => /^page size (\d+)/.exec(f)).find((m) => m);
     const genFact = con.facts.map((f) => /^driver generation (\S+)/.exec(f)).find((m) => m);
@@ -553,9 +586,12 @@ async function captureIn(
             .map((x) => [x, cfg![x]!]),
         ),
       },
-      qemu: { version: qemu.version, accel, cmdline: [qemu.binary, ...args] },
+      qemu: { version: qemu.version, accel, cmdline: shown },
       guestCmdline,
-      driver: { generation: genFact ? genFact[1]! : null, probes: con.probes.map((x) => ({ definition: x.definition, ok: x.ok })) },
+      driver: {
+        generation: genFact ? genFact[1]! : null,
+        probes: con.probes.map((x) => ({ definition: x.definition, ok: x.ok })),
+      },
       registers: regs,
       ring: { entriesWritten: tied.entriesWritten, wrapped: lost > 0, lost },
       trace: { events: evs.length, lostEvents },
