@@ -90,7 +90,7 @@ for f in "$out"/*.deb; do
     busybox-static_*) echo "busybox $f" ;;
     linux-modules-*) echo "modules $f" ;;
     linux-binary-*) echo "kernel $f" ;;
-    linux-image-*) echo "kernel $f" ;;
+    linux-image-*) echo "image $f" ;;
     linux-base-*) echo "base $f" ;;
   esac
 done
