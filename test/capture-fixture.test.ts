@@ -76,3 +76,84 @@ describe('readManifest names the field that is wrong', () => {
     expect(() => readManifest({ ...doc, ...patch })).toThrow(re);
   });
 });
+
+describe('hand-damaged copies of the strict fixture: the verdict names the return probe', () => {
+  const input = loadCaptureDir(DIRS[0]!);
+  const lines = input.console.split('\n');
+  /** The first unmap in hard-interrupt context with its request block and its unmap_ret, by line index. */
+  const find = (from: number): { unmap: number; block: number[]; ret: number; prod: number } => {
+    for (let k = from; k < lines.length; k++) {
+      if (!lines[k]!.includes(' unmap: ') || !lines[k + 1]!.includes(' req7: ')) continue;
+      const block = [1, 2, 3, 4, 5, 6].map((d) => k + d);
+      if (!lines[k + 5]!.includes(' wr: ') || !lines[k + 6]!.includes(' cmdlist_ret: ')) continue;
+      let ret = k + 7;
+      while (!lines[ret]!.includes(' unmap_ret: ')) ret++;
+      const prod = parseInt(/prod=0x([0-9a-f]+)/.exec(lines[k + 5]!)![1]!, 16);
+      return { unmap: k, block, ret, prod };
+    }
+    throw new Error('no unmap with a request after it');
+  };
+
+  it('the undamaged copy is clean (the twin)', () => {
+    expect(auditCapture(input).findings).toEqual([]);
+  });
+  it('the request moved after the unmap_ret → unmap-invalidated-late, evidence return-probe', () => {
+    const at = find(0);
+    const moved = at.block.map((k) => lines[k]!);
+    const rest = lines.filter((_, k) => !at.block.includes(k));
+    rest.splice(rest.indexOf(lines[at.ret]!) + 1, 0, ...moved);
+    const rep = auditCapture({ ...input, console: rest.join('\n') });
+    expect(rep.findings.map((f) => [f.rule, f.evidence, f.line])).toEqual([
+      ['unmap-invalidated-late', 'return-probe', at.unmap + 1],
+    ]);
+  });
+  it('the command list returned an error (its CMD_SYNC timed out) → unmap-not-synced and request-not-synced', () => {
+    const at = find(0);
+    const bad = [...lines];
+    bad[at.block[5]!] = bad[at.block[5]!]!.replace(' ret=0', ' ret=-110');
+    const rep = auditCapture({ ...input, console: bad.join('\n') });
+    expect(rep.findings.map((f) => f.rule).sort()).toEqual(['request-not-synced', 'unmap-not-synced']);
+    expect(rep.findings.find((f) => f.rule === 'request-not-synced')!.message).toMatch(/returned an error/);
+    expect(rep.findings.find((f) => f.rule === 'unmap-not-synced')!.evidence).toBe('return-probe');
+  });
+  it('a TLBI for the wrong ASID on the last unmap → unmap-not-invalidated (nothing later covers it)', () => {
+    let at = find(0);
+    for (;;) {
+      try {
+        at = find(at.ret);
+      } catch {
+        break;
+      }
+    }
+    const ring = new Uint8Array(input.ring);
+    ring[at.prod * 16 + 6] = ring[at.prod * 16 + 6]! ^ 0x01; // ASID is w0 [63:48]: 2 → 3
+    const bad = [...lines];
+    const h = new Uint32Array(ring.buffer, at.prod * 16, 2);
+    bad[at.block[4]!] = bad[at.block[4]!]!.replace(
+      / w0=0x[0-9a-f]+ /,
+      ` w0=0x${(h[1]! * 4294967296 + h[0]!).toString(16)} `,
+    );
+    const rep = auditCapture({ ...input, console: bad.join('\n'), ring });
+    expect(rep.findings.map((f) => f.rule).sort()).toEqual(['request-not-covered', 'unmap-not-invalidated']);
+    const f = rep.findings.find((x) => x.rule === 'unmap-not-invalidated')!;
+    expect(f.line).toBe(at.unmap + 1);
+    expect(f.evidence).toBe('return-probe');
+    expect(rep.reproduction.different).toBe(1);
+  });
+});
+
+describe('the lazy fixture without its IOVA-free probe', () => {
+  it('falls back to the next overlapping iommu:map and says so', () => {
+    const input = loadCaptureDir(DIRS[1]!);
+    const text = input.console
+      .split('\n')
+      .filter((l) => !l.includes(' free_iova: '))
+      .join('\n');
+    const rep = auditCapture({ ...input, console: text });
+    expect(rep.findings).toEqual([]);
+    expect(rep.coverage.evidenceAvailable.freeIovaProbe).toBe(false);
+    const ev = rep.coverage.byEvidence;
+    expect((ev['next-overlapping-map'] ?? 0) + (ev['end-of-trace'] ?? 0)).toBe(rep.counts.unmaps);
+    expect(ev['next-overlapping-map']).toBeGreaterThan(0);
+  });
+});
