@@ -89,6 +89,32 @@ export class PlanOutput {
     return s;
   }
 
+  /**
+   * A whole batch of one command on `smmu` at once (the common plan): reserves the command's slot, which it
+   * returns for the caller to write, and writes the CMD_SYNC after it. Not for an SMMU with `repeat` (the
+   * copy is made at the CMD_SYNC, before the caller wrote the command); the batch being built must be empty.
+   */
+  oneCommandBatch(smmu: number): number {
+    const buf = this.buf;
+    let s = buf.count;
+    if (s + 2 > this.smmuOf.length || (s + 2) * 4 > buf.u32.length) s = this.grow(2);
+    const q = buf.u32;
+    const i = s * 4 + 4;
+    q[i] = SYNC_SEV_H0;
+    q[i + 1] = 0;
+    q[i + 2] = 0;
+    q[i + 3] = 0;
+    const smmuOf = this.smmuOf;
+    smmuOf[s] = smmu;
+    smmuOf[s + 1] = smmu;
+    buf.count = s + 2;
+    this.smmu = smmu;
+    this.batchLen = 0;
+    if (this.batchCount === this.batchEnd.length) this.growBatches();
+    this.batchEnd[this.batchCount++] = s + 2;
+    return s;
+  }
+
   /** End the batch being built: a CMD_SYNC when it holds any command, nothing otherwise. */
   submit(): void {
     if (this.batchLen > 0) this.sync();
@@ -107,13 +133,16 @@ export class PlanOutput {
     buf.count = s + 1;
     this.smmuOf[s] = this.smmu;
     this.batchLen = 0;
-    if (this.batchCount === this.batchEnd.length) {
-      const next = new Int32Array(this.batchEnd.length * 2);
-      next.set(this.batchEnd);
-      this.batchEnd = next;
-    }
+    if (this.batchCount === this.batchEnd.length) this.growBatches();
     this.batchEnd[this.batchCount++] = s + 1;
     if (this.repeat) this.repeatBatch();
+  }
+
+  /** Double `batchEnd` (out of line: sync is on every plan's path and must stay small enough to inline). */
+  private growBatches(): void {
+    const next = new Int32Array(this.batchEnd.length * 2);
+    next.set(this.batchEnd);
+    this.batchEnd = next;
   }
 
   /** Tegra264 repeat: append a copy of the batch just closed (entries and CMD_SYNC) unless it holds an ATC_INV. */
@@ -128,11 +157,7 @@ export class PlanOutput {
     q.copyWithin(s * 4, start * 4, end * 4);
     this.smmuOf.copyWithin(s, start, end);
     this.buf.count = s + n;
-    if (this.batchCount === this.batchEnd.length) {
-      const next = new Int32Array(this.batchEnd.length * 2);
-      next.set(this.batchEnd);
-      this.batchEnd = next;
-    }
+    if (this.batchCount === this.batchEnd.length) this.growBatches();
     this.batchEnd[this.batchCount++] = s + n;
   }
 

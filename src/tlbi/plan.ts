@@ -26,7 +26,10 @@ import {
   ATC_SIZE_ALL,
   atcInvAddr,
   atcInvSize,
+  emitRilOne,
   emitRilSpan,
+  rilOneNumScale,
+  writeRilOne,
   emitStrideRange,
   linuxLeafTtl,
   perStrideTooBig,
@@ -110,9 +113,9 @@ const core: Core = {
   strictS1Clear: false,
 };
 
-/** log2 of a power of two below 2^31 (the page and granule sizes here). */
+/** log2 of a power of two below 2^31 (the page and granule sizes here: at most 1 GiB). */
 function log2(x: number): number {
-  return x < 0x80000000 ? 31 - Math.clz32(x) : Math.round(Math.log2(x));
+  return 31 - Math.clz32(x);
 }
 
 // Numeric type codes (TYPE_ORDER, kept in `Invs.typeCode`): the walk compares numbers, not strings.
@@ -189,7 +192,8 @@ function planTlb(c: Core, cur: Inv, type: number, o: SmmuOptions, out: PlanOutpu
   if (o.ril) {
     const pgShift = log2(cur.pgsize);
     const ttl = c.linuxTtl ? (c.leaf === 1 ? linuxLeafTtl(c.granuleShift, pgShift) : 0) : c.ttl;
-    emitRilSpan(out, c.span, op, asid, vmid, pgShift, ttl, c.leaf);
+    if (!emitRilOne(out, c.span, op, asid, vmid, pgShift, ttl, c.leaf))
+      emitRilSpan(out, c.span, op, asid, vmid, pgShift, ttl, c.leaf);
   } else {
     emitStrideRange(out, op, asid, vmid, c.span[0]!, c.span[1]!, c.strideShift, c.leaf);
   }
@@ -275,12 +279,21 @@ function planSingleRil(
   ttl: number,
   pgShift: number,
 ): number {
-  const before = out.count;
   const e = invs.inv[0]!;
   const o = smmus[e.smmu]!;
+  const op = vaOpcode(type, o.e2h);
+  const asid = type < T_S2_VMID ? e.id : 0;
+  const vmid = tlbVmid(e, type);
+  // Most requests take one command: that batch is written at once (inlined), without the loop.
+  const numScale = rilOneNumScale(span, pgShift, ttl);
+  if (numScale >= 0 && o.repeat !== true) {
+    const s = out.oneCommandBatch(e.smmu);
+    writeRilOne(out.buf.u32, s, op, numScale, asid, vmid, pgShift, ttl, leaf, span[0]!);
+    return 2;
+  }
+  const before = out.count;
   out.begin(e.smmu, o.forceSync, o.repeat === true, o.ds === true);
-  // One call site, so that V8 inlines the range loop once.
-  emitRilSpan(out, span, vaOpcode(type, o.e2h), type < T_S2_VMID ? e.id : 0, tlbVmid(e, type), pgShift, ttl, leaf);
+  emitRilSpan(out, span, op, asid, vmid, pgShift, ttl, leaf);
   out.submit();
   return out.count - before;
 }

@@ -62,7 +62,7 @@ export function tgField(pgShift: number): number {
  * 4 − ((granuleShift − 3) / (pgShift − 3)), integer division (4K: 4K → 3, 2M → 2, 1G → 1).
  */
 export function linuxLeafTtl(granuleShift: number, pgShift: number): number {
-  return 4 - Math.floor((granuleShift - 3) / (pgShift - 3));
+  return 4 - (((granuleShift - 3) / (pgShift - 3)) | 0); // truncation = floor: both are positive
 }
 
 /** log2 of the bytes one descriptor at `level` (0-3) maps in a table of 2^pgShift-byte pages. */
@@ -174,6 +174,67 @@ export function emitRilSpan(
   }
   buf.count = s;
   out.batchLen += s;
+}
+
+/**
+ * The range loop's most common case in one command: when the page count (after the non-leaf extra page) is
+ * num × 2^scale with num ≤ 31 — 1, 2 or 512 pages, one block — the loop emits exactly one command, NUM =
+ * num − 1 at SCALE = scale, written here straight into the typed arrays. Returns false, having written
+ * nothing, when the request needs the loop (emitRilSpan). Kept small so
+ * that V8 inlines it into the planners (emitRilSpan, too big to be inlined after them, is then called only
+ * for the other requests).
+ */
+export function emitRilOne(
+  out: PlanOutput,
+  span: Span,
+  opcode: number,
+  asid: number,
+  vmid: number,
+  pgShift: number,
+  ttl: number,
+  leaf: number,
+): boolean {
+  const numScale = rilOneNumScale(span, pgShift, ttl);
+  if (numScale < 0) return false;
+  // add() closes a full forceSync batch first, as the loop does.
+  const s = out.add();
+  writeRilOne(out.buf.u32, s, opcode, numScale, asid, vmid, pgShift, ttl, leaf, span[0]!);
+  return true;
+}
+
+/**
+ * The NUM and SCALE bits (w0) of the one command that covers [span[0], span[0] + span[1]) — see
+ * emitRilOne — or -1 when the range loop needs more than one command.
+ */
+export function rilOneNumScale(span: Span, pgShift: number, ttl: number): number {
+  const pages = span[1]! * POW2_NEG[pgShift]!;
+  let p = pages | 0;
+  if (p !== pages) return -1;
+  if (ttl === 0 && (p & 31) === 1) p++;
+  const scale = 31 - Math.clz32(p & -p);
+  const num = p >>> scale;
+  return num > 31 ? -1 : ((num - 1) << 12) | (scale << 20);
+}
+
+/** Write at slot `s` the range command whose NUM/SCALE bits `numScale` gave (rilOneNumScale) for `addr`. */
+export function writeRilOne(
+  q: Uint32Array,
+  s: number,
+  opcode: number,
+  numScale: number,
+  asid: number,
+  vmid: number,
+  pgShift: number,
+  ttl: number,
+  leaf: number,
+  addr: number,
+): void {
+  const hi = Math.floor(addr * TWO_POW_M32);
+  const i = s << 2;
+  q[i] = opcode | numScale;
+  q[i + 1] = vmid | (asid << 16);
+  q[i + 2] = leaf | (ttl << 8) | (((pgShift - 10) >> 1) << 10) | (addr - hi * TWO_POW_32);
+  q[i + 3] = hi;
 }
 
 /** The range loop for large page counts, or for a forceSync batch that may reach its limit meanwhile. */
@@ -317,9 +378,9 @@ export function tlbiShape(
   return tlbiShapeInto({ leaf: 0, ttl: 0, strideShift: 0 }, leafMask, tableMask, span, pgShift);
 }
 
-/** True when x is a multiple of `unit`, a power of two (exact: no float remainder needed). */
-function isMultipleOf(x: number, unit: number): boolean {
-  return Math.floor(x / unit) * unit === x;
+/** True when x (a non-negative integer below 2^53) is a multiple of 2^shift: exact multiplies, no division. */
+function isMultipleOfPow2(x: number, shift: number): boolean {
+  return Math.floor(x * POW2_NEG[shift]!) * POW2[shift]! === x;
 }
 
 /**
@@ -348,14 +409,15 @@ export function tlbiShapeInto(
   }
   if (ttl === 1 && pgShift === 14) ttl = 2;
   if (ttl !== 0) {
-    const unit = POW2[levelShift(pgShift, ttl)]!;
-    if (!isMultipleOf(start, unit) || !isMultipleOf(size, unit)) ttl = 0;
+    // Start and size are multiples of the page (the edge checks it): only a larger unit needs a look.
+    const unitShift = levelShift(pgShift, ttl);
+    if (unitShift > pgShift && (!isMultipleOfPow2(start, unitShift) || !isMultipleOfPow2(size, unitShift))) ttl = 0;
   }
   const all = leafMask | tableMask;
   const deepest = all === 0 ? 3 : 31 - Math.clz32(all);
   let strideShift = levelShift(pgShift, deepest);
-  const stride = POW2[strideShift]!;
-  if (!isMultipleOf(start, stride) || !isMultipleOf(size, stride)) strideShift = pgShift;
+  if (strideShift > pgShift && (!isMultipleOfPow2(start, strideShift) || !isMultipleOfPow2(size, strideShift)))
+    strideShift = pgShift;
   shape.leaf = leaf;
   shape.ttl = ttl;
   shape.strideShift = strideShift;
