@@ -8,7 +8,14 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeSlot, encodeHalves } from '../src/cmdq/index.js';
-import { auditCapture, type CaptureInput, type CaptureReport } from '../src/capture/index.js';
+import {
+  auditCapture,
+  parseTrace,
+  reproduce,
+  tieRequests,
+  type CaptureInput,
+  type CaptureReport,
+} from '../src/capture/index.js';
 
 function load(d: string): CaptureInput {
   const dir = new URL(`../samples/${d}/`, import.meta.url);
@@ -216,5 +223,33 @@ describe('a hand-damaged copy of the 7.3 lazy sample', () => {
     expect(between).toBeGreaterThan(0);
     expect(missed.length).toBeGreaterThanOrEqual(between);
     expect(missed.every((f) => f.evidence === 'end-of-trace')).toBe(true);
+  });
+});
+
+describe('a legacy whole-domain flush (arm_smmu_tlb_inv_context with arm_smmu_tlb_inv_asid inlined)', () => {
+  // Lines in the 7.0 sample's format; the flush's TLBI_NH_ASID names no ASID in the trace.
+  const trace = [
+    '              dd-167     [000] d..1.   886.866009: req: (__arm_smmu_tlb_inv_range+0x0/0x220) op=18 asid=2 vmid=0 leaf=1 iova=0xfff1e000 size=0x1000 granule=0x1000 dom=0xfff000000395e300',
+    '              dd-167     [000] d..1.   886.866180: cmdlist: (arm_smmu_cmdq_issue_cmdlist+0x0/0xb18) cmdq=0xfff00000049758c0 n=1 sync=1',
+    '              dd-167     [000] d..1.   886.866361: wr: (arm_smmu_cmdq_write_entries+0x0/0x148) prod=0x0 n=1 w0=0x2000000000012 w1=0xfff1e701',
+    '          <idle>-0       [001] ..s1.   886.900000: inv_ctx: (arm_smmu_tlb_inv_context+0x0/0x110) dom=0xfff000000395e300',
+    '          <idle>-0       [001] ..s1.   886.900100: cmdlist: (arm_smmu_cmdq_issue_cmdlist+0x0/0xb18) cmdq=0xfff00000049758c0 n=1 sync=1',
+    '          <idle>-0       [001] ..s1.   886.900200: wr: (arm_smmu_cmdq_write_entries+0x0/0x148) prod=0x2 n=1 w0=0x2000000000011 w1=0x0',
+  ];
+  it('takes the ASID of the same domain pointer, so the flush is checked and re-planned', () => {
+    const ring = new Uint32Array(16);
+    ring.set([0x12, 0x20000, 0xfff1e701, 0], 0);
+    ring.set([0x0fc02046, 0, 0, 0], 4); // CMD_SYNC, SEV form
+    ring.set([0x11, 0x20000, 0, 0], 8); // TLBI_NH_ASID ASID 2
+    ring.set([0x0fc02046, 0, 0, 0], 12);
+    const events = parseTrace(trace.join('\n'));
+    const tied = tieRequests(events, { log2size: 2, ring, prod: 4, pageSize: 4096 });
+    expect(tied.requests.map((r) => [r.fn, r.size, r.targets])).toEqual([
+      ['__arm_smmu_tlb_inv_range', 0x1000, [{ type: 'S1_ASID', id: 2, pgsize: 4096 }]],
+      ['arm_smmu_tlb_inv_context', 0, [{ type: 'S1_ASID', id: 2, pgsize: 4096 }]],
+    ]);
+    expect(tied.notes).toEqual([]);
+    const rp = reproduce(tied, { ring, ril: true, e2h: false });
+    expect([rp.identical, rp.skipped]).toEqual([2, 0]);
   });
 });

@@ -106,6 +106,7 @@ export function tieRequests(events: readonly TraceEvent[], o: TieOptions): TiedC
   const open = new Map<string, Request | null>();
   const caller = new Map<string, string | null>();
   const lastList = new Map<string, CmdList>();
+  const ctxDom = new Map<string, string | null>();
   const allLists: CmdList[] = [];
   const size = 2 ** o.log2size;
   const mask = size - 1;
@@ -120,7 +121,10 @@ export function tieRequests(events: readonly TraceEvent[], o: TieOptions): TiedC
     }
     if (CALLER_EVENTS.has(name)) {
       caller.set(flow, name);
-      if (name === 'inv_ctx' || name === 'flush_all') open.set(flow, null);
+      if (name === 'inv_ctx' || name === 'flush_all') {
+        open.set(flow, null);
+        ctxDom.set(flow, e.fields.dom ?? null);
+      }
       continue;
     }
     if (REQUEST_EVENTS.has(name)) {
@@ -190,7 +194,7 @@ export function tieRequests(events: readonly TraceEvent[], o: TieOptions): TiedC
           ts: e.ts,
           fn: 'arm_smmu_tlb_inv_context',
           caller: 'inv_ctx',
-          dom: null,
+          dom: ctxDom.get(flow) ?? null,
           iova: 0,
           size: 0,
           granule: 0,
@@ -230,6 +234,24 @@ export function tieRequests(events: readonly TraceEvent[], o: TieOptions): TiedC
       const l = lastList.get(flow);
       if (l && l.ret === null) l.ret = numField(e, 'ret');
     }
+  }
+
+  // A legacy whole-domain flush names no ASID (arm_smmu_tlb_inv_asid is inlined in arm_smmu_tlb_inv_context
+  // on some builds): take the targets of the domain's other requests, or the only domain's when there is one.
+  const byDom = new Map<string, RequestTarget[]>();
+  for (const r of requests)
+    if (r.dom !== null && r.targets.length > 0 && !byDom.has(r.dom)) byDom.set(r.dom, r.targets);
+  const domains = [...new Set([...byDom.values()].map((t) => JSON.stringify(t)))];
+  for (const r of requests) {
+    if (r.targets.length > 0) continue;
+    const t =
+      (r.dom !== null ? byDom.get(r.dom) : undefined) ??
+      (domains.length === 1 ? byDom.values().next().value : undefined);
+    if (t) {
+      r.targets = [...t];
+      if (r.dom === null || !byDom.has(r.dom))
+        notes.push(`request at trace line ${r.line}: targets taken from the only domain seen`);
+    } else notes.push(`request at trace line ${r.line}: no ASID/VMID known for it (not checked, not re-planned)`);
   }
 
   // Slots, and positions unrolled over wraps (prod carries the wrap bit at bit log2size; mask the owned flag).
