@@ -20,6 +20,23 @@ export default tseslint.config(
     },
   },
   {
+    files: ['web/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/src/cli', '**/src/cli/**'],
+              message: 'The page must not import the CLI (src/cli/); move what it needs into the core (issue 12).',
+            },
+            { group: ['node:*'], message: 'The page runs in the browser: no node: modules.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },

@@ -32,7 +32,7 @@ import {
   warn,
   withExamples,
 } from './common.js';
-import { parseHexPairs } from './hexwords.js';
+import { parseHexPairs } from '../cmdq/hexwords.js';
 import { auditCaptureDir } from './audit-capture.js';
 import type { QueueKind } from '../cmdq/index.js';
 

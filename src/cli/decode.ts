@@ -10,7 +10,7 @@ import {
   type SmmuFeatures,
 } from '../cmdq/index.js';
 import { parseFeatureList } from './features.js';
-import { formatDecoded } from './format.js';
+import { formatDecoded } from '../cmdq/format.js';
 import {
   EXIT_CHECK_FAILED,
   EXIT_OK,
@@ -22,10 +22,10 @@ import {
   uintOption,
   withExamples,
 } from './common.js';
-import { HexPairReader, parseHexPairs } from './hexwords.js';
+import { HexPairReader, parseHexPairs } from '../cmdq/hexwords.js';
 import { DEFAULT_MAX_ENTRIES, EntryAligner, TextLines, entryLimit, inputChunks, openInput } from './input.js';
 import { JsonDocWriter, output } from './output.js';
-import { BUILTIN_SAMPLE } from './sample.js';
+import { BUILTIN_SAMPLE } from '../cmdq/sample.js';
 
 interface DecodeOpts {
   file?: string;

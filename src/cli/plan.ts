@@ -18,7 +18,7 @@ import {
   type PlannedEntryJson,
   type PlanStats,
 } from '../tlbi/index.js';
-import { formatFields } from './format.js';
+import { formatFields } from '../cmdq/format.js';
 import {
   EXIT_OK,
   UsageError,

@@ -11,9 +11,9 @@ import {
   wordsToJson,
   type DecodeResult,
 } from '../../src/cmdq/index.js';
-import { parseHexPairs } from '../../src/cli/hexwords.js';
-import { BUILTIN_SAMPLE } from '../../src/cli/sample.js';
-import { formatFields } from '../../src/cli/format.js';
+import { parseHexPairs } from '../../src/cmdq/hexwords.js';
+import { BUILTIN_SAMPLE } from '../../src/cmdq/sample.js';
+import { formatFields } from '../../src/cmdq/format.js';
 import { byId, h } from './dom.js';
 import type { PageState } from './state.js';
 

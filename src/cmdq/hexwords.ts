@@ -1,3 +1,4 @@
+/** Hex-word text (two 64-bit words per command entry) read into 32-bit halves; shared by the CLI and the page. */
 import { InputError, parseWord64 } from '../parse.js';
 
 /**

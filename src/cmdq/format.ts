@@ -1,5 +1,5 @@
-/** Human-readable formatting of decoded entries. */
-import { fieldsToJson, wordsToJson, type DecodeResult } from '../cmdq/index.js';
+/** Human-readable formatting of decoded entries (shared by the CLI and the page). */
+import { fieldsToJson, wordsToJson, type DecodeResult } from './index.js';
 
 export function formatFields(fields: Record<string, number | string>, name?: string): string {
   return Object.entries(fields)
