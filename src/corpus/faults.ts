@@ -1,0 +1,172 @@
+/**
+ * The fault catalog: for every fault of src/sim/faults.ts, its class, the layer it is injected at, what
+ * catches it, and the configuration that reaches it — `requires` (an explicit option that contradicts it is
+ * refused) and `prefers` (chosen when the option was not given, because the fault shows sooner there).
+ * Aliases come from the corpus records (src/corpus/cases.ts): every case a fault reproduces adds
+ * `linux-<commit>` / `qemu-<commit>`.
+ */
+import { FAULT_HELP, FAULT_NAMES, type FaultName } from '../sim/faults.js';
+import { CORPUS, caseAlias, type CorpusCase, type CorpusLayer } from './cases.js';
+
+export type SetupStage = '1' | '2' | 'nested';
+export type SetupErratum = 'mmu700-2812531' | 'tegra264-repeat';
+export type SetupScenario = 'driver' | 'pkvm' | 'nested';
+
+/** A configuration of `simulate` (each field as the option of the same name; granule in bytes). */
+export interface FaultSetup {
+  readonly stage?: SetupStage;
+  readonly granule?: 4096 | 16384 | 65536;
+  readonly ril?: boolean;
+  readonly ats?: boolean;
+  readonly e2h?: boolean;
+  readonly ds?: boolean;
+  /** Errata every SMMU of the workload has (no option: the fault sets them). */
+  readonly errata?: readonly SetupErratum[];
+  /** The fault lives in a consumer: it is reached by this scenario, not by the randomized workload. */
+  readonly scenario?: SetupScenario;
+}
+
+export interface FaultInfo {
+  readonly class: string;
+  readonly layer: CorpusLayer;
+  /** What reports it. */
+  readonly caughtBy: string;
+  readonly requires: FaultSetup;
+  readonly prefers: FaultSetup;
+}
+
+const CHECKER = 'checker: stale translations (exit 1)';
+
+/**
+ * Keyed by name (a fault listed here that is not in FAULT_NAMES yet is ignored; a fault of FAULT_NAMES
+ * missing here is listed with the fallback below and fails test/corpus-records.test.ts).
+ */
+const CATALOG: Readonly<Record<string, FaultInfo>> = {
+  'drop-sync': { class: 'missing-sync', layer: 'consumer', caughtBy: CHECKER, requires: {}, prefers: {} },
+  'skip-last-tlbi': { class: 'missing-tlbi', layer: 'engine', caughtBy: CHECKER, requires: {}, prefers: {} },
+  'leaf-always': {
+    class: 'leaf-on-table-teardown',
+    layer: 'engine',
+    caughtBy: `${CHECKER}: walk-cache entries into freed tables`,
+    requires: {},
+    prefers: { ats: false },
+  },
+  'wrong-ttl': {
+    class: 'ttl-wrong-level',
+    layer: 'engine',
+    caughtBy: CHECKER,
+    requires: { ril: true },
+    prefers: { ats: false },
+  },
+  'wrong-tg': {
+    class: 'tg-mismatch',
+    layer: 'engine',
+    caughtBy: CHECKER,
+    requires: { ril: true },
+    prefers: { granule: 16384 },
+  },
+  'no-atc': { class: 'missing-atc-inv', layer: 'engine', caughtBy: CHECKER, requires: { ats: true }, prefers: {} },
+  'atc-before-tlbi': {
+    class: 'atc-before-tlbi',
+    layer: 'consumer',
+    caughtBy: `${CHECKER}: the ATC refilled from a TLB entry not yet invalidated`,
+    requires: { ats: true },
+    prefers: {},
+  },
+  'no-nested-s1-clear': {
+    class: 'nested-s1-not-cleared',
+    layer: 'engine',
+    caughtBy: `${CHECKER}: combined nested entries after a stage-2 change`,
+    requires: { stage: 'nested' },
+    prefers: { ats: false },
+  },
+  'short-range': {
+    class: 'range-truncated',
+    layer: 'engine',
+    caughtBy: CHECKER,
+    requires: {},
+    prefers: { ats: false },
+  },
+  'no-repeat': {
+    class: 'no-repeat',
+    layer: 'hardware-erratum',
+    caughtBy: `SMMU model (erratum tegra264-repeat) loses the single copy; ${CHECKER}`,
+    requires: { errata: ['tegra264-repeat'] },
+    prefers: {},
+  },
+};
+
+const FALLBACK: FaultInfo = { class: 'unclassified', layer: 'engine', caughtBy: CHECKER, requires: {}, prefers: {} };
+
+export function faultInfo(name: FaultName): FaultInfo {
+  return CATALOG[name] ?? FALLBACK;
+}
+
+/** Whether the catalog describes `name` (tests require it for every fault). */
+export function hasFaultInfo(name: string): boolean {
+  return Object.hasOwn(CATALOG, name);
+}
+
+/** The corpus cases a fault reproduces. */
+export function casesOfFault(name: FaultName): CorpusCase[] {
+  return CORPUS.filter((c) => c.fault === name);
+}
+
+/** The aliases of a fault: one per corpus case it reproduces that has a commit. */
+export function faultAliases(name: FaultName): string[] {
+  const out: string[] = [];
+  for (const c of casesOfFault(name)) {
+    const a = caseAlias(c);
+    if (a !== null && !out.includes(a)) out.push(a);
+  }
+  return out;
+}
+
+/** A fault name or alias → the fault, or null. */
+export function resolveFault(nameOrAlias: string): FaultName | null {
+  const s = nameOrAlias.trim().toLowerCase();
+  for (const f of FAULT_NAMES) if (f === s || faultAliases(f).includes(s)) return f;
+  return null;
+}
+
+/** One fault as `simulate --list-faults --json` lists it. */
+export interface FaultListing {
+  readonly name: FaultName;
+  readonly aliases: string[];
+  /** The first corpus case's commit and title (null when the fault reproduces no recorded bug). */
+  readonly commit: string | null;
+  readonly title: string | null;
+  readonly cases: string[];
+  readonly class: string;
+  readonly layer: CorpusLayer;
+  readonly caughtBy: string;
+  readonly description: string;
+  /** The configuration the fault picks by itself: required settings, then preferred ones. */
+  readonly configuration: { readonly requires: FaultSetup; readonly prefers: FaultSetup };
+}
+
+export function listFaults(): FaultListing[] {
+  return FAULT_NAMES.map((name) => {
+    const info = faultInfo(name);
+    const cases = casesOfFault(name);
+    const first = cases[0];
+    return {
+      name,
+      aliases: faultAliases(name),
+      commit: first?.commit ?? null,
+      title: first?.title ?? null,
+      cases: cases.map((c) => c.id),
+      class: info.class,
+      layer: info.layer,
+      caughtBy: info.caughtBy,
+      description: FAULT_HELP[name],
+      configuration: { requires: info.requires, prefers: info.prefers },
+    };
+  });
+}
+
+/** The configuration a fault picks by itself: its preferred settings, overridden by its required ones. */
+export function faultSetup(name: FaultName): FaultSetup {
+  const info = faultInfo(name);
+  return { ...info.prefers, ...info.requires };
+}
