@@ -8,6 +8,10 @@
  * walker, and knows nothing of the engine. Only entries that can have gone stale are examined — those
  * overlapping the changed input range of the changed table (stage-2 changes also reach nested entries and
  * ATC entries through their IPA) — so checking stays cheap on long runs; `checkAll` examines everything.
+ *
+ * Configuration: a cached STE or CD must agree with the stream table in memory once the change's CFGI_*
+ * commands should have completed (`checkConfig`); the report names the fields that differ. Every other
+ * check judges entries by the configuration in memory (what the translation should have used).
  */
 import { hexAddr } from '../bits.js';
 import { AtcEntry, GLOBAL_ASID, KIND_NAMES, Kind, REGIME_NAMES, Regime, TlbEntry, WalkEntry } from './caches.js';
@@ -15,6 +19,7 @@ import type { ResolvedContext, SmmuModel } from './model.js';
 import { WalkResult, WalkStatus, canRead, canWrite, levelShift, permText, walk, type TableConfig } from './walker.js';
 import type { PhysMemory } from '../pgtable/memory.js';
 import type { TableUse } from './table-uses.js';
+import { cdDiffs, cdText, steDiffs, steText, type CachedConfig } from './config-cache.js';
 
 /** One change to a table: which table (by stage and root) and the input range whose descriptors changed. */
 export interface ChangeSpec {
@@ -26,7 +31,7 @@ export interface ChangeSpec {
   readonly commands?: readonly string[];
 }
 
-export type CacheName = 'TLB' | 'walk' | 'ATC';
+export type CacheName = 'TLB' | 'walk' | 'ATC' | 'STE' | 'CD';
 
 export interface StaleReport {
   readonly smmu: number;
@@ -106,7 +111,7 @@ export class StaleChecker {
         this.s2ByVmid.set(model.features.stage2 ? st.vmid : 0, st.s2);
       if ((st.mode === 'stage1' || st.mode === 'nested') && st.cds !== undefined) {
         for (const ssid of st.cds.keys()) {
-          const ctx = model.resolve(st.sid, ssid);
+          const ctx = model.resolveLive(st.sid, ssid);
           if (ctx === null) continue;
           const k = StaleChecker.tagKey(ctx.regime, ctx.kind, ctx.vmid, ctx.asid);
           if (!this.ctxByTag.has(k)) this.ctxByTag.set(k, ctx);
@@ -311,7 +316,7 @@ export class StaleChecker {
   /** An ATC entry: its page must translate, through the stream's live configuration, to the same page and permissions. */
   checkAtc(model: SmmuModel, e: AtcEntry, commands: readonly string[], out: StaleReport[]): void {
     this.examined++;
-    const ctx = model.resolve(e.sid, e.ssid);
+    const ctx = model.resolveLive(e.sid, e.ssid);
     const report = (live: string): void => {
       out.push({
         smmu: model.id,
@@ -376,7 +381,7 @@ export class StaleChecker {
           for (const st of model.streams.values()) {
             if (!st.ats || st.mode !== 'nested' || st.cds === undefined) continue;
             for (const ssid of st.cds.keys()) {
-              const c = model.resolve(st.sid, ssid);
+              const c = model.resolveLive(st.sid, ssid);
               if (c !== null && c.regime === ctx.regime && c.vmid === ctx.vmid && c.asid === ctx.asid)
                 model.atc.overlapping(st.sid, ssid, u.spanStart, spanLast, atcs);
             }
@@ -413,10 +418,57 @@ export class StaleChecker {
     return out;
   }
 
-  /** Check every cached entry of the model. */
+  /**
+   * Cached STEs and CDs that differ from the stream table in memory: of the given StreamIDs, or all. Traffic
+   * through such an STE or CD translates with a configuration software has replaced (for example an old
+   * ASID, whose TLB entries are then still used).
+   */
+  checkConfig(model: SmmuModel, sids?: readonly number[], commands: readonly string[] = []): StaleReport[] {
+    const out: StaleReport[] = [];
+    const want = sids === undefined ? null : new Set(sids);
+    for (const c of model.config.entries()) {
+      if (want !== null && !want.has(c.sid)) continue;
+      this.examined++;
+      this.checkOneConfig(model, c, commands, out);
+    }
+    return out;
+  }
+
+  private checkOneConfig(model: SmmuModel, c: CachedConfig, commands: readonly string[], out: StaleReport[]): void {
+    const live = model.streams.get(c.sid) ?? null;
+    const sid = `0x${c.sid.toString(16)}`;
+    if (c.kind === 'STE') {
+      const diffs = steDiffs(c.ste, live);
+      if (diffs.length === 0) return;
+      out.push({
+        smmu: model.id,
+        cache: 'STE',
+        entry: { sid, fields: diffs.join(',') },
+        address: `StreamID ${sid}`,
+        cached: steText(c.ste),
+        live: steText(live),
+        commands,
+      });
+      return;
+    }
+    const liveCd = live?.cds?.get(c.ssid) ?? null;
+    const diffs = cdDiffs(c.cd, liveCd);
+    if (diffs.length === 0) return;
+    out.push({
+      smmu: model.id,
+      cache: 'CD',
+      entry: { sid, ssid: c.ssid, fields: diffs.join(',') },
+      address: `StreamID ${sid} SubstreamID ${c.ssid}`,
+      cached: cdText(c.cd),
+      live: cdText(liveCd),
+      commands,
+    });
+  }
+
+  /** Check every cached entry of the model, configuration included. */
   checkAll(model: SmmuModel, commands: readonly string[] = []): StaleReport[] {
     this.refresh(model);
-    const out: StaleReport[] = [];
+    const out: StaleReport[] = this.checkConfig(model, undefined, commands);
     for (const e of model.tlb.all.slice()) this.checkTlb(model, e, commands, out);
     for (const e of model.walkCache.all.slice()) this.checkWalk(model, e, commands, out);
     for (const e of model.atc.all.slice()) this.checkAtc(model, e, commands, out);

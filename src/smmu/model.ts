@@ -40,6 +40,7 @@ import {
   type TagGroup,
   type TaggedEntry,
 } from './caches.js';
+import { ConfigCache } from './config-cache.js';
 import { CommandQueue, CmdqError } from './queue.js';
 import { Rng } from './rng.js';
 import type { ContextDescriptor, StreamConfig } from './streams.js';
@@ -140,19 +141,24 @@ export interface ResolvedContext {
 
 /**
  * Completion ranks, in the order the adversary completes the commands of a batch at a CMD_SYNC (IHI 0070
- * 4.1.4, 4.7.3: nothing orders the commands of one batch; only the SYNC guarantees all are done): ATC
+ * 4.1.4, 4.7.3: nothing orders the commands of one batch; only the SYNC guarantees all are done). A
+ * configuration invalidation (CFGI_*) completes either before everything else or after everything else,
+ * chosen at random per command: early, traffic through the new configuration meets TLB entries the batch
+ * has not removed yet; late, traffic through the old configuration refills what the batch removed. Then ATC
  * invalidations first (so that traffic refills the ATC from TLB entries still cached), then stage-1 leaf-only
  * invalidations before the stage-1 ones that also reach the walk cache (so that traffic refills leaves
  * through table descriptors still cached), then stage 2 in the same way, then whole-VMID / whole-regime
  * ones. Commands of equal rank complete in a random order.
  */
-const RANK_ATC = 0;
-const RANK_S1_LEAF = 1;
-const RANK_S1 = 2;
-const RANK_S2_LEAF = 3;
-const RANK_S2 = 4;
-const RANK_ALL = 5;
-const RANK_COUNT = 6;
+const RANK_CFG_EARLY = 0;
+const RANK_ATC = 1;
+const RANK_S1_LEAF = 2;
+const RANK_S1 = 3;
+const RANK_S2_LEAF = 4;
+const RANK_S2 = 5;
+const RANK_ALL = 6;
+const RANK_CFG_LATE = 7;
+const RANK_COUNT = 8;
 
 /** A consumed invalidation whose effect is not yet guaranteed. */
 class Effect {
@@ -171,6 +177,8 @@ class Effect {
     readonly ssid: number,
     readonly ssv: number,
     readonly size: number,
+    /** CFGI_STE_RANGE: log2 of the StreamID block, minus one. */
+    readonly range = 0,
   ) {}
 }
 
@@ -243,7 +251,10 @@ export class SmmuModel {
   readonly atc: AtcCache;
   /** Where nested stage-1 tables sit in IPA space (for the checker's scope after stage-2 changes). */
   readonly tableUses = new NestedTableUses();
+  /** The stream table in memory, as software wrote it (the SMMU translates with `config`). */
   readonly streams = new Map<number, StreamConfig>();
+  /** The STEs and CDs the SMMU has cached (IHI 0070 16.2, 3.21.3); see config-cache.ts. */
+  readonly config = new ConfigCache();
   /** Bumped whenever the stream table changes (for observers that derive data from it). */
   streamsVersion = 0;
   readonly stats: ModelStats = {
@@ -313,26 +324,60 @@ export class SmmuModel {
 
   // ---------------------------------------------------------------- stream table
 
+  /**
+   * Set up a stream at once: write its STE and CDs and drop what the SMMU cached for it, as a completed
+   * CFGI_STE + CMD_SYNC would (for set-up code and tests). Consumers that change a live configuration
+   * use `writeStream` / `writeStreamInvalid` and issue the CFGI_* commands themselves.
+   */
   setStream(cfg: StreamConfig): void {
-    this.streams.set(cfg.sid, cfg);
-    this.ctxCache.clear();
-    this.streamsVersion++;
+    this.writeStream(cfg);
+    if (this.config.dropStream(cfg.sid) > 0) this.ctxCache.clear();
   }
 
+  /** `setStream` for an invalid STE (abort): written and any cached copy dropped at once. */
   removeStream(sid: number): void {
-    this.streams.delete(sid);
-    this.ctxCache.clear();
+    this.writeStreamInvalid(sid);
+    if (this.config.dropStream(sid) > 0) this.ctxCache.clear();
+  }
+
+  /** Write a stream's STE and CD table in memory only: cached copies stay until a CFGI_* completes. */
+  writeStream(cfg: StreamConfig): void {
+    this.streams.set(cfg.sid, cfg);
     this.streamsVersion++;
   }
 
-  /** The cache tags of (sid, ssid), or null when the stream or SubstreamID is not configured. */
+  /** Make a stream's STE invalid (V = 0) in memory only: cached copies stay until a CFGI_* completes. */
+  writeStreamInvalid(sid: number): void {
+    this.streams.delete(sid);
+    this.streamsVersion++;
+  }
+
+  /** The cache tags of (sid, ssid) from the cached STE/CD (fetched if not cached), or null when invalid. */
   resolve(sid: number, ssid: number): ResolvedContext | null {
     const key = sid * 2 ** 20 + ssid;
     const hit = this.ctxCache.get(key);
     if (hit !== undefined) return hit;
-    const st = this.streams.get(sid);
+    const st = this.config.steOf(sid, this.streams);
+    const s1 = st !== null && (st.mode === 'stage1' || st.mode === 'nested');
+    const ctx = this.contextOf(sid, ssid, st, s1 ? this.config.cdOf(sid, ssid, this.streams) : null);
+    this.ctxCache.set(key, ctx);
+    return ctx;
+  }
+
+  /** The cache tags of (sid, ssid) as the stream table in memory gives them (what the checker judges by). */
+  resolveLive(sid: number, ssid: number): ResolvedContext | null {
+    const st = this.streams.get(sid) ?? null;
+    return this.contextOf(sid, ssid, st, st?.cds?.get(ssid) ?? null);
+  }
+
+  private contextOf(
+    sid: number,
+    ssid: number,
+    st: StreamConfig | null,
+    cd: ContextDescriptor | null,
+  ): ResolvedContext | null {
     let ctx: ResolvedContext | null = null;
-    if (st !== undefined) {
+    if (st !== null) {
       const vmid = this.features.stage2 ? st.vmid : 0;
       if (st.mode === 'bypass') {
         ctx = { sid, ssid, kind: Kind.S1, regime: Regime.NH, vmid, asid: 0, s1: null, s2: null, ats: st.ats };
@@ -341,8 +386,7 @@ export class SmmuModel {
           ? { sid, ssid, kind: Kind.S2, regime: Regime.NH, vmid, asid: 0, s1: null, s2: st.s2, ats: st.ats }
           : null;
       } else {
-        const cd: ContextDescriptor | undefined = st.cds?.get(ssid);
-        if (cd !== undefined && (st.mode === 'stage1' || st.s2 !== undefined)) {
+        if (cd !== null && (st.mode === 'stage1' || st.s2 !== undefined)) {
           const regime = st.regime === 'el2' ? Regime.EL2 : st.regime === 'el2-e2h' ? Regime.EL2_E2H : Regime.NH;
           const nested = st.mode === 'nested';
           ctx = {
@@ -359,7 +403,6 @@ export class SmmuModel {
         }
       }
     }
-    this.ctxCache.set(key, ctx);
     return ctx;
   }
 
@@ -372,8 +415,8 @@ export class SmmuModel {
   translate(sid: number, ssid: number, addr: number, write = false): number {
     this.stats.translations++;
     this.lastEntry = null;
-    const st = this.streams.get(sid);
-    if (st === undefined) return this.fail(XlateStatus.BAD_STREAM);
+    const st = this.config.steOf(sid, this.streams);
+    if (st === null) return this.fail(XlateStatus.BAD_STREAM);
     if (st.mode === 'bypass') {
       this.lastSource = XlateSource.BYPASS;
       this.lastStatus = XlateStatus.OK;
@@ -704,7 +747,11 @@ export class SmmuModel {
     const v = ce.values;
     if (this.repeatErratum && (isInvalidation(op) || isCfgi(op)) && op !== Opcode.ATC_INV) this.noteRepeat(op, v);
     this.sinceSync++;
-    if (!isInvalidation(op)) return; // CFGI_* (no configuration cache is modelled), PREFETCH_*, PRI_RESP, RESUME, …
+    if (isCfgi(op)) {
+      this.queueCfgi(op, v);
+      return;
+    }
+    if (!isInvalidation(op)) return; // PREFETCH_*, PRI_RESP, RESUME, …
     if (this.longBatchLoses && this.sinceSync > ERRATUM_2812531_BATCH && !this.lostInRun) {
       // MMU-700 erratum 2812531: past 63 commands without a CMD_SYNC an invalidation may be lost.
       this.lostInRun = true;
@@ -733,6 +780,15 @@ export class SmmuModel {
       v[F.size]!,
     );
     if (this.mode === 'generous') this.apply(eff);
+    else this.pending.push(eff);
+  }
+
+  /** A configuration invalidation: pending until a CMD_SYNC (IHI 0070 3.21.3), completed early or late there. */
+  private queueCfgi(op: number, v: Float64Array): void {
+    const generous = this.mode === 'generous';
+    const rank = generous || this.rng.below(2) === 0 ? RANK_CFG_EARLY : RANK_CFG_LATE;
+    const eff = new Effect(op, rank, 0, 0, 0, 0, 0, 0, 0, v[F.leaf]!, v[F.sid]!, v[F.ssid]!, 0, 0, v[F.range]!);
+    if (generous) this.apply(eff);
     else this.pending.push(eff);
   }
 
@@ -821,7 +877,7 @@ export class SmmuModel {
 
   /** Entries removed by invalidation so far, over the TLB, the walk cache and the ATC. */
   private removedCount(): number {
-    return this.tlb.removed + this.walkCache.removed + this.atc.removed;
+    return this.tlb.removed + this.walkCache.removed + this.atc.removed + this.config.removed;
   }
 
   // ---------------------------------------------------------------- invalidation semantics
@@ -868,6 +924,17 @@ export class SmmuModel {
       case Opcode.TLBI_NSNH_ALL:
         this.killGroups((g) => g.regime === Regime.NH, undefined);
         return;
+      case Opcode.CFGI_STE:
+      case Opcode.CFGI_STE_RANGE:
+      case Opcode.CFGI_CD:
+      case Opcode.CFGI_CD_ALL:
+      case Opcode.CFGI_VMS_PIDM: {
+        // Generous mode over-invalidates as QEMU does: a CD invalidation drops the whole StreamID's config.
+        const cdOnly = eff.op === Opcode.CFGI_CD || eff.op === Opcode.CFGI_CD_ALL;
+        const op = this.mode === 'generous' && cdOnly ? Opcode.CFGI_STE : eff.op;
+        if (this.config.invalidate({ op, sid: eff.sid, ssid: eff.ssid, range: eff.range }) > 0) this.ctxCache.clear();
+        return;
+      }
       case Opcode.ATC_INV: {
         let first = 0;
         let last = TWO_POW_64 - 1;

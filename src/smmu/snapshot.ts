@@ -153,6 +153,7 @@ export function staleReportKey(r: StaleReport): string {
   const s = (k: string): string => String(e[k]);
   if (r.cache === 'TLB') return tlbKey(s('kind'), s('regime'), s('vmid'), s('asid'), s('input'), s('size'));
   if (r.cache === 'walk') return walkKey(s('kind'), s('regime'), s('vmid'), s('asid'), s('input'), s('span'));
+  if (r.cache === 'STE' || r.cache === 'CD') return `${r.cache} sid=${s('sid')} ssid=${s('ssid')}`;
   return atcKey(s('sid'), s('ssid'), s('page'));
 }
 
