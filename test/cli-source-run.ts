@@ -23,6 +23,8 @@ export function runCliFromSource(args: string[], input?: string): SourceRun {
       '--input-type=module',
       '-e',
       `import { main } from ${JSON.stringify(MAIN)}; await main(['node', 'smmuv3-tlbi', ...process.argv.slice(1)]);`,
+      // `--` ends Node's own options, so that `--version` or `--help` reach the CLI.
+      '--',
       ...args,
     ],
     {

@@ -2,7 +2,8 @@
  * `smmuv3-tlbi audit`: check a real command stream (a raw queue dump, hex words, or a QEMU SMMUv3 trace)
  * against the architecture and re-plan it with the engine. Exit 0 no findings, 1 findings, 2 unusable input.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Command as Program } from 'commander';
 import cliProgress from 'cli-progress';
@@ -34,6 +35,7 @@ import {
 } from './common.js';
 import { parseHexPairs } from '../cmdq/hexwords.js';
 import { auditCaptureDir } from './audit-capture.js';
+import { packageRoot } from './package-root.js';
 import type { QueueKind } from '../cmdq/index.js';
 
 interface AuditOpts {
@@ -41,6 +43,7 @@ interface AuditOpts {
   file?: string;
   qemuTrace?: string;
   regs?: string;
+  sample?: boolean;
   prod?: number;
   cons?: number;
   log2size?: number;
@@ -88,11 +91,38 @@ function parseVmidList(list: string): number[] | undefined {
   });
 }
 
-/** Registers from a JSON file such as the sample's cmdq.json (CMDQ_PROD, CMDQ_CONS, CMDQ_BASE, IDRn, log2size). */
-function readRegs(path: string): Record<string, number> {
-  const doc = parseJsonText(readFileSync(path, 'utf8'), path);
+/** The real ring `audit --sample` reads: a Linux 6.1 guest on QEMU 7.2 (see samples/README.md). */
+const SAMPLE_DIR = 'samples/linux-6.1-qemu-7.2-strict';
+
+function sampleFile(name: string): string {
+  const root = packageRoot();
+  const path = root === null ? null : join(root, SAMPLE_DIR, name);
+  if (path === null || !existsSync(path))
+    throw new UsageError(`--sample: ${SAMPLE_DIR}/${name} is missing from this installation`);
+  return path;
+}
+
+/**
+ * `--regs`: inline JSON (text starting with `{`) or the path of a JSON file such as the sample's cmdq.json.
+ * A path that cannot be read is a usage error naming the option.
+ */
+function regsText(value: string): { text: string; source: string } {
+  if (value.trimStart().startsWith('{')) return { text: value, source: '--regs' };
+  if (!existsSync(value))
+    throw new UsageError(`--regs: no such file: ${value} (give a JSON file or inline JSON starting with "{")`);
+  try {
+    return { text: readFileSync(value, 'utf8'), source: `--regs ${value}` };
+  } catch (e) {
+    throw new UsageError(`--regs: cannot read ${value}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** Queue registers (CMDQ_PROD, CMDQ_CONS, CMDQ_BASE, IDRn, log2size) from `--regs`. */
+function readRegs(value: string): Record<string, number> {
+  const { text, source } = regsText(value);
+  const doc = parseJsonText(text, source);
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-    throw new UsageError(`${path}: expected a JSON object`);
+    throw new UsageError(`${source}: expected a JSON object`);
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
     const key = k.toUpperCase();
@@ -101,7 +131,7 @@ function readRegs(path: string): Record<string, number> {
         // CMDQ_BASE holds a 64-bit address; only LOG2SIZE (bits [4:0]) is needed.
         const s = String(v).replace(/^0x/i, '');
         out[key] = parseInt(s.slice(-2), 16) & 0x1f;
-      } else out[key] = parseUint(v, `${path}: ${k}`);
+      } else out[key] = parseUint(v, `${source}: ${k}`);
     }
   }
   return out;
@@ -147,7 +177,11 @@ export function registerAudit(program: Program): void {
     .option('-f, --file <path>', 'raw little-endian command-queue dump (a multiple of 16 bytes; - for stdin)')
     .option('--qemu-trace <path>', 'QEMU SMMUv3 trace log')
     .option('--capture <dir>', 'a capture directory (smmuv3-tlbi capture): the verdict per unmap and the reproduction')
-    .option('--regs <json>', 'queue registers as JSON (CMDQ_PROD, CMDQ_CONS, CMDQ_BASE or log2size, IDR0/1/3/5)')
+    .option(
+      '--regs <json|path>',
+      'queue registers: inline JSON starting with "{" or a JSON file (CMDQ_PROD, CMDQ_CONS, CMDQ_BASE or log2size, IDR0/1/3/5)',
+    )
+    .option('--sample', 'audit a real ring with its registers (Linux 6.1 on QEMU 7.2, 17,797 entries; see samples/)')
     .option('--prod <value>', 'CMDQ_PROD (index and wrap bit)', uintOption('--prod'))
     .option('--cons <value>', 'CMDQ_CONS (index, wrap bit, ERR in [30:24])', uintOption('--cons'))
     .option('--log2size <n>', 'log2 of the number of ring entries (CMDQ_BASE.LOG2SIZE)', uintOption('--log2size'))
@@ -188,16 +222,22 @@ export function registerAudit(program: Program): void {
     .action(
       action(async (words: string[], o: AuditOpts) => {
         if (o.capture !== undefined) {
-          if (words.length > 0 || o.file !== undefined || o.qemuTrace !== undefined)
-            throw new UsageError('--capture: give no other input (hex words, --file, --qemu-trace)');
+          if (words.length > 0 || o.file !== undefined || o.qemuTrace !== undefined || o.sample === true)
+            throw new UsageError('--capture: give no other input (hex words, --file, --qemu-trace, --sample)');
           return auditCaptureDir(o.capture, {
             json: o.json ?? false,
             maxFindings: o.maxFindings ?? 20,
             progress: false,
           });
         }
-        const sources = [words.length > 0, o.file !== undefined, o.qemuTrace !== undefined].filter(Boolean).length;
-        if (sources > 1) throw new UsageError('give one input: hex words, --file or --qemu-trace');
+        const sources = [words.length > 0, o.file !== undefined, o.qemuTrace !== undefined, o.sample === true];
+        if (sources.filter(Boolean).length > 1)
+          throw new UsageError('give one input: hex words, --file, --qemu-trace or --sample');
+        if (o.sample) {
+          if (o.regs !== undefined) throw new UsageError('--sample: the sample brings its own registers; drop --regs');
+          o.file = sampleFile('cmdq.bin.gz');
+          o.regs = sampleFile('cmdq.json');
+        }
         const regs = o.regs ? readRegs(o.regs) : {};
         const idr = (k: string, v: number | undefined): number | undefined => v ?? regs[k];
         const idr0 = idr('IDR0', o.idr0);
@@ -246,7 +286,7 @@ export function registerAudit(program: Program): void {
         } else {
           const text = words.length > 0 ? words.join(' ') : (await readInput(undefined)).toString('utf8');
           stream = AuditStream.fromHalves(parseHexPairs(text, words.length > 0 ? 'arguments' : 'stdin'));
-          if (stream.count === 0) throw new UsageError('no entries: give hex words, --file or --qemu-trace');
+          if (stream.count === 0) throw new UsageError('no entries: give hex words, --file, --qemu-trace or --sample');
         }
         const nested = parseVmidList(o.nestedVmids ?? 'auto');
         const oas = idr5 !== undefined ? OAS_BITS[idr5 & 7] : undefined;
@@ -272,11 +312,13 @@ export function registerAudit(program: Program): void {
     );
   withExamples(
     cmd,
-    'smmuv3-tlbi audit --file cmdq.bin.gz --regs cmdq.json',
-    'smmuv3-tlbi audit --file cmdq.bin --prod 0x4585 --cons 0x4585 --log2size 16 --idr0 0xd40101a --idr3 0x1404',
-    'smmuv3-tlbi audit --qemu-trace qemu-trace.log.gz --json > audit.json',
+    'smmuv3-tlbi audit --sample',
+    'smmuv3-tlbi audit --file samples/linux-7.3-qemu-10.0-strict/cmdq.bin.gz --regs samples/linux-7.3-qemu-10.0-strict/cmdq.json',
+    'smmuv3-tlbi audit --file samples/linux-6.1-qemu-7.2-strict/cmdq.bin.gz --prod 0x4585 --cons 0x4585 --log2size 16 --idr0 0xd40101a --idr3 0x1404',
+    'smmuv3-tlbi audit --file samples/linux-6.1-qemu-7.2-strict/cmdq.bin.gz --regs \'{"CMDQ_PROD":"0x4585","CMDQ_CONS":"0x4585","log2size":16}\'',
+    'smmuv3-tlbi audit --qemu-trace samples/linux-6.1-qemu-7.2-strict/qemu-trace.log.gz --json',
     'smmuv3-tlbi audit 0x0001000000000012 0x00000000ffff6701 0x000000000fc02046 0x0',
-    'smmuv3-tlbi audit --file cmdq.bin --max-batch 63 --nested-vmids 1,2',
-    'smmuv3-tlbi audit --capture samples/linux-7.3-qemu-10.0-strict',
+    'smmuv3-tlbi audit --sample --max-batch 63 --nested-vmids 1,2',
+    'smmuv3-tlbi audit --capture samples/linux-7.3-qemu-7.2-capture-strict',
   );
 }

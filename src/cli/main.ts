@@ -7,9 +7,9 @@
  * version, which need every subcommand's line but none of its code, are drawn from `summaries.ts`
  * (test/cli-startup.test.ts checks it against the modules).
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Help } from 'commander';
 import { EXIT_OK, EXIT_USAGE } from './errors.js';
+import { packageVersion } from './package-root.js';
 import { SUMMARIES } from './summaries.js';
 
 type Register = (program: Command) => void;
@@ -28,15 +28,6 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Register>]> = [
 
 /** The subcommand names, in order. */
 export const COMMAND_NAMES: readonly string[] = COMMANDS.map(([name]) => name);
-
-function packageVersion(): string {
-  try {
-    const url = new URL('../../../package.json', import.meta.url);
-    return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-}
 
 /** The program without subcommands: description, version, error handling. */
 function rootProgram(): Command {
