@@ -6,9 +6,10 @@
 import type { Command as Program } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
-import { FAULT_HELP, FAULT_NAMES, isFaultName, type FaultName } from '../sim/faults.js';
+import { FAULT_HELP, FAULT_NAMES, type FaultName } from '../sim/faults.js';
 import { runSimulation, type SimConfig, type SimReport } from '../sim/workload.js';
 import { workloadDocument } from './simulate-json.js';
+import { applyFaultSetup, faultOption, runListFaults } from './simulate-faults.js';
 import { SCENARIO_OPTION_HELP, runScenarioCommand, scenarioOption } from './simulate-scenario.js';
 import {
   EXIT_CHECK_FAILED,
@@ -49,12 +50,6 @@ function rangeOption(field: string, min: number, max: number) {
     if (v < min || v > max) throw new InvalidArgumentError(`${field} must be from ${min} to ${max} (got ${value})`);
     return v;
   };
-}
-
-function faultOption(value: string): FaultName {
-  if (!isFaultName(value))
-    throw new InvalidArgumentError(`--fault must be one of ${FAULT_NAMES.join(', ')} (got ${JSON.stringify(value)})`);
-  return value;
 }
 
 /** Build the workload configuration from parsed options (exported for tests). */
@@ -148,7 +143,15 @@ export function registerSimulate(program: Program): void {
       choiceOption('--policy', ['linux', 'tlbi'] as const),
       'linux',
     )
-    .option('--fault <name>', 'break the command stream (see above)', faultOption)
+    .option(
+      '--fault <name>',
+      'break the command stream (see below; a corpus alias such as linux-353e3cf8590c works too); picks the configuration that reaches the fault',
+      faultOption,
+    )
+    .option(
+      '--list-faults',
+      'list the faults: aliases, corpus cases, class, layer, configuration (with --json: one document)',
+    )
     .option(
       '--mode <mode>',
       'SMMU model: adversarial (only guaranteed effects, at CMD_SYNC) or generous (QEMU-like over-invalidation)',
@@ -166,11 +169,16 @@ export function registerSimulate(program: Program): void {
     // Scenarios (src/cli/simulate-scenario.ts): --granule --ril --ats --seed --policy --fault --json (--ops) apply.
     .option('--scenario [name]', SCENARIO_OPTION_HELP, scenarioOption)
     .action(
-      action((o: SimulateOpts & { scenario?: string | true }, c: Program) => {
+      action((o: SimulateOpts & { scenario?: string | true; listFaults?: boolean }, c: Program) => {
+        if (o.listFaults === true) return runListFaults(o.json === true);
+        const choice = o.fault !== undefined ? applyFaultSetup(o.fault, o, c) : null;
         if (o.scenario !== undefined) return runScenarioCommand(o, c);
         const seed = o.seed ?? Math.floor(Math.random() * 2 ** 32);
         let bar: cliProgress.SingleBar | null = null;
-        const cfg = simConfigFromOptions(o, seed);
+        const cfg = {
+          ...simConfigFromOptions(o, seed),
+          ...(choice !== null && choice.errata.length > 0 ? { errata: choice.errata } : {}),
+        };
         if (!o.json && o.progress !== false && process.stderr.isTTY && o.ops >= 20000) {
           bar = new cliProgress.SingleBar(
             {
