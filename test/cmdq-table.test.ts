@@ -329,6 +329,8 @@ describe('features from ID registers', () => {
       ds: false,
       asid16: true,
       vmid16: false,
+      // Not in any ID register: IHI 0070 4.5.1 leaves it to the implementation; the default is CERROR_ILL.
+      atcSizeAbove52: 'illegal',
     });
   });
 

@@ -142,7 +142,8 @@ export function registerDecode(program: Program): void {
     .option(
       '--features <list>',
       'SMMU features over the default (or over --idr*): stage1, stage2, ats, pri, hyp, ril, mpam, ds, asid16, ' +
-        'vmid16 (prefix no- to disable), stall-model=0|1|2; e.g. "no-stage2,mpam"',
+        'vmid16 (prefix no- to disable), stall-model=0|1|2, atc-size-above-52=illegal|unknown (ATC_INV Size > 52: ' +
+        'CERROR_ILL, the default, or an UNKNOWN span); e.g. "no-stage2,mpam"',
     )
     .option('--idr0 <value>', 'SMMU_IDR0 value to take features from', uintOption('--idr0'))
     .option('--idr3 <value>', 'SMMU_IDR3 value', uintOption('--idr3'))

@@ -16,7 +16,7 @@ const FLAGS: Record<string, keyof SmmuFeatures> = {
   vmid16: 'vmid16',
 };
 
-/** "no-stage2,ds,stall-model=1" → features, starting from `base`. */
+/** "no-stage2,ds,stall-model=1,atc-size-above-52=unknown" → features, starting from `base`. */
 export function parseFeatureList(list: string, base: SmmuFeatures): SmmuFeatures {
   const out: Record<string, unknown> = { ...base };
   for (const raw of list
@@ -28,12 +28,17 @@ export function parseFeatureList(list: string, base: SmmuFeatures): SmmuFeatures
       out.stallModel = Number(m[1]);
       continue;
     }
+    const atc = /^atc-size-above-52=(illegal|unknown)$/.exec(raw);
+    if (atc) {
+      out.atcSizeAbove52 = atc[1];
+      continue;
+    }
     const neg = raw.startsWith('no-');
     const key = FLAGS[neg ? raw.slice(3) : raw];
     if (!key)
       throw new InputError(
         '--features',
-        `unknown feature ${JSON.stringify(raw)} (known: ${Object.keys(FLAGS).join(', ')}, stall-model=N; prefix no- to disable)`,
+        `unknown feature ${JSON.stringify(raw)} (known: ${Object.keys(FLAGS).join(', ')}, stall-model=N, atc-size-above-52=illegal|unknown; prefix no- to disable)`,
       );
     out[key] = !neg;
   }

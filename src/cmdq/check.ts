@@ -396,7 +396,8 @@ export class CommandChecker {
         if (v[F.resp] === 3) return issue('ILLEGAL', 'reserved-value', name, 'resp', 3, 'Resp=0b11 is reserved');
         return null;
       case ReservedKind.AtcInv:
-        if (v[F.size]! > 52)
+        // IHI 0070 4.5.1: Size > 52 may raise CERROR_ILL or give an UNKNOWN span; the features say which.
+        if (v[F.size]! > 52 && this.features.atcSizeAbove52 === 'illegal')
           return issue('ILLEGAL', 'reserved-value', name, 'size', v[F.size]!, 'Size above 52 (2^64 bytes) is reserved');
         return null;
       case ReservedKind.Range:

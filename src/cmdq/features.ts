@@ -26,12 +26,19 @@ export interface SmmuFeatures {
   readonly asid16: boolean;
   /** IDR0.VMID16: 16-bit VMIDs (else VMID[15:8] is RES0). */
   readonly vmid16: boolean;
+  /**
+   * What this SMMU does with an ATC_INV whose Size is above 52. IHI 0070 4.5.1 lets an implementation either
+   * raise CERROR_ILL or use an UNKNOWN span (CONSTRAINED UNPREDICTABLE); no ID register tells which.
+   * `illegal` (the default): the codec reports CERROR_ILL. `unknown`: the command is legal, and the adversarial
+   * model takes the span to be nothing at all (the generous model: everything).
+   */
+  readonly atcSizeAbove52: 'illegal' | 'unknown';
 }
 
 export type QueueKind = 'non-secure' | 'secure';
 
 /** The default: the Non-secure queue of an SMMUv3.2 with both stages, 16-bit tags, ATS, PRI, Hyp, RIL,
- * stalls supported, no MPAM, no DS. */
+ * stalls supported, no MPAM, no DS, CERROR_ILL for an ATC_INV Size above 52. */
 export const DEFAULT_FEATURES: SmmuFeatures = Object.freeze({
   stage1: true,
   stage2: true,
@@ -44,6 +51,7 @@ export const DEFAULT_FEATURES: SmmuFeatures = Object.freeze({
   ds: false,
   asid16: true,
   vmid16: true,
+  atcSizeAbove52: 'illegal',
 });
 
 export function withFeatures(over: Partial<SmmuFeatures> | undefined): SmmuFeatures {

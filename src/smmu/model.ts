@@ -938,6 +938,9 @@ export class SmmuModel {
       case Opcode.ATC_INV: {
         let first = 0;
         let last = TWO_POW_64 - 1;
+        // Size > 52 (legal only with features.atcSizeAbove52 = 'unknown') has an UNKNOWN span (IHI 0070
+        // 4.5.1): the adversary invalidates nothing; the generous model everything.
+        if (eff.size > 52 && this.mode !== 'generous') return;
         if (eff.size < 52) {
           const span = 2 ** (ATC_PAGE_LOG2 + eff.size);
           first = eff.addr - (eff.addr % span);
