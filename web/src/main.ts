@@ -12,6 +12,7 @@ import { planDocument } from './engine.js';
 import { drawPlan, entryDetails, sharedWindow, sizeText, type PlanModel, type Policy } from './plan-view.js';
 import type { PlanStats } from '../../src/tlbi/index.js';
 import { buildRequests, fieldOf, levelOfGranule, type FieldError } from './request.js';
+import { UrlMaxChars, hasPackedState, inlineLink, linkFor, queryOfLocation, type Link } from './share.js';
 import { runAndShow, setupSimulateView } from './simulate-view.js';
 import {
   INV_TYPES,
@@ -25,15 +26,55 @@ import {
   type Pgsize,
 } from './state.js';
 
-const state: PageState = stateFromQuery(location.search);
+/** The page state: filled from the link in boot() before anything reads it. */
+const state: PageState = defaultState();
 let hovered: string | null = null;
 let models: Partial<Record<Policy, PlanModel>> = {};
 
-/** Keep the URL in step with the state (replace, not push: typing should not flood the history). */
+/** Counts URL updates, so that a slow compression finishing after a newer one is dropped. */
+let linkSeq = 0;
+/** The fragment the page itself wrote (any other change of it is a new link to open). */
+let writtenHash = '';
+
+function showLink(link: Link, words: boolean): void {
+  history.replaceState(null, '', `${location.pathname}${link.href}`);
+  writtenHash = location.hash;
+  const a = byId<HTMLAnchorElement>('permalink');
+  a.href = location.pathname + link.href;
+  const note = byId('link-note');
+  note.classList.toggle('warn', !words);
+  note.textContent = words
+    ? link.kind === 'fragment'
+      ? `(compressed into the link's #fragment: ${link.length} characters)`
+      : ''
+    : `This case is too large for a link (over ${UrlMaxChars} characters, the longest URL Firefox opens; ` +
+      "Chromium's limit is 2 MiB): the link and the address bar hold it without the pasted words — share them as a file.";
+  document.body.dataset.link = words ? link.kind : 'too-long';
+}
+
+/**
+ * Keep the URL in step with the state (replace, not push: typing should not flood the history). A small
+ * state is written at once into the query string; a large one is compressed into the fragment (share.ts).
+ */
 function syncUrl(): void {
   const q = stateToQuery(state);
-  history.replaceState(null, '', `${location.pathname}?${q}`);
-  byId<HTMLAnchorElement>('permalink').href = `?${q}`;
+  const base = location.origin + location.pathname;
+  const seq = ++linkSeq;
+  const inline = inlineLink(base, q);
+  if (inline) {
+    showLink(inline, true);
+    return;
+  }
+  document.body.dataset.link = 'pending';
+  void (async () => {
+    const link = await linkFor(base, q);
+    if (seq !== linkSeq) return;
+    if (!link.tooLong) return showLink(link, true);
+    // A browser would refuse the link: keep everything but the pasted words (and say so).
+    const smaller = await linkFor(base, stateToQuery({ ...state, words: '' }));
+    if (seq !== linkSeq) return;
+    showLink(smaller.tooLong ? { ...smaller, href: '', kind: 'query' } : smaller, false);
+  })();
 }
 
 // ---- views (tabs) ----
@@ -563,5 +604,22 @@ function start(): void {
   document.body.dataset.ready = '1';
 }
 
-if (state.invs.length === 0 && !location.search) state.invs = defaultState().invs;
-start();
+/** Read the state from the link (a compressed fragment is unpacked first), then start the page. */
+async function boot(): Promise<void> {
+  const { query, error } = await queryOfLocation(location.search, location.hash);
+  Object.assign(state, stateFromQuery(query));
+  if (state.invs.length === 0 && !query) state.invs = defaultState().invs;
+  if (error) {
+    const banner = byId('link-error');
+    banner.hidden = false;
+    banner.textContent = error;
+  }
+  writtenHash = location.hash;
+  // Another link pasted into the address bar of this tab changes only the fragment: open it.
+  window.addEventListener('hashchange', () => {
+    if (location.hash !== writtenHash && hasPackedState(location.hash)) location.reload();
+  });
+  start();
+}
+
+void boot();

@@ -1,7 +1,7 @@
 /**
- * The page state and its home, the URL query string: every input is kept as the text the user typed (so a
- * link reproduces an invalid case too), and the whole state round-trips through `?…` so that a case can be
- * linked in a review.
+ * The page state and its text form, a URL query string: every input is kept as the text the user typed (so a
+ * link reproduces an invalid case too), and the whole state round-trips through that text so that a case can
+ * be linked in a review (share.ts decides whether the link carries it as `?…` or compressed in `#z=…`).
  */
 
 export const INV_TYPES = ['S1_ASID', 'S1_ASID_NESTED', 'S2_VMID', 'S2_VMID_S1_CLEAR', 'ATS', 'ATS_FULL'] as const;
