@@ -41,6 +41,7 @@ import {
   type TaggedEntry,
 } from './caches.js';
 import { ConfigCache } from './config-cache.js';
+import { AtsEndpoints } from './ats-endpoints.js';
 import { CommandQueue, CmdqError } from './queue.js';
 import { Rng } from './rng.js';
 import type { ContextDescriptor, StreamConfig } from './streams.js';
@@ -272,6 +273,8 @@ export class SmmuModel {
   };
   /** The last command error (CERROR_ILL), if any since the last acknowledge. */
   lastError: QueueErrorRecord | null = null;
+  /** The ATS endpoints' answers to ATC invalidation (timeouts: CERROR_ATC_INV_SYNC; see ats-endpoints.ts). */
+  readonly endpoints = new AtsEndpoints();
   /** Invalidations consumed whose effect is pending (adversarial mode). */
   readonly pending: Effect[] = [];
   /** Called after each CMD_SYNC completes (its slot index). */
@@ -722,9 +725,29 @@ export class SmmuModel {
         q.raise(CmdqError.ILL);
         return;
       }
+      // A CMD_SYNC after an ATC invalidation that timed out stops on CERROR_ATC_INV_SYNC: not consumed, no
+      // completion signal, nothing completed (IHI 0070 4.7.3, 3.9.1.4); GERRORN makes it execute again.
+      if (ce.opcode === Opcode.CMD_SYNC && this.endpoints.takeReport()) {
+        q.raise(CmdqError.ATC_INV_SYNC);
+        return;
+      }
       this.execute(ce, q.slotOf(q.cons));
       q.consume();
     }
+  }
+
+  /**
+   * The endpoint of `sid` lets its next `n` ATS Invalidate Requests time out (0: it answers; Infinity: it
+   * never answers until `resetEndpoint`).
+   */
+  setEndpointTimeouts(sid: number, n: number): void {
+    this.endpoints.setTimeouts(sid, n);
+  }
+
+  /** Function-level reset of an ATS endpoint: its ATC is emptied and it answers invalidations again. */
+  resetEndpoint(sid: number): void {
+    this.endpoints.reset(sid);
+    this.atc.invalidate(sid, undefined, 0, TWO_POW_64 - 1);
   }
 
   /** Producer: acknowledge a command error (GERRORN := GERROR) and resume consumption at CONS. */
@@ -758,6 +781,8 @@ export class SmmuModel {
       this.stats.erratumDropped++;
       return;
     }
+    // An ATS Invalidate Request the endpoint does not answer invalidates nothing (reported at the next SYNC).
+    if (op === Opcode.ATC_INV && this.endpoints.any && this.endpoints.request(v[F.sid]!)) return;
     // Lax mode tolerates set RES0 bits; an SMMU that tolerates them "ignores the entirety of" the reserved
     // field (IHI 0070 4.1.5): without IDR3.RIL, TG/NUM/SCALE/TTL are RES0 (4.4.1.1) and the command is a
     // single-address one; without IDR5.DS, SCALE is 5 bits wide (its top bit is RES0).
