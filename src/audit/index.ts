@@ -4,15 +4,15 @@
  * - `readRing(bytes, {prod, cons, log2size})` — a raw queue dump, oldest entry first (ring.ts);
  * - `parseQemuTrace(text)` — a QEMU SMMUv3 trace rebuilt into a stream (qemu-trace.ts);
  * - `AuditStream.fromHalves(u32)` — hex words already parsed into halves;
- * - `auditStream(stream, options)` — interpret, check the rules, re-plan with the engine, build the report.
+ * - `auditStream(stream, options)` — interpret, check the rules, re-plan with the engine, build the report;
+ * - `AuditSession` — the same, fed an entry at a time (a streamed input: bounded memory).
  */
 import { CommandChecker } from '../cmdq/index.js';
-import { interpret } from './interpret.js';
 import type { TraceStats } from './qemu-trace.js';
-import { replan } from './replan.js';
-import { buildReport, type AuditReport } from './report.js';
-import { checkRules, type RuleOptions } from './rules.js';
+import type { AuditReport } from './report.js';
+import { AuditSession, type SessionOptions } from './session.js';
 import type { AuditStream } from './stream.js';
+import { VmidScan } from './vmids.js';
 
 export * from './errors.js';
 export * from './stream.js';
@@ -22,33 +22,40 @@ export * from './interpret.js';
 export * from './rules.js';
 export * from './replan.js';
 export * from './report.js';
+export * from './nested.js';
+export * from './session.js';
+export * from './vmids.js';
 
-export interface AuditOptions extends RuleOptions {
-  /** The validator, bound to the SMMU's features (default: the codec's defaults). */
-  readonly checker?: CommandChecker;
-  /** Re-plan with the engine (default true). */
-  readonly replan?: boolean;
-  /** Page size assumed for a lone TG=0 command when re-planning (default 4096). */
-  readonly pageSize?: number;
+export interface AuditOptions extends Omit<SessionOptions, 'onWindow'> {
   /** Trace statistics, when the stream came from a trace. */
   readonly trace?: TraceStats | null;
   /** Progress: phase name, done, total. */
   readonly onProgress?: (phase: string, done: number, total: number) => void;
 }
 
-/** Audit a stream: findings, counts, histograms and the re-planning table. */
+/**
+ * Audit a whole stream held in memory: findings, counts, histograms and the re-planning table. The stream is
+ * checked a window at a time by an AuditSession (the streamed audit's one implementation); `--nested-vmids auto`
+ * (no `nestedVmids`) is inferred exactly by a first pass over the stream.
+ */
 export function auditStream(s: AuditStream, o: AuditOptions = {}): AuditReport {
   const checker = o.checker ?? new CommandChecker();
+  let nestedVmids = o.nestedVmids;
+  let nestedInferred = o.nestedInferred ?? false;
+  if (nestedVmids === undefined) {
+    const scan = new VmidScan(checker);
+    scan.pushHalves(s.halves, s.count);
+    nestedVmids = scan.nested;
+    nestedInferred = true;
+  }
   const prog = o.onProgress;
-  const r = interpret(s, checker, prog ? (d, t) => prog('decode', d, t) : undefined);
-  const { findings, nestedVmids, nestedInferred } = checkRules(s, r, { ...o, ds: o.ds ?? checker.features.ds });
-  const rp =
-    o.replan === false
-      ? null
-      : replan(s, r, {
-          nestedVmids,
-          ...(o.pageSize !== undefined ? { pageSize: o.pageSize } : {}),
-          ...(prog ? { onProgress: (d: number, t: number) => prog('replan', d, t) } : {}),
-        });
-  return buildReport(s, r, findings, rp, { trace: o.trace ?? null, nestedVmids, nestedInferred });
+  const session = new AuditSession(s.source, {
+    ...o,
+    checker,
+    nestedVmids,
+    nestedInferred,
+    ...(prog ? { onWindow: (d: number) => prog('audit', d, s.count) } : {}),
+  });
+  session.pushStream(s);
+  return session.end({ trace: o.trace ?? null });
 }

@@ -19,10 +19,16 @@
  * the canonical one — SCALE = lowest set bit — is used and the entry is flagged), and every operand QEMU
  * does not print (RES0 bits, SSec, TTL128, CMD_SYNC's CS and MSI fields, CFGI leaf, SSIDs, ATC_INV and
  * PREFETCH operands). Those are set to 0 and are not checked.
+ *
+ * The parser is fed a line at a time (`QemuTraceParser`), so a trace of any length is read with bounded memory.
+ * It uses no regular expression that can backtrack: event names, key=value pairs and opcode names are found by
+ * hand-written scanners, the two regular expressions left are anchored and linear, and a line longer than
+ * MAX_TRACE_LINE characters (QEMU's lines are under 1 KiB) is not parsed at all: it is counted as not an SMMU event.
  */
 import { OPCODE_NAME, Opcode } from '../cmdq/index.js';
 import { AuditInputError } from './errors.js';
-import { AuditStream, EntryFlag } from './stream.js';
+import { consumeError, eventAnywhere, field, fieldText, kv, opcodeFallback, opcodeName } from './trace-scan.js';
+import { AuditStream, EntryFlag, type EntrySink } from './stream.js';
 
 export type TraceLineFormat = 'log' | 'log-timestamp' | 'simple' | 'other-prefix';
 
@@ -71,65 +77,21 @@ const RANGE_OPS = new Set<number>([
   Opcode.TLBI_S2_IPA,
 ]);
 
-const TS_PREFIX = /^(\d+)@(\d+(?:\.\d+)?):\s*/;
-const SIMPLE_HEAD = /^\s*-?\d+(?:\.\d+)? pid=\d+\s?/;
-const EVENT_ANYWHERE = /(?:^|[\s:\]])((?:smmuv3|smmu)_[a-z0-9_]+):?(?:\s|$)/;
-const KV = /([A-Za-z_][\w.]*)\s*[=:]\s*(-?(?:0x[0-9a-fA-F]+|\d+))/g;
-const OPCODE_NAME_RE = /(SMMU_CMD_[A-Z0-9_]+|UNKNOWN|INVALID)/;
-const CONSUME_ERROR_RE = /(?:execution:\s*|cmd_error=)(0x[0-9a-fA-F]+|\d+)/;
+/** Longest line parsed (longer lines are counted as not SMMU events). */
+export const MAX_TRACE_LINE = 4096;
 
-/** Parse a decimal or 0x-hex integer; 64-bit hex is split so addresses with zero low bits stay exact. */
-function num(s: string): number {
-  if (s.startsWith('-')) return -num(s.slice(1));
-  if (s.startsWith('0x') || s.startsWith('0X')) {
-    const h = s.slice(2);
-    if (h.length <= 13) return parseInt(h, 16);
-    return parseInt(h.slice(0, -8), 16) * 4294967296 + parseInt(h.slice(-8), 16);
-  }
-  return parseInt(s, 10);
-}
+/** `PID@SECONDS.MICROS:` (the log backend with -msg timestamp=on). Anchored, no nested quantifier. */
+const TS_PREFIX = /^(\d+)@(\d+(?:\.\d+)?):\s*/;
+/** `DELTA pid=N ` (simpletrace.py text). Anchored, no nested quantifier. */
+const SIMPLE_HEAD = /^\s*-?\d+(?:\.\d+)? pid=\d+\s?/;
+
+/** The regular expressions of this parser (for the ReDoS check of the tests). */
+export const TRACE_PATTERNS: readonly RegExp[] = [TS_PREFIX, SIMPLE_HEAD];
 
 /** An ASID/VMID as traced: -1 (or its unsigned form in the simple backend) is QEMU's wildcard. */
 function tag(v: number | undefined): number {
   if (v === undefined || v < 0 || v >= 2 ** 31) return -1;
   return v;
-}
-
-/**
- * The number after `key` followed by `=` or `:` (spaces allowed), or undefined. Faster than kv() for the
- * frequent events; `key` must not be a suffix of another key in the same payload (checked by the caller).
- */
-function field(payload: string, key: string): number | undefined {
-  let p = payload.indexOf(key);
-  while (p > 0) {
-    const c = payload.charCodeAt(p - 1);
-    if (c === 32 || c === 44 || c === 40) break; // preceded by space, comma or '('
-    p = payload.indexOf(key, p + 1);
-  }
-  if (p < 0) return undefined;
-  let q = p + key.length;
-  while (payload.charCodeAt(q) === 32) q++;
-  const sep = payload.charCodeAt(q);
-  if (sep !== 61 && sep !== 58) return undefined; // '=' or ':'
-  q++;
-  while (payload.charCodeAt(q) === 32) q++;
-  let e = q;
-  if (payload.charCodeAt(e) === 45) e++;
-  while (e < payload.length) {
-    const c = payload.charCodeAt(e);
-    if ((c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70) || c === 120 || c === 88) e++;
-    else break;
-  }
-  if (e === q) return undefined;
-  return num(payload.slice(q, e));
-}
-
-function kv(payload: string): Map<string, number> {
-  const m = new Map<string, number>();
-  KV.lastIndex = 0;
-  let r: RegExpExecArray | null;
-  while ((r = KV.exec(payload)) !== null) m.set(r[1]!.replace('.', '_'), num(r[2]!));
-  return m;
 }
 
 /** The command being rebuilt from the lines that follow its opcode event. */
@@ -172,16 +134,8 @@ export function canonicalNumScale(pages: number): { num: number; scale: number; 
   return { num: factor - 1, scale, ambiguous };
 }
 
-/** Parse a QEMU trace. Throws AuditInputError (naming the line or offset) only for unusable input. */
-export function parseQemuTrace(text: string, opts: TraceParseOptions = {}): { stream: AuditStream; stats: TraceStats } {
-  const probe = text.slice(0, 4096);
-  const nul = probe.indexOf('\u0000');
-  if (nul >= 0)
-    throw new AuditInputError(
-      `byte offset ${nul}`,
-      "binary data: this looks like a binary trace file (the `simple` backend writes trace-PID files); convert it to text first with QEMU's scripts/simpletrace.py trace-events-all trace-PID > trace.txt",
-    );
-  const stats: TraceStats = {
+function newStats(): TraceStats {
+  return {
     lines: 0,
     formats: {},
     events: {},
@@ -194,29 +148,54 @@ export function parseQemuTrace(text: string, opts: TraceParseOptions = {}): { st
     cmdqProd: null,
     cmdqCons: null,
   };
-  const stream = new AuditStream('qemu-trace', 4096);
-  let cur: Pending | null = null;
-  let consSlot = -1;
-  const total = text.length;
-  const progressEvery = 1 << 16;
-  let lineNo = 0;
-  let pos = 0;
+}
 
-  const finish = (): void => {
-    if (cur === null) return;
-    emit(stream, stats, cur);
-    cur = null;
-  };
+const BINARY_PROBE = 4096;
 
-  while (pos < total) {
-    let end = text.indexOf('\n', pos);
-    if (end < 0) end = total;
-    let line = text.slice(pos, end);
-    pos = end + 1;
-    lineNo++;
-    if (opts.onProgress && (lineNo & (progressEvery - 1)) === 0) opts.onProgress(pos, total);
+/**
+ * A QEMU trace parser fed a line at a time (without its `\n`): each command rebuilt goes to the sink as soon as the
+ * next command's first event (or the end) shows it is complete. Throws AuditInputError (naming the line or
+ * offset) only for unusable input.
+ */
+export class QemuTraceParser {
+  readonly stats: TraceStats = newStats();
+  private cur: Pending | null = null;
+  private consSlot = -1;
+  private lineNo = 0;
+  /** Characters seen (up to BINARY_PROBE: the binary-file check looks at the start only). */
+  private probed = 0;
+  /** Commands rebuilt. */
+  commands = 0;
+
+  constructor(private readonly sink: EntrySink) {}
+
+  private finish(): void {
+    if (this.cur === null) return;
+    emit(this.sink, this.stats, this.cur);
+    this.commands++;
+    this.cur = null;
+  }
+
+  private unknown(): void {
+    this.stats.unknownLines++;
+    if (this.stats.firstUnknownLine === 0) this.stats.firstUnknownLine = this.lineNo;
+  }
+
+  line(text: string): void {
+    this.lineNo++;
+    if (this.probed < BINARY_PROBE) {
+      const nul = text.indexOf('\u0000');
+      if (nul >= 0 && this.probed + nul < BINARY_PROBE)
+        throw new AuditInputError(
+          `byte offset ${this.probed + nul}`,
+          "binary data: this looks like a binary trace file (the `simple` backend writes trace-PID files); convert it to text first with QEMU's scripts/simpletrace.py trace-events-all trace-PID > trace.txt",
+        );
+      this.probed += text.length + 1;
+    }
+    let line = text;
+    if (line.length > MAX_TRACE_LINE) return this.unknown();
     if (line.endsWith('\r')) line = line.slice(0, -1);
-    if (line.length === 0) continue;
+    if (line.length === 0) return;
 
     // Split into event name and payload, noting the line format.
     let format: TraceLineFormat = 'log';
@@ -235,15 +214,11 @@ export function parseQemuTrace(text: string, opts: TraceParseOptions = {}): { st
         name = sp < 0 ? rest : rest.slice(0, sp);
         payload = sp < 0 ? '' : rest.slice(sp + 1);
       } else {
-        const m = EVENT_ANYWHERE.exec(line);
-        if (!m) {
-          stats.unknownLines++;
-          if (stats.firstUnknownLine === 0) stats.firstUnknownLine = lineNo;
-          continue;
-        }
+        const m = eventAnywhere(line);
+        if (!m) return this.unknown();
         format = 'other-prefix';
-        name = m[1]!;
-        payload = line.slice(m.index + m[0].length);
+        name = m.name;
+        payload = line.slice(m.payload);
       }
     }
     if (name.endsWith(':')) name = name.slice(0, -1);
@@ -252,35 +227,37 @@ export function parseQemuTrace(text: string, opts: TraceParseOptions = {}): { st
       format = 'simple';
       payload = payload.slice(simple[0].length);
     }
-    stats.formats[format] = (stats.formats[format] ?? 0) + 1;
-    stats.events[name] = (stats.events[name] ?? 0) + 1;
+    this.stats.formats[format] = (this.stats.formats[format] ?? 0) + 1;
+    this.stats.events[name] = (this.stats.events[name] ?? 0) + 1;
+    this.event(name, payload);
+  }
 
+  private event(name: string, payload: string): void {
     switch (name) {
       case 'smmuv3_cmdq_consume': {
-        finish();
-        consSlot = field(payload, 'cons') ?? -1;
+        this.finish();
+        this.consSlot = field(payload, 'cons') ?? -1;
         break;
       }
       case 'smmuv3_cmdq_opcode': {
-        finish();
-        const m = OPCODE_NAME_RE.exec(payload);
-        const qn = m ? m[1]! : payload.replace(/^.*?(?:<---\s*|opcode=)/, '').trim();
-        stats.opcodeNames[qn] = (stats.opcodeNames[qn] ?? 0) + 1;
+        this.finish();
+        const qn = opcodeName(payload) ?? opcodeFallback(payload);
+        this.stats.opcodeNames[qn] = (this.stats.opcodeNames[qn] ?? 0) + 1;
         const p = new Pending();
         p.qemuName = qn;
         p.opcode = QEMU_OPCODES.get(qn) ?? -1;
-        p.slot = consSlot;
-        p.line = lineNo;
-        consSlot = -1;
-        cur = p;
+        p.slot = this.consSlot;
+        p.line = this.lineNo;
+        this.consSlot = -1;
+        this.cur = p;
         break;
       }
       case 'smmuv3_s1_range_inval':
       case 'smmuv3_range_inval':
       case 'smmuv3_cmdq_tlbi_nh_va':
       case 'smmuv3_cmdq_tlbi_nh_vaa': {
-        if (cur === null) break;
-        const c: Pending = cur;
+        if (this.cur === null) break;
+        const c: Pending = this.cur;
         const addr = field(payload, 'addr') ?? 0;
         const tg = field(payload, 'tg') ?? 0;
         const pages = field(payload, 'num_pages') ?? 1;
@@ -298,56 +275,64 @@ export function parseQemuTrace(text: string, opts: TraceParseOptions = {}): { st
         c.rangeEvents++;
         break;
       }
+      default:
+        this.operands(name, payload);
+        break;
+    }
+  }
+
+  /** Events that complete the operands of the current command (tags, SIDs, errors) or the queue registers. */
+  private operands(name: string, payload: string): void {
+    switch (name) {
       case 'smmuv3_cmdq_tlbi_nh_asid':
       case 'smmu_iotlb_inv_asid':
       case 'smmu_iotlb_inv_asid_vmid': {
-        if (cur === null) break;
+        if (this.cur === null) break;
         const v = kv(payload);
-        if (v.has('asid')) cur.asid = tag(v.get('asid'));
-        if (v.has('vmid')) cur.vmid = tag(v.get('vmid'));
+        if (v.has('asid')) this.cur.asid = tag(v.get('asid'));
+        if (v.has('vmid')) this.cur.vmid = tag(v.get('vmid'));
         break;
       }
       case 'smmuv3_cmdq_tlbi_nh':
       case 'smmuv3_cmdq_tlbi_s12_vmid':
       case 'smmu_iotlb_inv_vmid':
       case 'smmu_iotlb_inv_vmid_s1': {
-        if (cur === null) break;
+        if (this.cur === null) break;
         const v = kv(payload);
-        if (v.has('vmid')) cur.vmid = tag(v.get('vmid'));
+        if (v.has('vmid')) this.cur.vmid = tag(v.get('vmid'));
         break;
       }
       case 'smmuv3_cmdq_cfgi_ste':
       case 'smmuv3_cmdq_cfgi_cd': {
-        if (cur === null) break;
+        if (this.cur === null) break;
         const v = kv(payload);
         const sid = v.get('streamid') ?? v.get('sid');
-        if (sid !== undefined) cur.sid = sid;
+        if (sid !== undefined) this.cur.sid = sid;
         break;
       }
       case 'smmuv3_cmdq_cfgi_ste_range': {
-        if (cur === null) break;
+        if (this.cur === null) break;
         const v = kv(payload);
         const start = v.get('start');
         const endSid = v.get('end');
         if (start !== undefined && endSid !== undefined) {
-          cur.sid = start;
+          this.cur.sid = start;
           const span = endSid - start + 1;
           const r = Math.round(Math.log2(span)) - 1;
-          if (2 ** (r + 1) === span && r >= 0 && r <= 31) cur.range = r;
+          if (2 ** (r + 1) === span && r >= 0 && r <= 31) this.cur.range = r;
         }
         break;
       }
       case 'smmuv3_cmdq_consume_error': {
-        if (cur === null) break;
-        const m = CONSUME_ERROR_RE.exec(payload);
-        cur.error = m ? num(m[1]!) : 1;
+        if (this.cur === null) break;
+        this.cur.error = consumeError(payload) ?? 1;
         break;
       }
       case 'smmuv3_unhandled_cmd': {
-        if (cur === null) break;
+        if (this.cur === null) break;
         const v = kv(payload);
         const t = v.get('type');
-        if (t !== undefined) cur.unhandledType = t;
+        if (t !== undefined) this.cur.unhandledType = t;
         break;
       }
       case 'smmuv3_write_mmio': {
@@ -356,42 +341,66 @@ export function parseQemuTrace(text: string, opts: TraceParseOptions = {}): { st
         const val = field(payload, 'val');
         if (a === 0x90) {
           // CMDQ_BASE is a 64-bit address: read LOG2SIZE (bits [4:0]) from the last hex digits, exactly.
-          const m = /val\s*[=:]\s*0x([0-9a-fA-F]+)/.exec(payload);
-          if (m) stats.cmdqLog2size = parseInt(m[1]!.slice(-2), 16) & 0x1f;
-        } else if (a === 0x98 && val !== undefined) stats.cmdqProd = val;
-        else if (a === 0x9c && val !== undefined) stats.cmdqCons = val;
+          const t = fieldText(payload, 'val');
+          if (t !== undefined && t.startsWith('0x') && t.length > 2)
+            this.stats.cmdqLog2size = parseInt(t.slice(-2), 16) & 0x1f;
+        } else if (a === 0x98 && val !== undefined) this.stats.cmdqProd = val;
+        else if (a === 0x9c && val !== undefined) this.stats.cmdqCons = val;
         break;
       }
       default:
         break; // other SMMU events: counted, not needed
     }
   }
-  finish();
-  opts.onProgress?.(total, total);
-  stats.lines = lineNo;
-  if (stream.count === 0) {
-    const where = stats.unknownLines === stats.lines ? `line ${stats.firstUnknownLine || 1}` : 'trace';
-    throw new AuditInputError(
-      where,
-      `no smmuv3_cmdq_opcode events in ${lineNo} lines (${stats.unknownLines} not SMMU events): record the trace with -trace 'smmuv3_*' so that the command stream can be rebuilt`,
+
+  /** The trace ended: the last command, the checks and notes. Returns the statistics. */
+  end(): TraceStats {
+    this.finish();
+    const stats = this.stats;
+    stats.lines = this.lineNo;
+    if (this.commands === 0) {
+      const where = stats.unknownLines === stats.lines ? `line ${stats.firstUnknownLine || 1}` : 'trace';
+      throw new AuditInputError(
+        where,
+        `no smmuv3_cmdq_opcode events in ${this.lineNo} lines (${stats.unknownLines} not SMMU events): record the trace with -trace 'smmuv3_*' so that the command stream can be rebuilt`,
+      );
+    }
+    const sink = this.sink;
+    if (stats.numScaleAmbiguous > 0)
+      sink.note(
+        `${stats.numScaleAmbiguous} range commands: the trace gives only the page count (NUM+1)×2^SCALE, not the split; the canonical split (SCALE = lowest set bit) is shown`,
+      );
+    sink.note(
+      'rebuilt from a QEMU trace: RES0 bits, SSec, TTL128, CMD_SYNC CS/MSI fields, CFGI leaf, SSIDs and ATC_INV/PREFETCH operands are not traced, so they were taken as 0 and not checked',
     );
+    if (stats.rangeWithoutEvent > 0)
+      sink.note(`${stats.rangeWithoutEvent} range TLBIs had no range event in the trace: their operands are unknown`);
+    return stats;
   }
-  if (stats.numScaleAmbiguous > 0)
-    stream.notes.push(
-      `${stats.numScaleAmbiguous} range commands: the trace gives only the page count (NUM+1)×2^SCALE, not the split; the canonical split (SCALE = lowest set bit) is shown`,
-    );
-  stream.notes.push(
-    'rebuilt from a QEMU trace: RES0 bits, SSec, TTL128, CMD_SYNC CS/MSI fields, CFGI leaf, SSIDs and ATC_INV/PREFETCH operands are not traced, so they were taken as 0 and not checked',
-  );
-  if (stats.rangeWithoutEvent > 0)
-    stream.notes.push(
-      `${stats.rangeWithoutEvent} range TLBIs had no range event in the trace: their operands are unknown`,
-    );
+}
+
+/** Parse a whole QEMU trace. Throws AuditInputError (naming the line or offset) only for unusable input. */
+export function parseQemuTrace(text: string, opts: TraceParseOptions = {}): { stream: AuditStream; stats: TraceStats } {
+  const stream = new AuditStream('qemu-trace', 4096);
+  const parser = new QemuTraceParser(stream);
+  const total = text.length;
+  const progressEvery = 1 << 16;
+  let pos = 0;
+  let lines = 0;
+  while (pos < total) {
+    let end = text.indexOf('\n', pos);
+    if (end < 0) end = total;
+    parser.line(text.slice(pos, end));
+    pos = end + 1;
+    if (opts.onProgress && (++lines & (progressEvery - 1)) === 0) opts.onProgress(pos, total);
+  }
+  const stats = parser.end();
+  opts.onProgress?.(total, total);
   return { stream, stats };
 }
 
 /** Build the 16-byte entry for a finished command from what the trace showed. */
-function emit(stream: AuditStream, stats: TraceStats, c: Pending): void {
+function emit(sink: EntrySink, stats: TraceStats, c: Pending): void {
   let flags = 0;
   let op = c.opcode;
   if (op < 0) {
@@ -438,9 +447,6 @@ function emit(stream: AuditStream, stats: TraceStats, c: Pending): void {
     h2 = c.range < 0 ? 0 : c.range;
   }
   h0 >>>= 0;
-  const index = stream.push(h0, h1, h2, h3, c.slot, flags, c.line);
-  if (c.error !== 0) {
-    stream.flags[index] = stream.flags[index]! | EntryFlag.Blamed;
-    stream.cerrors.push({ index, code: c.error });
-  }
+  sink.push(h0, h1, h2, h3, c.slot, flags, c.line);
+  if (c.error !== 0) sink.blame(c.error);
 }

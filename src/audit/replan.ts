@@ -322,33 +322,23 @@ function rowToJson(row: ReplanRow): ReplanRowJson {
  * the compact table (no ReplanRow objects in between) when the summary came from `replan`.
  */
 export function replanToJson(rp: ReplanSummary): Record<string, unknown> {
+  const parts = PARTS.get(rp);
+  if (parts) {
+    const rows: ReplanRowJson[] = [];
+    for (const p of parts)
+      for (let k = 0, n = replanRowCount(p.rp); k < n; k++)
+        rows.push(replanRowJson(p.rp, k, p.entryOffset, p.batchOffset));
+    return { ...replanTotals(rp), rows, fromTrace: rp.fromTrace };
+  }
   const t = TABLES.get(rp);
   if (!t) return { ...rp, rows: rp.rows.map(rowToJson) };
   const rows: ReplanRowJson[] = new Array<ReplanRowJson>(t.n);
-  for (let k = 0; k < t.n; k++) {
-    const p = t.poolStart[k]!;
-    const d = t.difference[k]!;
-    // The keys in ReplanRow's order (as `{ ...row, iova, size, granule, pgsize }` gives them).
-    rows[k] = {
-      batch: t.batch[k]!,
-      entries: Array.from(t.pool.subarray(p, p + t.streamCommands[k]!)),
-      command: nameOfOpcode(t.op[k]!),
-      asid: t.asid[k]!,
-      vmid: t.vmid[k]!,
-      iova: hexAddr(t.iova[k]!),
-      size: hexAddr(t.size[k]!),
-      granule: hexAddr(t.granule[k]!),
-      leaf: (t.bits[k]! & 1) !== 0,
-      pgsize: t.pgsize[k]!,
-      streamCommands: t.streamCommands[k]!,
-      linuxCommands: t.linuxCommands[k]!,
-      linuxSyncs: t.linuxSyncs[k]!,
-      tlbiCommands: t.tlbiCommands[k]!,
-      tlbiSyncs: t.tlbiSyncs[k]!,
-      identical: t.identical(k),
-      difference: d < 0 ? null : DIFFERENCE_IDS[d]!,
-    };
-  }
+  for (let k = 0; k < t.n; k++) rows[k] = replanRowJson(rp, k);
+  return { ...replanTotals(rp), rows, fromTrace: rp.fromTrace };
+}
+
+/** The summary's counts without its rows (the --json summary of a streamed audit). */
+export function replanTotals(rp: ReplanSummary): Omit<ReplanSummary, 'rows' | 'fromTrace'> {
   return {
     requests: rp.requests,
     identical: rp.identical,
@@ -358,8 +348,55 @@ export function replanToJson(rp: ReplanSummary): Record<string, unknown> {
     linux: rp.linux,
     tlbi: rp.tlbi,
     differences: rp.differences,
-    rows,
-    fromTrace: rp.fromTrace,
+  };
+}
+
+/** Number of rows of a summary (read one at a time with `replanRow` / `replanRowJson`). */
+export function replanRowCount(rp: ReplanSummary): number {
+  return TABLES.get(rp)?.n ?? rp.rows.length;
+}
+
+export function replanRowIdentical(rp: ReplanSummary, k: number): boolean {
+  const t = TABLES.get(rp);
+  return t ? t.identical(k) : rp.rows[k]!.identical;
+}
+
+/** Row k, its entry indices moved by `entryOffset` and its batch by `batchOffset` (a window of a stream). */
+export function replanRow(rp: ReplanSummary, k: number, entryOffset = 0, batchOffset = 0): ReplanRow {
+  const t = TABLES.get(rp);
+  const row = t ? t.row(k) : rp.rows[k]!;
+  if (entryOffset === 0 && batchOffset === 0) return row;
+  return { ...row, batch: row.batch + batchOffset, entries: row.entries.map((e) => e + entryOffset) };
+}
+
+/** Row k as the --json document has it, moved as `replanRow` does. Made straight from the compact table. */
+export function replanRowJson(rp: ReplanSummary, k: number, entryOffset = 0, batchOffset = 0): ReplanRowJson {
+  const t = TABLES.get(rp);
+  if (!t) return rowToJson(replanRow(rp, k, entryOffset, batchOffset));
+  const p = t.poolStart[k]!;
+  const d = t.difference[k]!;
+  const n = t.streamCommands[k]!;
+  const entries = new Array<number>(n);
+  for (let j = 0; j < n; j++) entries[j] = t.pool[p + j]! + entryOffset;
+  // The keys in ReplanRow's order (as `{ ...row, iova, size, granule, pgsize }` gives them).
+  return {
+    batch: t.batch[k]! + batchOffset,
+    entries,
+    command: nameOfOpcode(t.op[k]!),
+    asid: t.asid[k]!,
+    vmid: t.vmid[k]!,
+    iova: hexAddr(t.iova[k]!),
+    size: hexAddr(t.size[k]!),
+    granule: hexAddr(t.granule[k]!),
+    leaf: (t.bits[k]! & 1) !== 0,
+    pgsize: t.pgsize[k]!,
+    streamCommands: n,
+    linuxCommands: t.linuxCommands[k]!,
+    linuxSyncs: t.linuxSyncs[k]!,
+    tlbiCommands: t.tlbiCommands[k]!,
+    tlbiSyncs: t.tlbiSyncs[k]!,
+    identical: t.identical(k),
+    difference: d < 0 ? null : DIFFERENCE_IDS[d]!,
   };
 }
 
@@ -368,11 +405,58 @@ export function replanToJson(rp: ReplanSummary): Record<string, unknown> {
  * objects (the readable report lists only these).
  */
 export function differentRows(rp: ReplanSummary, max: number): ReplanRow[] {
+  const parts = PARTS.get(rp);
+  if (parts) {
+    const out: ReplanRow[] = [];
+    for (const p of parts)
+      for (let k = 0, n = replanRowCount(p.rp); k < n && out.length < max; k++)
+        if (!replanRowIdentical(p.rp, k)) out.push(replanRow(p.rp, k, p.entryOffset, p.batchOffset));
+    return out;
+  }
   const t = TABLES.get(rp);
   if (!t) return rp.rows.filter((x) => !x.identical).slice(0, max);
   const out: ReplanRow[] = [];
   for (let k = 0; k < t.n && out.length < max; k++) if (!t.identical(k)) out.push(t.row(k));
   return out;
+}
+
+/** One window's re-planning, and where its entries and batches sit in the whole stream. */
+export interface ReplanPart {
+  readonly rp: ReplanSummary;
+  readonly entryOffset: number;
+  readonly batchOffset: number;
+}
+
+/** The windows behind a joined summary (see `joinReplan`). */
+const PARTS = new WeakMap<ReplanSummary, readonly ReplanPart[]>();
+
+/**
+ * The summary of a stream re-planned a window at a time: `totals` summed over the windows, and either every
+ * window's rows (`parts`: made into row objects only when `rows` is read) or the rows kept (`rows`).
+ */
+export function joinReplan(
+  totals: Omit<ReplanSummary, 'rows' | 'fromTrace'>,
+  fromTrace: boolean,
+  parts: readonly ReplanPart[] | null,
+  kept: ReplanRow[],
+): ReplanSummary {
+  if (parts === null) return { ...totals, rows: kept, fromTrace };
+  let rows: ReplanRow[] | null = null;
+  const summary: ReplanSummary = {
+    ...totals,
+    get rows(): ReplanRow[] {
+      if (rows === null) {
+        rows = [];
+        for (const p of parts)
+          for (let k = 0, n = replanRowCount(p.rp); k < n; k++)
+            rows.push(replanRow(p.rp, k, p.entryOffset, p.batchOffset));
+      }
+      return rows;
+    },
+    fromTrace,
+  };
+  PARTS.set(summary, parts);
+  return summary;
 }
 
 class Replanner {

@@ -9,6 +9,7 @@ import { DIFFERENCES, differentRows, replanToJson, type ReplanSummary } from './
 import { CERROR_NAMES } from './ring.js';
 import { RULES, RULE_IDS, type Finding, type RuleId } from './rules.js';
 import { EntryFlag, type AuditStream, type RingInfo } from './stream.js';
+import { entryRef, type EntryRef } from './nested.js';
 
 export interface Bucket {
   readonly label: string;
@@ -72,7 +73,7 @@ function bucketKey(n: number): number {
 }
 
 /** Counts of values by bucket key, then the buckets in key order (as many as the keys seen). */
-class Histogram {
+export class Histogram {
   private readonly counts = new Float64Array(2048);
   private readonly example = new Float64Array(2048);
 
@@ -105,8 +106,8 @@ class Histogram {
   }
 }
 
-function batchSizes(r: Interpreted): Bucket[] {
-  const h = new Histogram();
+/** Add the sizes of r's batches that end with a CMD_SYNC (commands before it) to h. */
+export function addBatchSizes(h: Histogram, r: Interpreted): Histogram {
   let start = 0;
   for (let b = 0; b < r.batchCount; b++) {
     const s = r.batchSync[b]!;
@@ -114,30 +115,41 @@ function batchSizes(r: Interpreted): Bucket[] {
     h.add(s - start);
     start = s + 1;
   }
-  return h.buckets();
+  return h;
+}
+
+/** Add the page counts of r's range TLBIs with TG≠0 to h. */
+export function addRangePages(h: Histogram, r: Interpreted): Histogram {
+  for (let i = 0; i < r.n; i++) if (r.kind[i] === Kind.RangeTlbi && r.tg[i] !== 0) h.add(r.pages[i]!);
+  return h;
+}
+
+function batchSizes(r: Interpreted): Bucket[] {
+  return addBatchSizes(new Histogram(), r).buckets();
 }
 
 function rangePages(r: Interpreted): Bucket[] {
-  const h = new Histogram();
-  for (let i = 0; i < r.n; i++) if (r.kind[i] === Kind.RangeTlbi && r.tg[i] !== 0) h.add(r.pages[i]!);
-  return h.buckets();
+  return addRangePages(new Histogram(), r).buckets();
 }
 
 export function findingToJson(s: AuditStream, f: Finding): FindingJson {
-  const k = f.index * 4;
-  const h = s.halves;
+  return findingJsonOf(f, entryRef(s, f.index, 0));
+}
+
+/** A finding as JSON, from the entry it names (kept by reference once a streamed window is gone). */
+export function findingJsonOf(f: Finding, e: EntryRef): FindingJson {
   const base = {
     rule: f.rule,
     category: f.category,
     index: f.index,
-    slot: s.slot[f.index]!,
+    slot: e.slot,
   };
-  const line = s.line[f.index]!;
+  const line = e.line;
   return {
     ...base,
     ...(line > 0 ? { line } : {}),
     command: f.command,
-    words: [hex64(h[k]!, h[k + 1]!), hex64(h[k + 2]!, h[k + 3]!)],
+    words: [hex64(e.h0, e.h1), hex64(e.h2, e.h3)],
     related: f.related,
     message: f.message,
     reason: f.reason,
@@ -263,8 +275,8 @@ export function formatReport(rep: AuditReport, o: FormatOptions = {}): string {
   if (rep.findings.length) {
     L.push('');
     L.push(
-      rep.findings.length > maxF
-        ? `First ${maxF} findings (of ${rep.findings.length}; --json lists all)`
+      rep.counts.findings > maxF
+        ? `First ${maxF} findings (of ${rep.counts.findings}; --json lists all)`
         : 'Findings in full',
     );
     for (const f of rep.findings.slice(0, maxF)) {

@@ -8,7 +8,7 @@
  */
 import { halvesFromBytes } from '../cmdq/index.js';
 import { AuditInputError } from './errors.js';
-import { AuditStream, EntryFlag } from './stream.js';
+import { AuditStream, EntryFlag, type EntrySink } from './stream.js';
 
 export interface RingRegisters {
   /** CMDQ_PROD value (index and wrap bit). */
@@ -41,8 +41,8 @@ function isZero(u32: Uint32Array, slot: number): boolean {
  * SYNC's slot and uses MSIData 0): w0 is zero and w1 holds an MSI address equal to the slot's address
  * modulo the ring size (a queue base is aligned to the queue's size).
  */
-function msiOverwrittenSync(u32: Uint32Array, slot: number, ringBytes: number): boolean {
-  const k = slot * 4;
+function msiOverwrittenSync(u32: Uint32Array, at: number, slot: number, ringBytes: number): boolean {
+  const k = at * 4;
   if ((u32[k]! | u32[k + 1]!) !== 0) return false;
   const lo = u32[k + 2]! & ~3;
   const hi = u32[k + 3]! & 0xfffff;
@@ -125,7 +125,7 @@ export function readRing(bytes: Uint8Array, regs: RingRegisters = {}): AuditStre
     let flags = k >= total - pending ? EntryFlag.Pending : 0;
     if (consErr !== 0 && s === consIdx && flags !== 0) flags |= EntryFlag.Blamed;
     const index = stream.count;
-    pushSlot(stream, u32, s, flags, ringBytes);
+    pushSlot(stream, u32, s, s, flags, ringBytes);
     if (flags & EntryFlag.Blamed) stream.cerrors.push({ index, code: consErr });
   }
   stream.ring = { log2size, prod, cons, consErr, wrapped, entries: total, pending, firstSlot: first };
@@ -140,9 +140,10 @@ export function readRing(bytes: Uint8Array, regs: RingRegisters = {}): AuditStre
   return stream;
 }
 
-function pushSlot(stream: AuditStream, u32: Uint32Array, s: number, flags: number, ringBytes: number): void {
-  const k = s * 4;
-  if (ringBytes > 0 && msiOverwrittenSync(u32, s, ringBytes)) {
+/** Push entry `at` of u32 (ring slot `s`) to the sink. */
+function pushSlot(stream: EntrySink, u32: Uint32Array, at: number, s: number, flags: number, ringBytes: number): void {
+  const k = at * 4;
+  if (ringBytes > 0 && msiOverwrittenSync(u32, at, s, ringBytes)) {
     // Restore the opcode: a CMD_SYNC with CS=IRQ (what MSI polling uses); MSH/MSIAttr were overwritten.
     stream.push(0x46 | (1 << 12), 0, u32[k + 2]!, u32[k + 3]!, s, flags | EntryFlag.MsiOverwritten);
     return;
@@ -155,11 +156,70 @@ function readWrittenSlots(u32: Uint32Array, n: number): AuditStream {
   let written = 0;
   for (let s = 0; s < n; s++) if (!isZero(u32, s)) written++;
   const stream = new AuditStream('dump', Math.max(1, written));
-  const pow2 = Number.isInteger(Math.log2(n));
-  for (let s = 0; s < n; s++) if (!isZero(u32, s)) pushSlot(stream, u32, s, 0, pow2 ? n * 16 : 0);
-  if (written < n) stream.notes.push(`${n - written} never-written (all-zero) slots skipped`);
-  stream.notes.push(
-    'no CMDQ_PROD/CMDQ_CONS given: entries are in ring order, which is queue order only if the ring never wrapped',
-  );
+  const r = new WrittenSlotReader(stream, n);
+  r.push(u32);
+  r.end();
   return stream;
+}
+
+/**
+ * A dump without registers read a chunk at a time: every slot that was ever written (not all-zero), in ring order,
+ * to the sink. A CMD_SYNC overwritten by its MSI write is recognised from the ring's size, so only when the dump's
+ * entry count (`ringEntries`) is known before reading and is a power of two; when it is not known (stdin, gzip)
+ * the entries are read as they are and a note counts those that would have been recognised.
+ */
+export class WrittenSlotReader {
+  private slot = 0;
+  private zero = 0;
+  /** Slots that look like an overwritten SYNC, checked at the end when the size was not known: (slot, address). */
+  private readonly maybe: number[] = [];
+  private maybeMore = 0;
+
+  constructor(
+    private readonly sink: EntrySink,
+    private readonly ringEntries: number | null,
+  ) {}
+
+  /** Entries read so far (written or not). */
+  get entries(): number {
+    return this.slot;
+  }
+
+  push(u32: Uint32Array): void {
+    const n = u32.length >>> 2;
+    const known = this.ringEntries;
+    const ringBytes = known !== null && Number.isInteger(Math.log2(known)) ? known * 16 : 0;
+    for (let k = 0; k < n; k++, this.slot++) {
+      if (isZero(u32, k)) {
+        this.zero++;
+        continue;
+      }
+      if (known === null && (u32[k * 4]! | u32[k * 4 + 1]!) === 0) this.remember(u32, k);
+      pushSlot(this.sink, u32, k, this.slot, 0, ringBytes);
+    }
+  }
+
+  private remember(u32: Uint32Array, k: number): void {
+    const addr = (u32[k * 4 + 3]! & 0xfffff) * 4294967296 + ((u32[k * 4 + 2]! & ~3) >>> 0);
+    if (addr === 0) return;
+    if (this.maybe.length < 2048) this.maybe.push(this.slot, addr);
+    else this.maybeMore++;
+  }
+
+  end(): void {
+    const n = this.slot;
+    if (n === 0) throw new AuditInputError('byte offset 0', 'the dump is empty');
+    if (this.ringEntries === null && Number.isInteger(Math.log2(n))) {
+      let seen = 0;
+      for (let j = 0; j < this.maybe.length; j += 2) if (this.maybe[j + 1]! % (n * 16) === this.maybe[j]! * 16) seen++;
+      if (seen > 0 || this.maybeMore > 0)
+        this.sink.note(
+          `${seen}${this.maybeMore > 0 ? '+' : ''} entries look like CMD_SYNCs overwritten by their MSI write, but the dump's size was not known before reading it (stdin or gzip): they were read as they are (give the dump as an uncompressed file, or the registers)`,
+        );
+    }
+    if (this.zero > 0) this.sink.note(`${this.zero} never-written (all-zero) slots skipped`);
+    this.sink.note(
+      'no CMDQ_PROD/CMDQ_CONS given: entries are in ring order, which is queue order only if the ring never wrapped',
+    );
+  }
 }

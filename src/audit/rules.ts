@@ -12,39 +12,9 @@ import { Kind, batchEnd, batchStart, type Interpreted } from './interpret.js';
 import { CERROR_NAMES } from './ring.js';
 import { EntryFlag, type AuditStream } from './stream.js';
 
-export type RuleCategory = 'illegal' | 'error' | 'unpredictable' | 'ordering' | 'waste';
-
-export const RULES = {
-  illegal: { category: 'illegal', title: 'illegal entry (CERROR_ILL)' },
-  'res0-set': { category: 'illegal', title: 'RES0 bits set (tolerated in lax mode)' },
-  'smmu-error': { category: 'error', title: 'the SMMU stopped on this entry (CONS.ERR)' },
-  'misaligned-range': { category: 'unpredictable', title: 'range base misaligned for the TTL level' },
-  'range-past-top': { category: 'unpredictable', title: 'range runs past the top of the address space' },
-  'atc-before-sync': { category: 'ordering', title: 'ATC_INV before the CMD_SYNC completing a TLBI' },
-  'nested-s1-not-cleared': { category: 'ordering', title: 'S2_IPA of a nested VMID without a later NH_ALL + SYNC' },
-  'nested-nh-all-same-batch': { category: 'ordering', title: 'NH_ALL in the same batch as the S2_IPA' },
-  'missing-final-sync': { category: 'ordering', title: 'commands without a final CMD_SYNC' },
-  'duplicate-span': { category: 'waste', title: 'same span invalidated twice in one batch' },
-  'covered-by-whole-tag': { category: 'waste', title: 'covered by a whole-ASID/VMID command in the batch' },
-  'long-batch': { category: 'waste', title: 'batch longer than --max-batch without a CMD_SYNC' },
-} as const satisfies Record<string, { category: RuleCategory; title: string }>;
-
-export type RuleId = keyof typeof RULES;
-export const RULE_IDS = Object.keys(RULES) as RuleId[];
-
-export interface Finding {
-  readonly rule: RuleId;
-  readonly category: RuleCategory;
-  /** Index of the entry in the stream (queue order). */
-  readonly index: number;
-  readonly command: string;
-  /** Other entries the finding involves (the TLBI an ATC_INV depends on, the covering command, …). */
-  readonly related: readonly number[];
-  /** What was found, with the operands. */
-  readonly message: string;
-  /** The architecture's reason. */
-  readonly reason: string;
-}
+export { RULES, RULE_IDS, type Finding, type RuleCategory, type RuleId } from './rules-table.js';
+import { RULES, RULE_IDS, type Finding, type RuleId } from './rules-table.js';
+import { NestedTracker } from './nested.js';
 
 export interface RuleOptions {
   /** VMIDs used under nesting; undefined = infer (VMIDs that appear in both stage-2 and NH_* TLBIs). */
@@ -148,6 +118,8 @@ export class RuleChecker {
     private readonly s: AuditStream,
     private readonly r: Interpreted,
     private readonly o: RuleOptions,
+    /** Global index of entry 0 (a window of a streamed audit): findings name entries by their global index. */
+    private readonly offset = 0,
   ) {
     if (o.nestedVmids) {
       this.nested = new Set(o.nestedVmids);
@@ -163,24 +135,29 @@ export class RuleChecker {
   }
 
   private add(rule: RuleId, index: number, related: readonly number[], message: string, reason: string): void {
+    const off = this.offset;
     this.findings.push({
       rule,
       category: RULES[rule].category,
-      index,
+      index: index + off,
       command: this.r.name(index),
-      related,
+      related: off === 0 ? related : related.map((x) => x + off),
       message,
       reason,
     });
   }
 
-  run(): Finding[] {
+  /**
+   * Every rule (by default), or — for one window of a streamed audit — without the nesting rule (the caller keeps
+   * its state across windows) and without the final-SYNC rule unless this window ends the stream.
+   */
+  run(o: { nested?: boolean; finalSync?: boolean } = {}): Finding[] {
     this.illegal();
     this.smmuErrors();
     this.perEntry();
     this.batches();
-    this.nestedRule();
-    this.finalSync();
+    if (o.nested !== false) this.nestedRule();
+    if (o.finalSync !== false) this.finalSync();
     this.findings.sort((a, b) => a.index - b.index || RULE_IDS.indexOf(a.rule) - RULE_IDS.indexOf(b.rule));
     return this.findings;
   }
@@ -324,7 +301,7 @@ export class RuleChecker {
               'atc-before-sync',
               i,
               [firstTlbi],
-              `ATC_INV SID=${r.sid[i]} is in the same batch as ${r.name(firstTlbi)} #${firstTlbi} (${tagText(r, firstTlbi)}), before the CMD_SYNC that completes it`,
+              `ATC_INV SID=${r.sid[i]} is in the same batch as ${r.name(firstTlbi)} #${firstTlbi + this.offset} (${tagText(r, firstTlbi)}), before the CMD_SYNC that completes it`,
               'the ATC may only be invalidated after the SMMU TLB invalidation has completed (TLBI → CMD_SYNC → ATC_INV → CMD_SYNC); otherwise the device can refill its ATC from a stale TLB entry (IHI 0070 4.5.1)',
             );
           continue;
@@ -339,7 +316,7 @@ export class RuleChecker {
               'duplicate-span',
               i,
               [prev],
-              `${r.name(i)} ${tagText(r, i)} repeats #${prev} in the same batch`,
+              `${r.name(i)} ${tagText(r, i)} repeats #${prev + this.offset} in the same batch`,
               'both complete only at the same CMD_SYNC, so the second removes nothing the first did not (IHI 0070 4.7.3): one is wasted',
             );
           else tagSeen.set(key, i);
@@ -365,7 +342,7 @@ export class RuleChecker {
               'covered-by-whole-tag',
               i,
               [y],
-              `${r.name(i)} ${tagText(r, i)}${k === Kind.RangeTlbi ? ' ' + fmtRange(r, i) : ''} is covered by ${r.name(y)} #${y} ${tagText(r, y)} in the same batch${caveat}`,
+              `${r.name(i)} ${tagText(r, i)}${k === Kind.RangeTlbi ? ' ' + fmtRange(r, i) : ''} is covered by ${r.name(y)} #${y + this.offset} ${tagText(r, y)} in the same batch${caveat}`,
               'commands of one batch all complete at its CMD_SYNC, and the whole-tag command removes every entry this one must remove (IHI 0070 4.4, 4.7.3): this one is wasted',
             );
             break;
@@ -414,105 +391,16 @@ export class RuleChecker {
       'duplicate-span',
       x,
       [y],
-      `${r.name(x)} ${tagText(r, x)} ${fmtRange(r, x)} is within #${y} ${fmtRange(r, y)} in the same batch`,
+      `${r.name(x)} ${tagText(r, x)} ${fmtRange(r, x)} is within #${y + this.offset} ${fmtRange(r, y)} in the same batch`,
       'both complete only at the same CMD_SYNC and the other command must remove every entry this one must (IHI 0070 4.4.1.1, 4.7.3): this one is wasted',
     );
   }
 
   private nestedRule(): void {
-    const { r } = this;
-    if (this.nested.size === 0) return;
-    interface State {
-      openFirst: number;
-      openCount: number;
-      openLastBatch: number;
-      /** An NH_ALL / S12_VMALL / NSNH_ALL that resolves the obligations once its batch's SYNC completes. */
-      awaitIndex: number;
-      awaitBatch: number;
-      awaitFirst: number;
-      awaitCount: number;
-    }
-    const st = new Map<number, State>();
-    const get = (v: number): State => {
-      let x = st.get(v);
-      if (!x) {
-        x = {
-          openFirst: -1,
-          openCount: 0,
-          openLastBatch: -1,
-          awaitIndex: -1,
-          awaitBatch: -1,
-          awaitFirst: -1,
-          awaitCount: 0,
-        };
-        st.set(v, x);
-      }
-      return x;
-    };
-    const moveToAwait = (x: State, i: number, b: number): void => {
-      if (x.openCount === 0) return;
-      if (x.awaitIndex < 0 || x.awaitFirst < 0) {
-        x.awaitFirst = x.openFirst;
-        x.awaitCount = 0;
-      }
-      x.awaitCount += x.openCount;
-      x.awaitIndex = i;
-      x.awaitBatch = b;
-      x.openCount = 0;
-      x.openFirst = -1;
-    };
-    for (let i = 0; i < r.n; i++) {
-      const op = r.op[i]!;
-      const k = r.kind[i]!;
-      if (k === Kind.Illegal) continue;
-      const b = r.batch[i]!;
-      if (k === Kind.Sync) {
-        for (const x of st.values())
-          if (x.awaitIndex >= 0 && x.awaitBatch === b) {
-            x.awaitIndex = -1;
-            x.awaitFirst = -1;
-            x.awaitCount = 0;
-          }
-        continue;
-      }
-      if (op === Opcode.TLBI_S2_IPA && this.nested.has(r.vmid[i]!)) {
-        const x = get(r.vmid[i]!);
-        if (x.openCount === 0) x.openFirst = i;
-        x.openCount++;
-        x.openLastBatch = b;
-      } else if (op === Opcode.TLBI_NH_ALL && this.nested.has(r.vmid[i]!)) {
-        const x = get(r.vmid[i]!);
-        if (x.openCount > 0 && x.openLastBatch === b) {
-          this.add(
-            'nested-nh-all-same-batch',
-            i,
-            [x.openFirst],
-            `NH_ALL VMID=${r.vmid[i]} is in the same batch as S2_IPA #${x.openFirst} of that VMID`,
-            'with nesting, the stage-1 entries must be cleared only after the stage-2 invalidation has completed: commands of one batch may complete in any order, so a walk can re-combine the stale stage-2 entry after NH_ALL and before S2_IPA completes (IHI 0070 4.4.3.1)',
-          );
-        } else moveToAwait(x, i, b);
-      } else if (op === Opcode.TLBI_S12_VMALL || op === Opcode.TLBI_NSNH_ALL) {
-        for (const [v, x] of st) if (op === Opcode.TLBI_NSNH_ALL || v === r.vmid[i]) moveToAwait(x, i, b);
-      }
-    }
-    for (const [v, x] of st) {
-      if (x.awaitIndex >= 0)
-        this.add(
-          'nested-s1-not-cleared',
-          x.awaitFirst,
-          [x.awaitIndex],
-          `${x.awaitCount} S2_IPA command(s) for nested VMID ${v} (first #${x.awaitFirst}): the stage-1 clear #${x.awaitIndex} (${r.name(x.awaitIndex)}) has no CMD_SYNC after it`,
-          NESTED_REASON,
-        );
-      if (x.openCount > 0)
-        this.add(
-          'nested-s1-not-cleared',
-          x.openFirst,
-          [],
-          `${x.openCount} S2_IPA command(s) for nested VMID ${v} (first #${x.openFirst}) are not followed, after the CMD_SYNC that completes them, by TLBI_NH_ALL VMID=${v} and a CMD_SYNC (nor by TLBI_S12_VMALL VMID=${v})`,
-          NESTED_REASON,
-        );
-    }
+    const t = new NestedTracker(this.nested);
+    const emit = (f: Finding): void => void this.findings.push(f);
+    t.scan(this.s, this.r, this.offset, 0, emit);
+    t.finish(emit);
   }
 
   private finalSync(): void {
@@ -524,14 +412,11 @@ export class RuleChecker {
       'missing-final-sync',
       start,
       [],
-      `${n === 1 ? `the last entry (#${start}) has` : `${n} entries from #${start} to the end have`} no CMD_SYNC after them`,
+      `${n === 1 ? `the last entry (#${start + this.offset}) has` : `${n} entries from #${start + this.offset} to the end have`} no CMD_SYNC after them`,
       'invalidations are only guaranteed complete at a later CMD_SYNC on the same queue (IHI 0070 4.1.4, 4.7.3): without one, software cannot know the stale entries are gone',
     );
   }
 }
-
-const NESTED_REASON =
-  'TLBI_S2_IPA is not required to remove combined stage 1+2 entries (IHI 0070 4.4.3.1): with nesting, software must issue S2_IPA, CMD_SYNC (so no walk can re-combine the stale stage-2 entry), then TLBI_NH_ALL(VMID) and CMD_SYNC — or TLBI_S12_VMALL(VMID) and CMD_SYNC';
 
 function illegalReason(e: CommandIssue): string {
   switch (e.rule) {

@@ -40,8 +40,17 @@ export interface RingInfo {
   readonly firstSlot: number;
 }
 
+/** Where readers put the entries they rebuild: an AuditStream (whole input) or an AuditSession (streamed). */
+export interface EntrySink {
+  push(h0: number, h1: number, h2: number, h3: number, slot: number, flags?: number, line?: number): unknown;
+  /** The SMMU reported CERROR `code` on the entry pushed last (flags it Blamed). */
+  blame(code: number): void;
+  /** An observation about the input that is not a finding. */
+  note(text: string): void;
+}
+
 /** A growable struct-of-arrays stream of entries. */
-export class AuditStream {
+export class AuditStream implements EntrySink {
   readonly source: StreamSource;
   count = 0;
   halves: Uint32Array;
@@ -94,6 +103,42 @@ export class AuditStream {
     this.flags[i] = flags;
     this.line[i] = line;
     return i;
+  }
+
+  blame(code: number): void {
+    const index = this.count - 1;
+    this.flags[index] = this.flags[index]! | EntryFlag.Blamed;
+    this.cerrors.push({ index, code });
+  }
+
+  note(text: string): void {
+    this.notes.push(text);
+  }
+
+  /** A stream of the first n entries, sharing this one's arrays (the errors among them; no notes). */
+  prefix(n: number): AuditStream {
+    const v = new AuditStream(this.source, 1);
+    v.halves = this.halves.subarray(0, n * 4);
+    v.slot = this.slot.subarray(0, n);
+    v.flags = this.flags.subarray(0, n);
+    v.line = this.line.subarray(0, n);
+    v.count = n;
+    v.ring = this.ring;
+    for (const c of this.cerrors) if (c.index < n) v.cerrors.push(c);
+    return v;
+  }
+
+  /** Drop the first n entries (the rest move to the front; their errors are renumbered). */
+  dropFront(n: number): void {
+    const m = this.count - n;
+    this.halves.copyWithin(0, n * 4, this.count * 4);
+    this.slot.copyWithin(0, n, this.count);
+    this.flags.copyWithin(0, n, this.count);
+    this.line.copyWithin(0, n, this.count);
+    this.count = m;
+    const kept = this.cerrors.filter((c) => c.index >= n).map((c) => ({ index: c.index - n, code: c.code }));
+    this.cerrors.length = 0;
+    this.cerrors.push(...kept);
   }
 
   /** The opcode byte of entry i. */
