@@ -1,6 +1,6 @@
 /**
  * smmuv3-tlbi — the public API. Each area is available as a namespace (`bits`, `parse`, `cmdq`, `tlbi`,
- * `pgtable`, `smmu`, `audit`, `driver`, `pkvm`, `hostFilter`, `scenarios`); the engine's entry points, the
+ * `pgtable`, `smmu`, `audit`, `textdump`, `driver`, `pkvm`, `hostFilter`, `scenarios`); the engine's entry points, the
  * page table, the SMMU model and the codec's main functions are also exported directly.
  */
 export * as bits from './bits.js';
@@ -10,6 +10,7 @@ export * as tlbi from './tlbi/index.js';
 export * as pgtable from './pgtable/index.js';
 export * as smmu from './smmu/index.js';
 export * as audit from './audit/index.js';
+export * as textdump from './textdump/index.js';
 export * as driver from './consumers/driver.js';
 export * as pkvm from './consumers/pkvm.js';
 export * as hostFilter from './consumers/host-cmdq-filter.js';

@@ -261,3 +261,80 @@ describe('help and version', () => {
     expect(r.stdout.trim()).toBe(pkg.version);
   });
 });
+
+describe('decode: pasted text in the formats kernel developers use', () => {
+  const PASTED = join(ROOT, 'samples', 'pasted');
+  interface InputDoc extends JsonDoc {
+    input: { format: string; description: string; notes: string[] };
+  }
+
+  it.each([
+    ['gdb-x8wx.txt', 'gdb-32', ['TLBI_NH_VA', 'CMD_SYNC'], 0],
+    ['crash-rd64.txt', 'crash-64', ['TLBI_NH_ASID', 'CMD_SYNC', 'TLBI_NH_VA', 'CMD_SYNC'], 0],
+    ['dmesg-illegal.txt', 'dmesg', [undefined], 1],
+  ] as const)('--file %s is read as %s, named in the JSON document', (file, format, names, code) => {
+    const r = cli(['decode', '--json', '--file', join(PASTED, file)]);
+    expect(r.code).toBe(code);
+    const doc = JSON.parse(r.stdout) as InputDoc;
+    expect(doc.input.format).toBe(format);
+    expect(doc.entries.map((e) => e.name)).toEqual(names);
+  });
+
+  it('the kernel log on stdin: the format and the CMDQ error line are named on stderr; the TG=0b00 range is illegal', () => {
+    const text = readFileSync(join(PASTED, 'dmesg-illegal.txt'), 'utf8');
+    const r = cli(['decode', '-'], text);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^\s+0\s+0x0001000000000012 0x00000000ffff6401\s+ILLEGAL\s+TLBI_NH_VA/);
+    expect(r.stderr).toContain('format: dmesg: the kernel log');
+    expect(r.stderr).toContain('note: entry 0: CMDQ error (cons 0x01000123): Illegal command (line 11)');
+    expect(r.stderr).toContain('1 entries, 1 illegal');
+  });
+
+  it('gdb x/4wx pasted as an argument: 32-bit words paired low word first, same entries as the 64-bit words', () => {
+    const gdb = '0xffff000043a800d0 <cmdq+208>:\t0x00000012\t0x00010000\t0xffff6701\t0x00000000';
+    const r = cli(['decode', '--json', gdb]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as InputDoc;
+    expect(doc.input.format).toBe('gdb-32');
+    expect(doc.entries[0]!.words).toEqual(NH_VA);
+  });
+
+  it('short words that read both as 64-bit and 32-bit words are refused (exit 2) naming --format; forced, read', () => {
+    const words = ['0x46', '0x0', '0x12', '0x1'];
+    const r = cli(['decode', ...words]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(
+      /^error: arguments: 4 words of at most 8 hex digits .*pass --format hex64 or --format hex32/,
+    );
+    const as64 = cli(['decode', '--json', '--format', 'hex64', ...words]);
+    expect((JSON.parse(as64.stdout) as InputDoc).entries.map((e) => e.name)).toEqual(['CMD_SYNC', 'TLBI_NH_VA']);
+    const as32 = cli(['decode', '--json', '--format', 'hex32', ...words]);
+    expect((JSON.parse(as32.stdout) as InputDoc).entries.map((e) => e.words)).toEqual([
+      ['0x0000000000000046', '0x0000000100000012'],
+    ]);
+  });
+
+  it('--format binary reads a text file as bytes; a binary dump is told from text without it', () => {
+    const dir = tempDir();
+    const f = join(dir, 'q.bin');
+    writeFileSync(f, dump([NH_VA, SYNC]));
+    const auto = cli(['decode', '--json', '--file', f]);
+    expect((JSON.parse(auto.stdout) as InputDoc).input.format).toBe('binary');
+    // 38 bytes of text are not a whole number of entries as a binary dump.
+    const t = join(dir, 'words.txt');
+    writeFileSync(t, '0x0001000000000012 0x00000000ffff6701\n');
+    expect(cli(['decode', '--file', t]).code).toBe(0);
+    const r = cli(['decode', '--format', 'binary', '--file', t]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/38 bytes is not a multiple of 16/);
+  });
+
+  it('audit reads pasted text the same way and names the format in its report', () => {
+    const text = readFileSync(join(PASTED, 'crash-rd32.txt'), 'utf8');
+    const r = cli(['audit', '--json', '--no-replan'], text);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { input: { notes: string[]; entries?: number } };
+    expect(JSON.stringify(doc)).toContain('input format: crash-32');
+  });
+});

@@ -115,7 +115,7 @@ describe('the size rule', () => {
   });
 
   it('hex words on stdin are counted against --max-entries too', () => {
-    const text = '0x0 0x0\n'.repeat(10);
+    const text = '0x0000000000000000 0x0\n'.repeat(10); // explicit zero entries: read (and illegal)
     expect(cli(['decode', '--max-entries', '10'], text).code).toBe(1);
     const r = cli(['decode', '--max-entries', '9'], text);
     expect(r.code).toBe(2);
@@ -160,12 +160,17 @@ describe('decode reads as a stream', () => {
       if (!r.ok) illegal++;
       entries.push(decodedEntryToJson(s, r, h));
     }
-    const want = JSON.stringify({ schemaVersion: 1, entries, summary: { entries: entries.length, illegal } }, null, 2);
+    const input = { format: 'binary', description: 'binary: a raw little-endian dump, 16 bytes per entry', notes: [] };
+    const want = JSON.stringify(
+      { schemaVersion: 1, entries, input, summary: { entries: entries.length, illegal } },
+      null,
+      2,
+    );
     const gz = cli(['decode', '--file', join(SAMPLE, 'cmdq.bin.gz'), '--json']);
     expect(gz.code).toBe(1);
     expect(gz.stdout).toBe(want + '\n');
     // The same bytes uncompressed on stdin (`--file -`), human output.
     const human = cli(['decode', '--file', '-', '--errors-only'], bytes);
-    expect(human.stderr).toBe(`${entries.length} entries, ${illegal} illegal\n`);
+    expect(human.stderr).toBe(`format: ${input.description}\n${entries.length} entries, ${illegal} illegal\n`);
   });
 });

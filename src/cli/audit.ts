@@ -33,7 +33,7 @@ import {
   warn,
   withExamples,
 } from './common.js';
-import { parseHexPairs } from '../cmdq/hexwords.js';
+import { TEXT_FORMAT_CHOICES, TEXT_FORMAT_NAMES, parseTextDump, type TextFormatChoice } from '../textdump/index.js';
 import { auditCaptureDir } from './audit-capture.js';
 import { packageRoot } from './package-root.js';
 import type { QueueKind } from '../cmdq/index.js';
@@ -63,6 +63,7 @@ interface AuditOpts {
   replan: boolean;
   maxFindings?: number;
   progress?: boolean;
+  format: TextFormatChoice;
 }
 
 /** IDR5.OAS encodings → address bits. */
@@ -173,7 +174,10 @@ export function registerAudit(program: Program): void {
         'or stdin), or a QEMU trace (--qemu-trace, -trace "smmuv3_*"; log backend with or without -msg timestamp=on, or ' +
         'simpletrace.py text). gzip input is accepted. Exit 0 no findings, 1 findings, 2 unusable input.',
     )
-    .argument('[words...]', 'hex words, two per entry: 0x<w0> 0x<w1>')
+    .argument(
+      '[words...]',
+      'the entries as text: hex words (two 64-bit words per entry), the kernel log, gdb or crash output (see decode --help)',
+    )
     .option('-f, --file <path>', 'raw little-endian command-queue dump (a multiple of 16 bytes; - for stdin)')
     .option('--qemu-trace <path>', 'QEMU SMMUv3 trace log')
     .option('--capture <dir>', 'a capture directory (smmuv3-tlbi capture): the verdict per unmap and the reproduction')
@@ -219,6 +223,12 @@ export function registerAudit(program: Program): void {
     .option('--no-replan', 'skip re-planning with the engine')
     .option('--max-findings <n>', 'findings printed in full in the text report', uintOption('--max-findings'), 20)
     .option('--no-progress', 'no progress bar')
+    .option(
+      '--format <name>',
+      `format of text given as arguments or on stdin: ${TEXT_FORMAT_CHOICES.join(', ')} (see decode --help)`,
+      choiceOption('--format', TEXT_FORMAT_CHOICES),
+      'auto',
+    )
     .action(
       action(async (words: string[], o: AuditOpts) => {
         if (o.capture !== undefined) {
@@ -285,7 +295,10 @@ export function registerAudit(program: Program): void {
           stream = readRing(new Uint8Array(buf.buffer, buf.byteOffset, buf.length), rr);
         } else {
           const text = words.length > 0 ? words.join(' ') : (await readInput(undefined)).toString('utf8');
-          stream = AuditStream.fromHalves(parseHexPairs(text, words.length > 0 ? 'arguments' : 'stdin'));
+          const d = parseTextDump(text, words.length > 0 ? 'arguments' : 'stdin', o.format);
+          stream = AuditStream.fromHalves(d.halves);
+          if (d.format !== null) stream.notes.push(`input format: ${d.format} (${TEXT_FORMAT_NAMES[d.format]})`);
+          stream.notes.push(...d.notes);
           if (stream.count === 0) throw new UsageError('no entries: give hex words, --file, --qemu-trace or --sample');
         }
         const nested = parseVmidList(o.nestedVmids ?? 'auto');
