@@ -31,6 +31,7 @@ const EXPOSE: Record<FaultName, Partial<SimConfig>> = {
   'no-nested-s1-clear': { stage: 'nested', ats: false },
   'short-range': { ats: false },
   'no-repeat': { errata: ['tegra264-repeat'] }, // the first of a pair may be lost: a single copy is
+  'no-cfgi': {}, // the workload changes a domain's ASID (CD) or VMID (STE) every 8 operations
 };
 
 describe('faults are detected, and only because of the fault', () => {

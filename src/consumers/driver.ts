@@ -28,7 +28,7 @@
  * be reachable through a walk cache, like Linux's synchronous tlb_flush_walk). Table frames freed by unmaps
  * are held (`HeldFrames`) until the invalidation covering them completed.
  */
-import { makeCommand, type Command } from '../cmdq/index.js';
+import type { Command } from '../cmdq/index.js';
 import { Opcode } from '../cmdq/opcodes.js';
 import { Gather, type GatheredChanges } from '../pgtable/gather.js';
 import { FrameAllocator, PhysMemory } from '../pgtable/memory.js';
@@ -61,6 +61,7 @@ import {
 } from '../tlbi/index.js';
 import { GuestPhysView } from './guest-memory.js';
 import { HeldFrames, RangeAllocator } from './space.js';
+import { cdFields, cfgiCd, cfgiSte, steFields, updateSteps, usesCds } from './ste-update.js';
 import { CommandStats, PlanTotals, SmmuPort, StaleLog, routePlan, type SmmuSpec } from './smmu-port.js';
 
 export type Policy = 'linux' | 'tlbi';
@@ -534,19 +535,58 @@ export class Driver {
     return { sid, mode: 'stage1', ats: m.ats, vmid: 0, regime: port.spec.e2h ? 'el2-e2h' : 'nh', cds };
   }
 
-  /** Write the master's STEs (or remove them: abort) and tell the SMMU (CFGI_STE / CFGI_CD + CMD_SYNC). */
+  /**
+   * Write the master's STEs (or make them abort) and its CD at `pasid`, the way Linux updates live structures
+   * (ste-update.ts): when the new STE uses a CD table the CD is written first, then the STE; otherwise the
+   * STE first (the CD table is then no longer reachable). Each step is a write, CFGI_CD for every StreamID
+   * of the master (CD) or CFGI_STE (STE), and a CMD_SYNC; hitless where one qword of used fields changes,
+   * breaking (V = 0 first) otherwise. Then the checker compares what the SMMU caches with memory.
+   */
   private installStreams(m: Master, pasid: number): void {
     const port = this.port(m.smmu);
-    const cmds: Command[] = [];
-    for (const sid of m.sids) {
-      const st = this.streamOf(m, sid);
-      if (st === null) port.model.removeStream(sid);
-      else port.model.setStream(st);
-      cmds.push(
-        pasid === 0 ? makeCommand('CFGI_STE', { sid, leaf: 1 }) : makeCommand('CFGI_CD', { sid, ssid: pasid, leaf: 1 }),
-      );
-    }
-    port.submitCommands(cmds, this.stats);
+    const model = port.model;
+    const targets = m.sids.map((sid) => this.streamOf(m, sid));
+    const write = (sid: number, st: StreamConfig | null): void => {
+      if (st === null) model.writeStreamInvalid(sid);
+      else model.writeStream(st);
+    };
+    const submit = (cmds: Command[]): void => port.submitCommands(cmds, this.stats, this.fault);
+    const cdSteps = (): void => {
+      // The CD at `pasid` in the master's CD table (reachable only while the STE uses the table).
+      const cur = model.streams.get(m.sids[0]!) ?? null;
+      const from = usesCds(cur) ? (cur!.cds?.get(pasid) ?? null) : null;
+      const to = targets[0]?.cds?.get(pasid) ?? null;
+      for (const step of updateSteps(cdFields(from), cdFields(to))) {
+        m.sids.forEach((sid, i) => {
+          const st = model.streams.get(sid) ?? null;
+          if (!usesCds(st) || step === 'old') return;
+          const cds = new Map(st!.cds);
+          const cd = step === 'new' ? targets[i]?.cds?.get(pasid) : undefined;
+          if (cd === undefined) cds.delete(pasid);
+          else cds.set(pasid, cd);
+          model.writeStream({ ...st!, cds });
+        });
+        submit(m.sids.map((sid) => cfgiCd(sid, pasid)));
+      }
+    };
+    const steSteps = (): void => {
+      m.sids.forEach((sid, i) => {
+        const cur = model.streams.get(sid) ?? null;
+        const target = targets[i] ?? null;
+        for (const step of updateSteps(steFields(cur), steFields(target))) {
+          if (step === 'invalid') model.writeStreamInvalid(sid);
+          else if (step === 'new') write(sid, target);
+          submit([cfgiSte(sid)]);
+        }
+        // Fields no STE step covers (the CD table's other entries) land with the last write.
+        write(sid, target);
+      });
+    };
+    if (usesCds(targets[0] ?? null)) {
+      cdSteps();
+      steSteps();
+    } else steSteps();
+    if (port.powered) this.stale.note(port.checker.checkConfig(model, m.sids));
   }
 
   // ------------------------------------------------------------------ attach / detach

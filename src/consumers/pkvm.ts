@@ -21,6 +21,7 @@
  * - `checkIsolation(range)` proves the security property with the model: no host device reaches the range
  *   through a translation, and no TLB, walk-cache or ATC entry of any powered-on SMMU still maps it.
  */
+import { encodeHalves, makeCommand, type Command } from '../cmdq/index.js';
 import { ProtRW, type Prot } from '../pgtable/descriptor.js';
 import type { Granule } from '../pgtable/config.js';
 import { Gather } from '../pgtable/gather.js';
@@ -29,12 +30,15 @@ import { IoPageTable } from '../pgtable/pagetable.js';
 import type { FaultName } from '../sim/faults.js';
 import { Kind, Regime, type AtcEntry } from '../smmu/caches.js';
 import { XlateStatus, type TrafficTarget } from '../smmu/model.js';
-import type { ContextDescriptor } from '../smmu/streams.js';
+import type { ContextDescriptor, StreamConfig } from '../smmu/streams.js';
 import type { TableConfig } from '../smmu/walker.js';
 import { PlanOutput, invalidateRange, invsOf, tlbiInv, type InvKey, type Invs, type SmmuTable } from '../tlbi/index.js';
 import { filterHostCommands, HOST_VMID, type FilterAction, type FilterDecision } from './host-cmdq-filter.js';
 import { HeldFrames } from './space.js';
 import { CommandStats, PlanTotals, SmmuPort, StaleLog, routePlan, type SmmuSpec } from './smmu-port.js';
+
+/** The CMD_SYNC a host driver puts after its commands (SEV). */
+const HOST_SYNC: Command = { name: 'CMD_SYNC', cs: 2, msh: 3, msiattr: 0xf, msidata: 0, msiaddr: 0 };
 
 export type HypPolicy = 'linux' | 'tlbi';
 
@@ -189,7 +193,7 @@ export class Hypervisor {
     }
     this.invs = invsOf(keys);
     // Boot: host streams translate through the idmap (bypass shadowed as stage 2).
-    for (const d of opts.hostDevices) this.installHostStream(d);
+    for (const d of opts.hostDevices) this.installHostStream(d, true);
   }
 
   port(id: number): SmmuPort {
@@ -198,13 +202,18 @@ export class Hypervisor {
     return p;
   }
 
-  private installHostStream(d: HostDeviceSpec): void {
+  /**
+   * Write the shadow STE of a host device from the host's own STE (bypass → stage 2 over the idmap; stage 1 →
+   * nested over it). At boot the SMMU has cached nothing yet (`boot`); later the shadow is written in memory
+   * only, and the host's CFGI_STE that caused it, forwarded after, makes the SMMU drop its cached copy.
+   */
+  private installHostStream(d: HostDeviceSpec, boot = false): void {
     const cd = this.hostCds.get(`${d.smmu}:${d.sid}`);
     const model = this.port(d.smmu).model;
-    if (cd === undefined)
-      model.setStream({ sid: d.sid, mode: 'stage2', ats: d.ats, vmid: HOST_VMID, s2: this.idmapCfg });
+    const put = (st: StreamConfig): void => (boot ? model.setStream(st) : model.writeStream(st));
+    if (cd === undefined) put({ sid: d.sid, mode: 'stage2', ats: d.ats, vmid: HOST_VMID, s2: this.idmapCfg });
     else
-      model.setStream({
+      put({
         sid: d.sid,
         mode: 'nested',
         ats: d.ats,
@@ -215,15 +224,45 @@ export class Hypervisor {
   }
 
   /**
-   * The host installs a stage-1 context for one of its devices: the hypervisor shadows it as nested over the
-   * idmap (VMID 0). The host then invalidates its own stage-1 entries through `hostSubmit`.
+   * The host installs a stage-1 context for one of its devices and tells the SMMU as a host driver does:
+   * its STE written (`hostWriteStage1`), then CFGI_STE + CMD_SYNC on its emulated queue, where the
+   * hypervisor traps the CFGI_STE, re-shadows the STE as nested over the idmap (VMID 0) and forwards the
+   * command (IHI 0070 §4.3.7: "Re-shadow STE, CMD_CFGI_STE"). The host then invalidates its own stage-1
+   * entries through `hostSubmit`.
    */
   hostSetStage1(smmu: number, sid: number, cd: ContextDescriptor | null): void {
+    this.hostWriteStage1(smmu, sid, cd);
+    const u32 = new Uint32Array(8);
+    u32.set(encodeHalves(makeCommand('CFGI_STE', { sid, leaf: 1 })), 0);
+    u32.set(encodeHalves(HOST_SYNC), 4);
+    this.hostSubmit(smmu, u32, 2);
+  }
+
+  /** The host writes its own STE for a device (in host memory): nothing changes until it issues CFGI_STE. */
+  hostWriteStage1(smmu: number, sid: number, cd: ContextDescriptor | null): void {
     const d = this.hostDevices.find((x) => x.smmu === smmu && x.sid === sid);
     if (d === undefined) throw new RangeError(`no host device ${sid} on SMMU ${smmu}`);
     if (cd === null) this.hostCds.delete(`${smmu}:${sid}`);
     else this.hostCds.set(`${smmu}:${sid}`, cd);
-    this.installHostStream(d);
+  }
+
+  /**
+   * The hypervisor's side of the host's configuration invalidations on `smmu`: before the host's entries go
+   * to the real queue, every CFGI_STE the filter forwards re-shadows that StreamID's STE, and CFGI_ALL every
+   * host STE of the SMMU (the forwarded command and the host's CMD_SYNC then complete the invalidation).
+   */
+  private reshadow(smmu: number, u32: Uint32Array, decisions: readonly FilterDecision[]): void {
+    for (const d of decisions) {
+      if (d.action !== 'allowed') continue;
+      const sid = u32[d.index * 4 + 1]!;
+      if (d.command === 'CFGI_STE') {
+        const dev = this.hostDevices.find((x) => x.smmu === smmu && x.sid === sid);
+        if (dev !== undefined) this.installHostStream(dev);
+      } else if (d.command === 'CFGI_STE_RANGE') {
+        for (const dev of this.hostDevices)
+          if (dev.smmu === smmu && this.hostOwnsStream(smmu, dev.sid)) this.installHostStream(dev);
+      }
+    }
   }
 
   // ------------------------------------------------------------------ ownership
@@ -370,8 +409,9 @@ export class Hypervisor {
       if (this.hostDevices.some((d) => d.smmu === device.smmu && d.sid === device.sid))
         throw new RangeError(`StreamID ${device.sid} belongs to the host`);
       const p = this.port(device.smmu);
-      p.model.setStream({ sid: device.sid, mode: 'stage2', ats: false, vmid: vm.vmid, s2: vm.cfg });
-      p.submitCommands([{ name: 'CFGI_STE', ssec: 0, sid: device.sid, leaf: 1 }], this.stats);
+      p.model.writeStream({ sid: device.sid, mode: 'stage2', ats: false, vmid: vm.vmid, s2: vm.cfg });
+      p.submitCommands([{ name: 'CFGI_STE', ssec: 0, sid: device.sid, leaf: 1 }], this.stats, this.fault);
+      if (p.powered) this.stale.note(p.checker.checkConfig(p.model, [device.sid]));
     }
     this.vms.set(vm.id, vm);
     this.counters.vmBoots++;
@@ -382,8 +422,9 @@ export class Hypervisor {
   teardownVm(vm: Vm): void {
     if (vm.device !== null) {
       const p = this.port(vm.device.smmu);
-      p.model.removeStream(vm.device.sid);
-      p.submitCommands([{ name: 'CFGI_STE', ssec: 0, sid: vm.device.sid, leaf: 1 }], this.stats);
+      p.model.writeStreamInvalid(vm.device.sid);
+      p.submitCommands([{ name: 'CFGI_STE', ssec: 0, sid: vm.device.sid, leaf: 1 }], this.stats, this.fault);
+      if (p.powered) this.stale.note(p.checker.checkConfig(p.model, [vm.device.sid]));
     }
     const keys: InvKey[] = this.ports.map((p) => ({ smmu: p.id, type: 'S2_VMID', id: vm.vmid, pgsize: this.granule }));
     const out = this.out;
@@ -440,6 +481,7 @@ export class Hypervisor {
     const p = this.port(smmu);
     const r = filterHostCommands(u32, count, p.model.checker, { hostOwns: (sid) => this.hostOwnsStream(smmu, sid) });
     this.counters.hostBatches++;
+    this.reshadow(smmu, u32, r.decisions);
     for (const d of r.decisions) {
       this.filterCounts[d.action]++;
       if (this.keptPerAction[d.action] < 3) {

@@ -125,6 +125,7 @@ export class SmmuPort {
     m.tlb.clear();
     m.walkCache.clear();
     m.atc.clear();
+    m.forgetConfig();
   }
 
   /** Write entries [from, from + count) of `u32` into the queue and let the SMMU consume them all. */
@@ -144,10 +145,12 @@ export class SmmuPort {
    * Encode commands through the codec and submit them followed by a CMD_SYNC (configuration changes; not on
    * hot paths). Nothing is sent to a powered-off SMMU.
    */
-  submitCommands(cmds: readonly Command[], stats: CommandStats): void {
+  submitCommands(cmds: readonly Command[], stats: CommandStats, fault?: FaultName): void {
     if (!this.powered) return;
+    // Fault no-cfgi: the configuration invalidations are never issued (the CMD_SYNC still is).
+    const kept = fault === 'no-cfgi' ? cmds.filter((c) => !c.name.startsWith('CFGI_')) : cmds;
     // Tegra264: a configuration batch is issued twice, its CMD_SYNC with it (ATC_INV batches are not).
-    const once = [...cmds, SYNC];
+    const once = [...kept, SYNC];
     const all = this.spec.repeat === true && !cmds.some((c) => c.name === 'ATC_INV') ? [...once, ...once] : once;
     const u32 = new Uint32Array(all.length * 4);
     all.forEach((c, i) => {

@@ -87,6 +87,13 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     requires: {},
     prefers: { ats: false },
   },
+  'no-cfgi': {
+    class: 'missing-cfgi',
+    layer: 'consumer',
+    caughtBy: `${CHECKER}: cached STE/CD differs from memory (the fields named), old tag refilled`,
+    requires: {},
+    prefers: {},
+  },
   'no-repeat': {
     class: 'no-repeat',
     layer: 'hardware-erratum',

@@ -18,6 +18,7 @@ export const FAULT_NAMES = [
   'no-nested-s1-clear',
   'short-range',
   'no-repeat',
+  'no-cfgi',
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 
@@ -32,6 +33,7 @@ export const FAULT_HELP: Readonly<Record<FaultName, string>> = {
   'no-nested-s1-clear': 'drop the TLBI_NH_ALL that clears nested stage-1 entries after a stage-2 change',
   'short-range': 'make the last address invalidation of each SMMU cover one page too few',
   'no-repeat': 'issue each invalidation batch once on an SMMU with the Tegra264 erratum (drop the repeated copy)',
+  'no-cfgi': 'drop every CFGI_* (configuration invalidation): STE and CD changes reach memory only',
 };
 
 export function isFaultName(s: string): s is FaultName {
@@ -142,6 +144,12 @@ export function applyFault(fault: FaultName, list: EntryList): void {
     }
     case 'no-nested-s1-clear':
       for (let i = list.length - 1; i >= 0; i--) if ((list[i]![0]! & 0xff) === Opcode.TLBI_NH_ALL) list.splice(i, 1);
+      return;
+    case 'no-cfgi':
+      for (let i = list.length - 1; i >= 0; i--) {
+        const op = list[i]![0]! & 0xff;
+        if (op >= Opcode.CFGI_STE && op <= Opcode.CFGI_VMS_PIDM) list.splice(i, 1);
+      }
       return;
     case 'no-repeat': {
       // A batch (commands up to and including a CMD_SYNC) equal to the batch before it is the repeat: drop it.

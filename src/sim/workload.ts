@@ -33,6 +33,7 @@ import { Rng } from '../smmu/rng.js';
 import type { StreamConfig } from '../smmu/streams.js';
 import type { TableConfig } from '../smmu/walker.js';
 import { applyFault, type EntryList, type FaultName } from './faults.js';
+import { CONFIG_EVERY, changeTag, tagOf, type ConfigChangeEnv } from './config-change.js';
 
 export type SimStage = '1' | '2' | 'nested';
 export type SimPolicy = 'linux' | 'tlbi';
@@ -168,7 +169,8 @@ interface Domain {
   readonly pt: IoPageTable;
   readonly stage: 1 | 2;
   readonly cfg: TableConfig;
-  readonly invs: Invs;
+  /** The domain's invalidation targets (its tag changes with every configuration change). */
+  invs: Invs;
   readonly attach: Attachment[];
   /** Window base (input addresses) and the slots' mappings. */
   readonly base: number;
@@ -414,6 +416,7 @@ class Simulation {
     for (let i = 0; i < this.c.ops; i++) {
       this.opIndex = i;
       this.step();
+      if ((i + 1) % CONFIG_EVERY === 0) this.changeConfig((i + 1) / CONFIG_EVERY);
       if (this.c.onProgress !== undefined && (i + 1) % every === 0) this.c.onProgress(i + 1, this.c.ops);
     }
     this.c.onProgress?.(this.c.ops, this.c.ops);
@@ -435,6 +438,34 @@ class Simulation {
     dom.slots.forEach((m, i) => (m === null ? free : mapped).push(i));
     if (mapped.length === 0 || (free.length > 0 && rng.chance(0.5))) this.map(dom, rng.pick(free));
     else this.unmap(dom, rng.pick(mapped));
+  }
+
+  /**
+   * Configuration change number `n` (config-change.ts): one domain in turn (a guest of the nested workload)
+   * moves to its other tag, d+1 ↔ d+1+DOMAINS. Uses none of the workload's random numbers.
+   */
+  private changeConfig(n: number): void {
+    const d = n % DOMAINS;
+    const dom = this.domains[d]!;
+    const next = tagOf(dom) === d + 1 ? d + 1 + DOMAINS : d + 1;
+    const env: ConfigChangeEnv = {
+      models: this.models,
+      checkers: this.checkers,
+      smmuTable: this.smmuTable,
+      out: this.out,
+      fault: this.c.fault,
+      e2h: this.e2h,
+      feed: (model, list) => this.feed(model, list),
+    };
+    for (const r of changeTag(env, dom, next)) {
+      if (r.stale.length === 0) continue;
+      this.stale += r.stale.length;
+      const names = r.list.map(describeEntry);
+      for (const rep of r.stale) {
+        if (this.reports.length >= this.maxReports) break;
+        this.reports.push({ ...rep, commands: names, op: this.opIndex });
+      }
+    }
   }
 
   private map(dom: Domain, slot: number): void {

@@ -465,6 +465,36 @@ export class StaleChecker {
     });
   }
 
+  /**
+   * Every TLB and walk-cache entry still tagged (regime, kind, VMID) and, when given, ASID: after a tag left
+   * its last structure and was flushed, whatever remains (or was refilled through a stale STE/CD) is judged
+   * against the live configuration, where no context uses the tag any more.
+   */
+  checkTag(
+    model: SmmuModel,
+    tag: { regime: number; kind: number; vmid: number },
+    asid: number | undefined,
+    commands: readonly string[] = [],
+  ): StaleReport[] {
+    this.refresh(model);
+    const out: StaleReport[] = [];
+    const tlbs: TlbEntry[] = [];
+    const walks: WalkEntry[] = [];
+    const all = 2 ** 64;
+    const t = model.tlb.group(tag.regime, tag.kind, tag.vmid);
+    const w = model.walkCache.group(tag.regime, tag.kind, tag.vmid);
+    if (asid === undefined) {
+      for (const idx of t?.byAsid.values() ?? []) idx.collect(0, all, tlbs);
+      for (const idx of w?.byAsid.values() ?? []) idx.collect(0, all, walks);
+    } else {
+      t?.byAsid.get(asid)?.collect(0, all, tlbs);
+      w?.byAsid.get(asid)?.collect(0, all, walks);
+    }
+    for (const e of tlbs) this.checkTlb(model, e, commands, out);
+    for (const e of walks) this.checkWalk(model, e, commands, out);
+    return out;
+  }
+
   /** Check every cached entry of the model, configuration included. */
   checkAll(model: SmmuModel, commands: readonly string[] = []): StaleReport[] {
     this.refresh(model);

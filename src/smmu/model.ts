@@ -355,6 +355,13 @@ export class SmmuModel {
     this.streamsVersion++;
   }
 
+  /** Lose every cached STE and CD (the SMMU was powered off or reset). */
+  forgetConfig(): void {
+    this.config.ste.clear();
+    this.config.cd.clear();
+    this.ctxCache.clear();
+  }
+
   /** The cache tags of (sid, ssid) from the cached STE/CD (fetched if not cached), or null when invalid. */
   resolve(sid: number, ssid: number): ResolvedContext | null {
     const key = sid * 2 ** 20 + ssid;
