@@ -1,7 +1,7 @@
 /**
  * CLI start-up: `main` loads only the module of the subcommand the command line names, and draws the
  * top-level help from src/cli/summaries.ts. Both must show exactly what the fully registered program shows:
- * the summaries are checked against the modules here (when this fails, paste the printed entries into
+ * the summaries are checked against the modules here (when this fails, run npm run gen:summaries or paste the printed entries into
  * summaries.ts), and every help text of the lazily built program against the full one.
  */
 import { Help, type Command } from 'commander';

@@ -15,7 +15,7 @@ export const SUMMARIES: readonly CommandSummary[] = [
     name: 'decode',
     term: 'decode [options] [words...]',
     description:
-      'Decode SMMUv3 command-queue entries: pairs of 64-bit hex words (w0 w1, one entry per pair) as arguments or on stdin, or a raw little-endian queue dump with --file. Exit 1 when any entry is illegal.',
+      'Decode SMMUv3 command-queue entries and check each against the architecture. Input: text as arguments, on stdin (- or nothing) or in a file (--file) — 64-bit hex words (w0 w1), 32-bit hex words (four per entry, low word first), the kernel log ("skipping command in error state:" and its 0x words), gdb x/gx or x/wx output, crash rd -64 or rd -32 output — or a raw little-endian queue dump (--file or stdin, told from text by its bytes). The format is detected and named (--format forces one). Exit 1 when any entry is illegal.',
   },
   {
     name: 'audit',
