@@ -98,7 +98,7 @@ describe('differences from the linux policy', () => {
     const rp = replanOf([va(1, 0x10000, { num: 1, scale: 0 }), sync()]); // 2 pages as NUM=1; Linux: SCALE=1
     expect(rp.rows[0]).toMatchObject({ identical: false, difference: 'split' });
   });
-  it('explains the whole-tag threshold Linux 7.0 applies without range invalidation', () => {
+  it('explains the whole-tag threshold Linux 7.1+ applies without range invalidation', () => {
     const perPage = Array.from({ length: 512 }, (_, k) => va(1, 0x40000000 + k * 0x1000, { tg: 0, ttl: 0 }));
     const rp = replanOf([...perPage, sync()]);
     expect(rp.rows).toHaveLength(1);

@@ -1,5 +1,5 @@
 /**
- * Real captures made by `smmuv3-tlbi capture` itself (Debian's 7.3.4 arm64 kernel under QEMU 7.2 TCG, the
+ * Real captures made by `smmuv3-tlbi capture` itself (Debian's 7.3.4 and 6.12.117 arm64 kernels under QEMU 7.2 TCG, the
  * small workload of samples/README.md), kept as fixtures: the manifest reads back, the verdict rests on the
  * return probes the capture set, and the stream is Linux's word for word. Expectations come from the
  * capture's own files (manifest, registers, console counts), not from the code under test.
@@ -10,9 +10,19 @@ import { describe, expect, it } from 'vitest';
 import { ManifestError, auditCapture, readManifest } from '../src/capture/index.js';
 import { loadCaptureDir } from '../src/cli/audit-capture.js';
 
-const DIRS = ['samples/linux-7.3-qemu-7.2-capture-strict', 'samples/linux-7.3-qemu-7.2-capture-lazy'];
+/** Each fixture's kernel, as its package names it, and the driver it has: 7.3 the per-domain invs array, 6.12 the older one. */
+const KERNELS: Record<string, { release: string; generation: string; request: string }> = {
+  'samples/linux-7.3-qemu-7.2-capture-strict': { release: '7.3.4+deb13-arm64', generation: 'invs', request: 'req7' },
+  'samples/linux-7.3-qemu-7.2-capture-lazy': { release: '7.3.4+deb13-arm64', generation: 'invs', request: 'req7' },
+  'samples/linux-6.12-qemu-7.2-capture-strict': {
+    release: '6.12.117+deb13-arm64',
+    generation: 'legacy',
+    request: 'req',
+  },
+};
 
-describe.each(DIRS)('%s', (dir) => {
+describe.each(Object.keys(KERNELS))('%s', (dir) => {
+  const k = KERNELS[dir]!;
   const input = loadCaptureDir(dir);
   const m = input.manifest!;
   const con = gunzipSync(readFileSync(`${dir}/guest-console.log.gz`)).toString('utf8');
@@ -22,11 +32,11 @@ describe.each(DIRS)('%s', (dir) => {
   it('has a complete manifest that agrees with the other files', () => {
     expect(m.complete).toBe(true);
     expect(m.problems).toEqual([]);
-    expect(m.kernel.release).toBe('7.3.4+deb13-arm64');
+    expect(m.kernel.release).toBe(k.release);
     expect(m.kernel.config.ARM_SMMU_V3).toBe('y');
     expect(m.qemu.accel).toBe('tcg');
     expect(m.qemu.version).toMatch(/^7\.2\./);
-    expect(m.driver.generation).toBe('invs');
+    expect(m.driver.generation).toBe(k.generation);
     expect(m.driver.probes.every((p) => p.ok)).toBe(true);
     expect(m.registers.CMDQ_PROD).toBe(input.regs.CMDQ_PROD);
     expect(m.trace.lostEvents).toBe(0);
@@ -36,7 +46,7 @@ describe.each(DIRS)('%s', (dir) => {
   it('gives 0 findings, every request tied and reproduced word for word', () => {
     expect(rep.findings).toEqual([]);
     expect(rep.counts.ringFindings).toBe(0);
-    expect(rep.counts.requests).toBe(count('req7'));
+    expect(rep.counts.requests).toBe(count(k.request));
     expect(rep.counts.unmaps).toBe(count('unmap'));
     expect(rep.counts.unmapsCovered).toBe(rep.counts.unmaps);
     expect(rep.reproduction.identical).toBe(rep.counts.requests);
@@ -57,7 +67,10 @@ describe.each(DIRS)('%s', (dir) => {
 });
 
 describe('readManifest names the field that is wrong', () => {
-  const doc = JSON.parse(readFileSync(`${DIRS[0]}/manifest.json`, 'utf8')) as Record<string, unknown>;
+  const doc = JSON.parse(readFileSync('samples/linux-7.3-qemu-7.2-capture-strict/manifest.json', 'utf8')) as Record<
+    string,
+    unknown
+  >;
   it('accepts the real one', () => {
     expect(readManifest(doc).mode).toBe('strict');
   });
@@ -77,19 +90,34 @@ describe('readManifest names the field that is wrong', () => {
   });
 });
 
-describe('hand-damaged copies of the strict fixture: the verdict names the return probe', () => {
-  const input = loadCaptureDir(DIRS[0]!);
+const STRICT = Object.keys(KERNELS).filter((d) => d.endsWith('-strict'));
+
+describe.each(STRICT)('hand-damaged copies of %s: the verdict names the return probe', (dir) => {
+  const input = loadCaptureDir(dir);
   const lines = input.console.split('\n');
-  /** The first unmap in hard-interrupt context with its request block and its unmap_ret, by line index. */
-  const find = (from: number): { unmap: number; block: number[]; ret: number; prod: number } => {
+  const request = ` ${KERNELS[dir]!.request}: `;
+  /**
+   * The first unmap from `from` on followed at once by its request, with the request block (the lines up to
+   * the command list's return: 7.3 req7, invs, inv, cmdlist, wr, cmdlist_ret; 6.12 req, cmdlist, wr,
+   * cmdlist_ret), the index of the block's wr and cmdlist_ret lines and its unmap_ret, by line index.
+   */
+  const find = (
+    from: number,
+  ): { unmap: number; block: number[]; wr: number; cmdret: number; ret: number; prod: number } => {
     for (let k = from; k < lines.length; k++) {
-      if (!lines[k]!.includes(' unmap: ') || !lines[k + 1]!.includes(' req7: ')) continue;
-      const block = [1, 2, 3, 4, 5, 6].map((d) => k + d);
-      if (!lines[k + 5]!.includes(' wr: ') || !lines[k + 6]!.includes(' cmdlist_ret: ')) continue;
-      let ret = k + 7;
+      if (!lines[k]!.includes(' unmap: ') || !lines[k + 1]!.includes(request)) continue;
+      const block: number[] = [];
+      let j = k + 1;
+      while (j < lines.length && block.length < 8 && !lines[j]!.includes(' cmdlist_ret: ')) block.push(j++);
+      if (j >= lines.length || !lines[j]!.includes(' cmdlist_ret: ')) continue;
+      block.push(j);
+      const wrs = block.filter((i) => lines[i]!.includes(' wr: '));
+      if (wrs.length !== 1) continue;
+      const wr = wrs[0]!;
+      let ret = j + 1;
       while (!lines[ret]!.includes(' unmap_ret: ')) ret++;
-      const prod = parseInt(/prod=0x([0-9a-f]+)/.exec(lines[k + 5]!)![1]!, 16);
-      return { unmap: k, block, ret, prod };
+      const prod = parseInt(/prod=0x([0-9a-f]+)/.exec(lines[wr]!)![1]!, 16);
+      return { unmap: k, block, wr, cmdret: j, ret, prod };
     }
     throw new Error('no unmap with a request after it');
   };
@@ -110,7 +138,7 @@ describe('hand-damaged copies of the strict fixture: the verdict names the retur
   it('the command list returned an error (its CMD_SYNC timed out) → unmap-not-synced and request-not-synced', () => {
     const at = find(0);
     const bad = [...lines];
-    bad[at.block[5]!] = bad[at.block[5]!]!.replace(' ret=0', ' ret=-110');
+    bad[at.cmdret] = bad[at.cmdret]!.replace(' ret=0', ' ret=-110');
     const rep = auditCapture({ ...input, console: bad.join('\n') });
     expect(rep.findings.map((f) => f.rule).sort()).toEqual(['request-not-synced', 'unmap-not-synced']);
     expect(rep.findings.find((f) => f.rule === 'request-not-synced')!.message).toMatch(/returned an error/);
@@ -126,13 +154,10 @@ describe('hand-damaged copies of the strict fixture: the verdict names the retur
       }
     }
     const ring = new Uint8Array(input.ring);
-    ring[at.prod * 16 + 6] = ring[at.prod * 16 + 6]! ^ 0x01; // ASID is w0 [63:48]: 2 → 3
+    ring[at.prod * 16 + 6] = ring[at.prod * 16 + 6]! ^ 0x01; // ASID is w0 [63:48]: its low bit flipped (7.3: 2 → 3, 6.12: 1 → 0)
     const bad = [...lines];
     const h = new Uint32Array(ring.buffer, at.prod * 16, 2);
-    bad[at.block[4]!] = bad[at.block[4]!]!.replace(
-      / w0=0x[0-9a-f]+ /,
-      ` w0=0x${(h[1]! * 4294967296 + h[0]!).toString(16)} `,
-    );
+    bad[at.wr] = bad[at.wr]!.replace(/ w0=0x[0-9a-f]+ /, ` w0=0x${(h[1]! * 4294967296 + h[0]!).toString(16)} `);
     const rep = auditCapture({ ...input, console: bad.join('\n'), ring });
     expect(rep.findings.map((f) => f.rule).sort()).toEqual(['request-not-covered', 'unmap-not-invalidated']);
     const f = rep.findings.find((x) => x.rule === 'unmap-not-invalidated')!;
@@ -144,7 +169,7 @@ describe('hand-damaged copies of the strict fixture: the verdict names the retur
 
 describe('the lazy fixture without its IOVA-free probe', () => {
   it('falls back to the next overlapping iommu:map and says so', () => {
-    const input = loadCaptureDir(DIRS[1]!);
+    const input = loadCaptureDir('samples/linux-7.3-qemu-7.2-capture-lazy');
     const text = input.console
       .split('\n')
       .filter((l) => !l.includes(' free_iova: '))

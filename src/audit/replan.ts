@@ -31,7 +31,7 @@ import type { AuditStream } from './stream.js';
 /** Why a request's commands differ from the `linux` policy. */
 export const DIFFERENCES = {
   'linux-whole-tag':
-    'Linux 7.0 replaces the per-granule loop by one whole-tag command (NH_ASID / S12_VMALL) when, without range invalidation, the size reaches 512 × granule (arm_smmu_inv_size_too_big); older kernels (e.g. 6.1) had no such threshold for DMA domains and issue the loop',
+    'Linux 7.1 and later (the per-domain arm_smmu_invs driver) replace the per-granule loop by one whole-tag command (NH_ASID / S12_VMALL) when, without range invalidation, the size reaches 512 × granule (arm_smmu_inv_size_too_big); older drivers (6.1 to 7.0) had no such threshold for DMA domains and issue the loop',
   'non-leaf-ttl':
     'the stream sets a TTL hint on a non-leaf (walk-cache) invalidation; since "Set TTL invalidation hint better" (6833b8f2e199) Linux leaves TTL=0 there, because a TTL hint with Leaf=0 is not required to remove blocks at other levels',
   'non-leaf-no-extra-page':

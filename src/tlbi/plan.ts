@@ -2,8 +2,9 @@
  * The planners: turn a request and a domain's invalidation-target array into command-queue entries, batched
  * per SMMU with CMD_SYNCs where completion must be awaited.
  *
- * - `invalidateRange` — policy `linux`: what Linux 7.0's arm_smmu_domain_inv_range emits for
- *   (iova, size, granule, leaf), bit for bit.
+ * - `invalidateRange` — policy `linux`: what Linux's arm_smmu_domain_inv_range (the per-domain invs driver,
+ *   7.1+) emits for (iova, size, granule, leaf), bit for bit; the older drivers emit the same words with range
+ *   invalidation (real captures of 6.1, 6.12, 7.0 and 7.3 in samples/ are reproduced word for word).
  * - `tlbiInv` — policy `tlbi`: the same walk over the targets, but LEAF, TTL and the stride come from what
  *   actually changed in the page table (see `tlbiShapeInto` in range.ts).
  *
@@ -299,7 +300,7 @@ function planSingleRil(
 }
 
 /**
- * Policy `linux`: Linux 7.0's arm_smmu_domain_inv_range(domain, iova, size, granule, leaf) for the targets
+ * Policy `linux`: Linux 7.1+'s arm_smmu_domain_inv_range(domain, iova, size, granule, leaf) for the targets
  * `invs`, appended to `out`. Size 0 means everything. Inputs are trusted (see validate.ts for the checks).
  * Returns the number of entries appended.
  */

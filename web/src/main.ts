@@ -476,7 +476,7 @@ function renderDrawings(): void {
           h(
             'span',
             { class: 'sub' },
-            m.policy === 'linux' ? ' — Linux 7.0 arm_smmu_domain_inv_range' : ' — from the tlbi description',
+            m.policy === 'linux' ? ' — Linux arm_smmu_domain_inv_range' : ' — from the tlbi description',
           ),
           h(
             'button',
