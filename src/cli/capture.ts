@@ -259,9 +259,9 @@ export function registerCapture(program: Program): void {
     );
   withExamples(
     cmd,
-    'smmuv3-tlbi capture --kernel debs/linux-image-7.3.4+deb13-arm64_7.3.4-1~bpo13+1_arm64.deb --busybox debs/busybox-static_1.37.0-6+b9_arm64.deb --out cap',
-    'smmuv3-tlbi capture --kernel Image --modules /lib/modules/7.3.4+deb13-arm64 --busybox busybox --lazy --out cap-lazy',
-    'smmuv3-tlbi audit --capture cap',
+    'smmuv3-tlbi capture --kernel debs/linux-image-7.3.4+deb13-arm64_7.3.4-1~bpo13+1_arm64.deb --busybox debs/busybox-static_1.37.0-6+b9_arm64.deb --out cap  # needs the kernel and busybox packages (scripts/fetch-arm64-debs.sh) and qemu-system-aarch64',
+    'smmuv3-tlbi capture --kernel Image --modules /lib/modules/7.3.4+deb13-arm64 --busybox busybox --lazy --out cap-lazy  # needs an arm64 kernel, its modules, busybox and qemu-system-aarch64',
+    'smmuv3-tlbi audit --capture samples/linux-7.3-qemu-7.2-capture-strict  # a capture kept in the repository',
   );
 }
 

@@ -108,7 +108,7 @@ export function registerEncode(program: Program): void {
   withExamples(
     cmd,
     `echo '{"name":"TLBI_NH_VA","fields":{"asid":1,"tg":1,"ttl":3,"leaf":1,"addr":"0xffff6000"}}' | smmuv3-tlbi encode`,
-    `smmuv3-tlbi encode --input cmds.json --out cmdq.bin`,
-    `smmuv3-tlbi encode -i cmds.json | smmuv3-tlbi decode`,
+    `smmuv3-tlbi encode --input examples/cmds.json --out cmdq.bin`,
+    `smmuv3-tlbi encode -i examples/cmds.json | smmuv3-tlbi decode`,
   );
 }

@@ -357,6 +357,6 @@ export function registerPgtable(program: Program): void {
     cmd,
     `echo '{"stage":1,"granule":4096,"ias":48,"ops":[{"op":"map","iova":"0x40000000","pa":"0x80000000","size":"2M"},` +
       `{"op":"walk","iova":"0x40001000"},{"op":"unmap","iova":"0x40000000","size":"2M"}]}' | smmuv3-tlbi pgtable`,
-    'smmuv3-tlbi pgtable --input script.json --json',
+    'smmuv3-tlbi pgtable --input examples/pgtable-script.json --json',
   );
 }
