@@ -10,7 +10,7 @@ import { runSimulation, type SimConfig } from '../src/sim/workload.js';
 
 const SEEDS = 20;
 /** Operations per run: the fewest at which every one of the 20 seeds catches the fault (measured). */
-const OPS: Partial<Record<FaultName, number>> = { 'no-nested-s1-clear': 400 };
+const OPS: Partial<Record<FaultName, number>> = { 'no-nested-s1-clear': 400, 'no-force-sync': 300 };
 
 function configFor(fault: FaultName, seed: number, policy: 'linux' | 'tlbi'): SimConfig {
   const s = faultSetup(fault);
@@ -21,6 +21,7 @@ function configFor(fault: FaultName, seed: number, policy: 'linux' | 'tlbi'): Si
     ats: s.ats ?? true,
     ...(s.e2h !== undefined ? { e2h: s.e2h } : {}),
     ...(s.errata !== undefined ? { errata: s.errata } : {}),
+    ...(s.longRuns !== undefined ? { longRuns: s.longRuns } : {}),
     smmus: 1,
     ops: OPS[fault] ?? 100,
     seed,

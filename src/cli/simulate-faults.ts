@@ -45,6 +45,8 @@ function show(v: string | boolean): string {
 /** What applying a fault's setup decided beyond the options: errata for the SMMUs, a scenario to run. */
 export interface FaultChoice {
   errata: SetupErratum[];
+  /** The workload's long page runs (SimConfig.longRuns). */
+  longRuns?: boolean;
   scenario?: string;
 }
 
@@ -79,6 +81,10 @@ export function applyFaultSetup(fault: FaultName, o: FaultSettableOptions, cmd: 
   }
   const choice: FaultChoice = { errata: [...(info.requires.errata ?? [])] };
   for (const e of choice.errata) chosen.push(`SMMU erratum ${e}`);
+  if ((info.requires.longRuns ?? info.prefers.longRuns) === true) {
+    choice.longRuns = true;
+    chosen.push('page runs of 65-128 pages');
+  }
   const sc = info.requires.scenario;
   if (sc !== undefined) {
     if (typeof o.scenario === 'string' && o.scenario !== sc)
@@ -99,6 +105,7 @@ function setupText(s: FaultSetup): string {
   for (const [k, v] of Object.entries(s) as [string, unknown][]) {
     if (k === 'granule') parts.push(`--granule ${GRANULE_NAMES[v as 4096]}`);
     else if (k === 'errata') parts.push(`erratum ${(v as string[]).join('+')}`);
+    else if (k === 'longRuns') parts.push('page runs of 65-128 pages');
     else parts.push(`--${k} ${typeof v === 'boolean' ? show(v) : String(v)}`);
   }
   return parts.join(' ');

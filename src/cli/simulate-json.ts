@@ -54,7 +54,8 @@ export function workloadDocument(r: SimReport): SimulateDocument {
     kind: 'workload',
     seed: r.seed,
     config: r.config,
-    ok: r.stale === 0,
+    // A command the SMMU refused (CERROR_ILL) fails the run as a stale translation does (the engine emits none).
+    ok: r.stale === 0 && r.illegal === 0,
     ops: r.ops,
     operations: { maps: r.maps, unmaps: r.unmaps },
     commands: r.commands,
@@ -62,7 +63,7 @@ export function workloadDocument(r: SimReport): SimulateDocument {
     stale: r.stale,
     staleReports: r.staleReports,
     violations: {},
-    failures: r.stale,
+    failures: r.stale + r.illegal,
     elapsedMs: r.elapsedMs,
     opsPerSecond: r.opsPerSecond,
     workload: { illegal: r.illegal, caches: r.caches, translations: r.translations, hits: r.hits },

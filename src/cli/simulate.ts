@@ -178,6 +178,7 @@ export function registerSimulate(program: Program): void {
         const cfg = {
           ...simConfigFromOptions(o, seed),
           ...(choice !== null && choice.errata.length > 0 ? { errata: choice.errata } : {}),
+          ...(choice?.longRuns === true ? { longRuns: true } : {}),
         };
         if (!o.json && o.progress !== false && process.stderr.isTTY && o.ops >= 20000) {
           bar = new cliProgress.SingleBar(
@@ -202,8 +203,10 @@ export function registerSimulate(program: Program): void {
         } else {
           printHuman(report);
           if (report.stale > 0) warn(`${report.stale} stale translations (seed ${seed})`);
+          if (report.illegal > 0) warn(`${report.illegal} commands the SMMU refused (CERROR_ILL, seed ${seed})`);
         }
-        return report.stale > 0 ? EXIT_CHECK_FAILED : EXIT_OK;
+        // A command the SMMU refused is a finding too (the engine never emits one: only a fault does).
+        return report.stale > 0 || report.illegal > 0 ? EXIT_CHECK_FAILED : EXIT_OK;
       }),
     );
   withExamples(

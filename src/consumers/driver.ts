@@ -641,7 +641,9 @@ export class Driver {
       this.counters.atcFlushes++;
       this.inRelease = m;
       try {
-        this.planAndRun(old, (out) => invalidateRange(invsOf(keys), EVERYTHING, this.smmuTable, out), null);
+        // Fault no-atc-on-detach (L3): the driver trusts the ATS disable to empty the ATC and sends nothing.
+        if (this.fault !== 'no-atc-on-detach')
+          this.planAndRun(old, (out) => invalidateRange(invsOf(keys), EVERYTHING, this.smmuTable, out), null);
       } finally {
         this.inRelease = null;
       }

@@ -50,6 +50,7 @@ export interface CorpusCase {
 
 const T_FAULTS = 'test/sim-faults.test.ts';
 const T_SEEDS = 'test/corpus-seeds.test.ts';
+const T_CF = 'test/corpus-faults.test.ts';
 
 export const CORPUS: readonly CorpusCase[] = [
   {
@@ -76,10 +77,10 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'nested-vmid-missing',
     layer: 'engine',
     catch: 'fault',
-    status: 'planned',
+    status: 'caught',
     fault: 'nested-vmid-missing',
     caughtBy: 'checker: stale nested stage-1 TLB entries (NH_VA with VMID 0 misses entries tagged with the VMID)',
-    tests: [],
+    tests: [T_FAULTS, T_SEEDS, T_CF],
   },
   {
     id: 'L3',
@@ -90,10 +91,10 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'no-atc-inv-on-detach',
     layer: 'consumer',
     catch: 'fault',
-    status: 'planned',
+    status: 'caught',
     fault: 'no-atc-on-detach',
     caughtBy: "checker: the detached device's ATC still holds translations of its old domain",
-    tests: [],
+    tests: [T_CF],
   },
   {
     id: 'L4',
@@ -172,10 +173,10 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'end-off-by-one',
     layer: 'consumer',
     catch: 'fault',
-    status: 'planned',
+    status: 'caught',
     fault: 'end-off-by-one',
     caughtBy: 'checker: an inclusive end taken as exclusive leaves the last page cached',
-    tests: [],
+    tests: [T_FAULTS, T_SEEDS, T_CF],
   },
   {
     id: 'L10',
@@ -199,10 +200,10 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'illegal-range-encoding',
     layer: 'engine',
     catch: 'fault',
-    status: 'planned',
+    status: 'caught',
     fault: 'illegal-range-encoding',
     caughtBy: 'codec / SMMU model: TG≠0 with TTL=SCALE=NUM=0 raises CERROR_ILL; the lost command leaves stale walks',
-    tests: [],
+    tests: [T_FAULTS, T_SEEDS, T_CF],
   },
   {
     id: 'L12',
@@ -226,10 +227,10 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'tg-from-empty-pgsize',
     layer: 'engine',
     catch: 'fault',
-    status: 'planned',
+    status: 'caught',
     fault: 'tg-from-empty-pgsize',
     caughtBy: 'checker: TG derived from __ffs(0) = 64 names the 64K granule on a smaller-granule table',
-    tests: [],
+    tests: [T_FAULTS, T_SEEDS, T_CF],
   },
   {
     id: 'L14',
@@ -255,10 +256,10 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'no-sync-within-64',
     layer: 'hardware-erratum',
     catch: 'fault',
-    status: 'planned',
+    status: 'caught',
     fault: 'no-force-sync',
     caughtBy: 'SMMU model with erratum mmu700-2812531: a command past 63 without CMD_SYNC is lost; checker: stale',
-    tests: [],
+    tests: [T_FAULTS, T_SEEDS, T_CF],
   },
   {
     id: 'L16',
@@ -298,10 +299,10 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'asid-reuse-no-flush',
     layer: 'consumer',
     catch: 'fault',
-    status: 'planned',
+    status: 'caught',
     fault: 'asid-reuse-no-flush',
     caughtBy: "checker: the next owner of an ASID/VMID translates through the previous owner's TLB entries",
-    tests: [],
+    tests: [T_FAULTS, T_SEEDS, T_CF],
   },
   {
     id: 'L19',
@@ -312,10 +313,10 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'nh-opcode-under-e2h',
     layer: 'engine',
     catch: 'fault',
-    status: 'planned',
+    status: 'caught',
     fault: 'nh-under-e2h',
     caughtBy: 'checker: TLBI_NH_* act on the EL1 regime, the EL2-E2H entries stay cached',
-    tests: [],
+    tests: [T_FAULTS, T_SEEDS, T_CF],
   },
   {
     id: 'L20',
@@ -369,10 +370,10 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'first-page-only',
     layer: 'engine',
     catch: 'fault',
-    status: 'planned',
+    status: 'caught',
     fault: 'first-page-only',
     caughtBy: 'checker: every page of a range but the first stays cached',
-    tests: [],
+    tests: [T_FAULTS, T_SEEDS, T_CF],
   },
   {
     id: 'L24',
@@ -412,11 +413,11 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'scale-beyond-smmu',
     layer: 'codec',
     catch: 'fault',
-    status: 'planned',
+    status: 'caught',
     fault: 'scale-beyond-smmu',
     caughtBy:
       'codec / SMMU model: SCALE above 31 without IDR5.DS raises CERROR_ILL; the lost command leaves stale entries',
-    tests: ['test/smmu-ds-scale.test.ts'],
+    tests: [T_FAULTS, T_SEEDS, T_CF, 'test/smmu-ds-scale.test.ts'],
   },
   {
     id: 'Q1',

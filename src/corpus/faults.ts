@@ -22,6 +22,8 @@ export interface FaultSetup {
   readonly ds?: boolean;
   /** Errata every SMMU of the workload has (no option: the fault sets them). */
   readonly errata?: readonly SetupErratum[];
+  /** The workload maps page runs of 65-128 pages (no option: the fault sets it; see SimConfig.longRuns). */
+  readonly longRuns?: boolean;
   /** The fault lives in a consumer: it is reached by this scenario, not by the randomized workload. */
   readonly scenario?: SetupScenario;
 }
@@ -99,6 +101,76 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     layer: 'hardware-erratum',
     caughtBy: `SMMU model (erratum tegra264-repeat) loses the single copy; ${CHECKER}`,
     requires: { errata: ['tegra264-repeat'] },
+    prefers: {},
+  },
+  'nested-vmid-missing': {
+    class: 'nested-vmid-missing',
+    layer: 'engine',
+    caughtBy: `${CHECKER}: nested stage-1 entries tagged with the parent VMID survive a TLBI_NH_VA of VMID 0`,
+    requires: { stage: 'nested' },
+    prefers: { ats: false },
+  },
+  'nh-under-e2h': {
+    class: 'nh-opcode-under-e2h',
+    layer: 'engine',
+    caughtBy: `${CHECKER}: TLBI_NH_* act on the EL1 regime, the EL2-E2H entries stay cached`,
+    requires: { stage: '1', e2h: true },
+    prefers: {},
+  },
+  'first-page-only': {
+    class: 'first-page-only',
+    layer: 'engine',
+    caughtBy: `${CHECKER}: every page of a range but the first stays cached`,
+    requires: {},
+    prefers: { ats: false },
+  },
+  'tg-from-empty-pgsize': {
+    class: 'tg-from-empty-pgsize',
+    layer: 'engine',
+    caughtBy: `${CHECKER}: a range command naming the 64K granule does not remove the 4K table's entries`,
+    requires: { ril: true, granule: 4096 },
+    prefers: { ats: false },
+  },
+  'illegal-range-encoding': {
+    class: 'illegal-range-encoding',
+    layer: 'engine',
+    caughtBy: 'codec / SMMU model: CERROR_ILL (TG≠0 with TTL = SCALE = NUM = 0); the lost command leaves stale walks',
+    requires: { ril: true },
+    prefers: { ats: false },
+  },
+  'no-force-sync': {
+    class: 'no-sync-within-64',
+    layer: 'hardware-erratum',
+    caughtBy: `SMMU model (erratum mmu700-2812531) loses a command past 63 without CMD_SYNC; ${CHECKER}`,
+    requires: { errata: ['mmu700-2812531'], ril: false },
+    prefers: { ats: false, longRuns: true },
+  },
+  'scale-beyond-smmu': {
+    class: 'scale-beyond-smmu',
+    layer: 'codec',
+    caughtBy: 'codec / SMMU model: CERROR_ILL (SCALE above 31 without IDR5.DS); the lost flush leaves the old ASID',
+    requires: { stage: '1', granule: 4096 },
+    prefers: {},
+  },
+  'end-off-by-one': {
+    class: 'end-off-by-one',
+    layer: 'consumer',
+    caughtBy: `${CHECKER}: the last page of the change stays cached`,
+    requires: {},
+    prefers: { ats: false },
+  },
+  'asid-reuse-no-flush': {
+    class: 'asid-reuse-no-flush',
+    layer: 'consumer',
+    caughtBy: `${CHECKER}: TLB entries under the old ASID/VMID outlive its renumbering`,
+    requires: {},
+    prefers: {},
+  },
+  'no-atc-on-detach': {
+    class: 'no-atc-inv-on-detach',
+    layer: 'consumer',
+    caughtBy: `${CHECKER}: the detached device's ATC still holds translations of its old domain`,
+    requires: { ats: true, scenario: 'driver' },
     prefers: {},
   },
 };

@@ -119,7 +119,8 @@ export function changeTag(env: ConfigChangeEnv, dom: TagDomain, next: number): C
     if (cfgi[s]!.length > 0) for (const c of [...cfgi[s]!, SYNC]) list.push(Array.from(encodeHalves(c)));
     // Tegra264: a configuration batch is issued twice, its CMD_SYNC with it (as the engine repeats TLBIs).
     if (env.smmuTable[s]?.repeat === true) list.push(...list.map((h) => h.slice()));
-    list.push(...flush[s]!);
+    // Fault asid-reuse-no-flush (L18): the tag is renumbered and the old one never flushed.
+    if (env.fault !== 'asid-reuse-no-flush') list.push(...flush[s]!);
     if (list.length === 0) continue;
     if (env.fault !== null) applyFault(env.fault, list);
     const targets: TrafficTarget[] = dom.attach

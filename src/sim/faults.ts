@@ -19,6 +19,16 @@ export const FAULT_NAMES = [
   'short-range',
   'no-repeat',
   'no-cfgi',
+  'nested-vmid-missing',
+  'nh-under-e2h',
+  'first-page-only',
+  'tg-from-empty-pgsize',
+  'illegal-range-encoding',
+  'no-force-sync',
+  'scale-beyond-smmu',
+  'end-off-by-one',
+  'asid-reuse-no-flush',
+  'no-atc-on-detach',
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 
@@ -34,6 +44,21 @@ export const FAULT_HELP: Readonly<Record<FaultName, string>> = {
   'short-range': 'make the last address invalidation of each SMMU cover one page too few',
   'no-repeat': 'issue each invalidation batch once on an SMMU with the Tegra264 erratum (drop the repeated copy)',
   'no-cfgi': 'drop every CFGI_* (configuration invalidation): STE and CD changes reach memory only',
+  'nested-vmid-missing': 'write VMID 0 in every TLBI_NH_VA (a nested guest stage 1 is tagged with its parent VMID)',
+  'nh-under-e2h': 'use TLBI_NH_VA / TLBI_NH_ASID instead of TLBI_EL2_VA / TLBI_EL2_ASID on an SMMU running with E2H',
+  'first-page-only': 'make every address invalidation cover its first page only (range commands and per-page runs)',
+  'tg-from-empty-pgsize':
+    'take TG from an empty page-size set (__ffs(0) = 64 → TG 3, the 64K granule) on every range command',
+  'illegal-range-encoding':
+    'emit a one-page non-leaf range command as TG≠0 with TTL = SCALE = NUM = 0 (the pre-eb6c97647be2 arithmetic)',
+  'no-force-sync':
+    'leave out the CMD_SYNC every 63 commands that MMU-700 erratum 2812531 needs (engine option forceSync off)',
+  'scale-beyond-smmu':
+    'cover each whole-ASID flush by one range command over the whole 48-bit space (SCALE 36) as if the SMMU had IDR5.DS',
+  'end-off-by-one':
+    "the consumer takes the change's inclusive last byte for an exclusive end (the request is one byte short)",
+  'asid-reuse-no-flush': 'renumber an ASID/VMID (CD/STE rewritten, CFGI + CMD_SYNC) without flushing the old tag',
+  'no-atc-on-detach': "drop the ATC_INV of a device's whole ATC when it is detached or moved (driver scenario)",
 };
 
 export function isFaultName(s: string): s is FaultName {
@@ -170,6 +195,53 @@ export function applyFault(fault: FaultName, list: EntryList): void {
       list.push(...kept);
       return;
     }
+    case 'nested-vmid-missing':
+      for (let i = 0; i < list.length; i++) {
+        const h = list[i]!;
+        if ((h[0]! & 0xff) === Opcode.TLBI_NH_VA) h[1] = (h[1]! & 0xffff0000) >>> 0; // VMID is w0[47:32]
+      }
+      return;
+    case 'nh-under-e2h':
+      for (let i = 0; i < list.length; i++) {
+        const h = list[i]!;
+        const op = h[0]! & 0xff;
+        if (op === Opcode.TLBI_EL2_VA) h[0] = ((h[0]! & ~0xff) | Opcode.TLBI_NH_VA) >>> 0;
+        else if (op === Opcode.TLBI_EL2_ASID) h[0] = ((h[0]! & ~0xff) | Opcode.TLBI_NH_ASID) >>> 0;
+      }
+      return;
+    case 'first-page-only':
+      firstPageOnly(list);
+      return;
+    case 'tg-from-empty-pgsize':
+      for (let i = 0; i < list.length; i++) {
+        const h = list[i]!;
+        if (!RANGE_OPS.has(h[0]! & 0xff)) continue;
+        const e = decode(h, scratch);
+        if (e.values[F.tg] === 0) continue;
+        // (__ffs(0) − 10) / 2 = 27, and the 2-bit field keeps 27 & 3 = 3.
+        list[i] = rewrite(h, e, { tg: 27 & 3 });
+      }
+      return;
+    case 'scale-beyond-smmu':
+      for (let i = 0; i < list.length; i++) {
+        const h = list[i]!;
+        const op = h[0]! & 0xff;
+        if (op !== Opcode.TLBI_NH_ASID && op !== Opcode.TLBI_EL2_ASID) continue;
+        const v = decode(h, scratch).values;
+        // 2^36 pages of 4 KiB from 0: the whole 48-bit space in one command. SCALE 36 needs IDR5.DS.
+        const u = new Uint32Array(4);
+        const va = op === Opcode.TLBI_NH_ASID ? Opcode.TLBI_NH_VA : Opcode.TLBI_EL2_VA;
+        writeTlbiRange(u, 0, va, v[F.asid]!, v[F.vmid]!, 0, 36, 0, 0, 1, 0);
+        list[i] = [u[0]!, u[1]!, u[2]!, u[3]!];
+      }
+      return;
+    case 'no-force-sync':
+    case 'illegal-range-encoding':
+    case 'end-off-by-one':
+    case 'asid-reuse-no-flush':
+    case 'no-atc-on-detach':
+      // Injected where the bug lived (engine options, the workload's consumer, config-change.ts, the driver).
+      return;
     case 'short-range': {
       const i = lastIndex(list, (op) => RANGE_OPS.has(op));
       if (i < 0) return;
@@ -189,4 +261,42 @@ export function applyFault(fault: FaultName, list: EntryList): void {
       return;
     }
   }
+}
+
+/**
+ * first-page-only: a range command keeps only its first page (NUM = SCALE = 0; TTL 0 would make that a
+ * reserved encoding, so such a command becomes a single-address one, TG = 0); of a run of single-address
+ * commands of one tag on consecutive pages (the per-page loop without RIL) only the first is kept.
+ */
+function firstPageOnly(list: EntryList): void {
+  const kept: EntryList = [];
+  let runKey = '';
+  let runLast = -1;
+  for (const h of list) {
+    const op = h[0]! & 0xff;
+    if (!RANGE_OPS.has(op)) {
+      runKey = '';
+      kept.push(h);
+      continue;
+    }
+    const e = decode(h, scratch);
+    const v = e.values;
+    if (v[F.tg] !== 0) {
+      runKey = '';
+      const single = v[F.ttl] === 0;
+      kept.push(rewrite(h, e, { num: 0, scale: 0, ...(single ? { tg: 0 } : {}) }));
+      continue;
+    }
+    const key = `${op}:${v[F.asid]}:${v[F.vmid]}:${v[F.leaf]}`;
+    const addr = v[F.addr]!;
+    if (key === runKey && addr > runLast) {
+      runLast = addr;
+      continue; // a later page of the run: left out
+    }
+    runKey = key;
+    runLast = addr;
+    kept.push(h);
+  }
+  list.length = 0;
+  list.push(...kept);
 }

@@ -13,13 +13,13 @@
  */
 import { hex64, hexAddr } from '../bits.js';
 import { CheckedEntry, CommandChecker, FIELD_IDS } from '../cmdq/check.js';
-import { OPCODE_SPECS, type CommandName } from '../cmdq/opcodes.js';
+import { OPCODE_SPECS, Opcode, type CommandName } from '../cmdq/opcodes.js';
 import { writeSync } from '../cmdq/writers.js';
 import { FrameAllocator, PhysMemory } from '../pgtable/memory.js';
 import { IoPageTable, type UnmapResult } from '../pgtable/pagetable.js';
 import { invsOf, type InvKey, type Invs } from '../tlbi/invs.js';
 import { PlanOutput } from '../tlbi/output.js';
-import { invalidateRange, tlbiInv, type SmmuTable } from '../tlbi/plan.js';
+import { invalidateRange, tlbiInv, type SmmuTable, type TlbiDescription } from '../tlbi/plan.js';
 import { StaleChecker, type StaleReport } from '../smmu/checker.js';
 import { SmmuModel, type ModelMode, type SmmuErratum, type TrafficTarget } from '../smmu/model.js';
 import {
@@ -57,6 +57,12 @@ export interface SimConfig {
    * forceSync, `tegra264-repeat` → repeat). Default none.
    */
   readonly errata?: readonly SmmuErratum[];
+  /**
+   * Page runs of 65 to 128 pages instead of mostly short ones (what fault no-force-sync needs: without RIL a
+   * run's unmap is one TLBI per page, past the 63 commands MMU-700 erratum 2812531 allows), and the caches
+   * filled over every page of such a run before its unmap (not a sample of 16). Default false.
+   */
+  readonly longRuns?: boolean;
   /** Stale reports kept in full (default 20); all are counted. */
   readonly maxReports?: number;
   /** Called every `progressEvery` operations (and at the end). */
@@ -151,6 +157,8 @@ const CAPTURE_STALE_LIST = 1000;
 /** Slots per domain window; each slot is two blocks wide so that a mapping has its own last-level table. */
 const SLOTS = 48;
 const DOMAINS = 2;
+/** The shortest page run of `longRuns`: one past the 64 commands of a batch (CMDQ_BATCH_ENTRIES). */
+const LONG_RUN = 65;
 
 interface Attachment {
   readonly smmu: number;
@@ -259,7 +267,8 @@ class Simulation {
       table.push({
         ril: c.ril,
         e2h: this.e2h,
-        forceSync: errata.includes('mmu700-2812531'),
+        // Fault no-force-sync: the driver does not know the erratum (ARM_SMMU_OPT_CMDQ_FORCE_SYNC not set).
+        forceSync: errata.includes('mmu700-2812531') && c.fault !== 'no-force-sync',
         repeat: errata.includes('tegra264-repeat'),
       });
       this.perSmmu.push([]);
@@ -486,7 +495,12 @@ class Simulation {
       leaf = this.block;
     } else {
       // A run of pages: mostly short, sometimes a few dozen; placed anywhere in the slot's first block.
-      const pages = rng.chance(0.8) ? 1 + rng.below(8) : 1 + rng.below(64);
+      const pages =
+        this.c.longRuns === true
+          ? LONG_RUN + rng.below(LONG_RUN - 1)
+          : rng.chance(0.8)
+            ? 1 + rng.below(8)
+            : 1 + rng.below(64);
       iova = slotBase + g * rng.below(this.block / g - pages);
       size = pages * g;
       leaf = g;
@@ -567,7 +581,7 @@ class Simulation {
 
   private prefetch(model: SmmuModel, t: TrafficTarget): void {
     const span = t.last - t.first + 1;
-    if (span / 4096 <= PREFETCH_BUDGET) {
+    if (span / 4096 <= PREFETCH_BUDGET || (this.c.longRuns === true && span / 4096 <= 2 * LONG_RUN)) {
       model.prefetch(t.sid, t.ssid, t.first, t.last);
       return;
     }
@@ -585,7 +599,16 @@ class Simulation {
     const cap = this.cap !== null ? this.startCapture(changeNo, dom, res.tlbi.start, res.tlbi.last) : null;
     const out = this.out;
     out.clear();
-    if (this.c.policy === 'linux') for (const r of res.linuxRequests) invalidateRange(dom.invs, r, this.smmuTable, out);
+    if (this.c.fault === 'illegal-range-encoding') this.planSvaUnfixed(dom, res.tlbi);
+    else if (this.c.fault === 'end-off-by-one') {
+      // The consumer's bug (L9): the inclusive last byte taken for an exclusive end, so the size is one short.
+      const t = res.tlbi;
+      if (this.c.policy === 'linux') {
+        for (const r of res.linuxRequests)
+          invalidateRange(dom.invs, { ...r, size: r.size > 1 ? r.size - 1 : r.size }, this.smmuTable, out);
+      } else tlbiInv({ ...t, last: t.last > t.start ? t.last - 1 : t.last }, dom.invs, this.smmuTable, out);
+    } else if (this.c.policy === 'linux')
+      for (const r of res.linuxRequests) invalidateRange(dom.invs, r, this.smmuTable, out);
     else tlbiInv(res.tlbi, dom.invs, this.smmuTable, out);
     const u32 = out.buf.u32;
     for (const l of this.perSmmu) l.length = 0;
@@ -615,6 +638,36 @@ class Simulation {
         }
       }
     }
+  }
+
+  /**
+   * Fault illegal-range-encoding (L11): the SVA consumer invalidates every change as one non-leaf range, and
+   * the engine lacks eb6c97647be2's extra page: a range of num_pages % 32 == 1 starts with its first page alone,
+   * TG≠0 with TTL = SCALE = NUM = 0 (IHI 0070 4.4.1.1: CERROR_ILL), the rest as the fixed loop plans it.
+   */
+  private planSvaUnfixed(dom: Domain, t: TlbiDescription): void {
+    const g = this.g;
+    const out = this.out;
+    const pages = Math.floor((t.last - t.start + 1) / g);
+    if (pages - Math.floor(pages / 32) * 32 !== 1) {
+      invalidateRange(dom.invs, { iova: t.start, size: pages * g, granule: g, leaf: false }, this.smmuTable, out);
+      return;
+    }
+    const at = out.count;
+    // One page, non-leaf: the fixed engine plans two (SCALE 1, NUM 0); the old arithmetic had SCALE 0.
+    invalidateRange(dom.invs, { iova: t.start, size: g, granule: g, leaf: false }, this.smmuTable, out);
+    const u32 = out.buf.u32;
+    for (let k = at; k < out.count; k++) {
+      const w = u32[k * 4]!;
+      if (RANGE_OPCODES.has(w & 0xff) && ((u32[k * 4 + 2]! >>> 10) & 3) !== 0) u32[k * 4] = (w & ~(0x3f << 20)) >>> 0;
+    }
+    if (pages > 1)
+      invalidateRange(
+        dom.invs,
+        { iova: t.start + g, size: (pages - 1) * g, granule: g, leaf: false },
+        this.smmuTable,
+        out,
+      );
   }
 
   // ------------------------------------------------------------------ capture (off unless asked for)
@@ -772,6 +825,10 @@ class Simulation {
     };
   }
 }
+
+const RANGE_OPCODES = new Set<number>(
+  (Object.keys(OPCODE_SPECS) as CommandName[]).filter((n) => OPCODE_SPECS[n].range).map((n) => Opcode[n]),
+);
 
 const describeChecker = new CommandChecker({ lax: true });
 const describeScratch = new CheckedEntry();
