@@ -13,7 +13,8 @@ import {
   readManifest,
   type CaptureInput,
 } from '../capture/index.js';
-import { EXIT_CHECK_FAILED, EXIT_OK, UsageError, parseJsonText, printJson, warn } from './common.js';
+import { EXIT_CHECK_FAILED, EXIT_OK, UsageError, printJson, warn } from './common.js';
+import { parseStrictJson, registersFromDocument } from '../schema/index.js';
 
 function readMaybeGz(dir: string, name: string, required: true): Buffer;
 function readMaybeGz(dir: string, name: string, required: false): Buffer | null;
@@ -38,7 +39,7 @@ function readMaybeGz(dir: string, name: string, required: boolean): Buffer | nul
 function readJson(dir: string, name: string): Record<string, unknown> | null {
   const p = join(dir, name);
   if (!existsSync(p)) return null;
-  const doc = parseJsonText(readFileSync(p, 'utf8'), p);
+  const doc = parseStrictJson(readFileSync(p, 'utf8'), p);
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
     throw new UsageError(`${p}: expected a JSON object`);
   return doc as Record<string, unknown>;
@@ -49,6 +50,7 @@ export function loadCaptureDir(dir: string): CaptureInput {
   const m = readJson(dir, 'manifest.json');
   const regs = readJson(dir, 'cmdq.json');
   if (regs === null) throw new UsageError(`--capture ${dir}: no cmdq.json (the SMMU registers)`);
+  registersFromDocument(regs, join(dir, 'cmdq.json'));
   const ring = readMaybeGz(dir, 'cmdq.bin', true);
   const cmdline = join(dir, 'qemu-cmdline.txt');
   return {

@@ -19,6 +19,7 @@ import {
   type TraceStats,
 } from '../audit/index.js';
 import { parseUint } from '../parse.js';
+import { parseRegisters } from '../schema/index.js';
 import { buildChecker } from './decode.js';
 import {
   EXIT_CHECK_FAILED,
@@ -26,7 +27,6 @@ import {
   UsageError,
   action,
   choiceOption,
-  parseJsonText,
   printJson,
   readInput,
   uintOption,
@@ -118,23 +118,19 @@ function regsText(value: string): { text: string; source: string } {
   }
 }
 
-/** Queue registers (CMDQ_PROD, CMDQ_CONS, CMDQ_BASE, IDRn, log2size) from `--regs`. */
+/**
+ * Queue registers (CMDQ_PROD, CMDQ_CONS, IDRn, the queue's log2size) from `--regs`: strict JSON checked by
+ * the registers schema (src/schema), so unknown keys, duplicates, garbage and values too wide are exit 2.
+ */
 function readRegs(value: string): Record<string, number> {
   const { text, source } = regsText(value);
-  const doc = parseJsonText(text, source);
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-    throw new UsageError(`${source}: expected a JSON object`);
+  const file = parseRegisters(text, source);
   const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
-    const key = k.toUpperCase();
-    if (['CMDQ_PROD', 'CMDQ_CONS', 'CMDQ_BASE', 'IDR0', 'IDR1', 'IDR3', 'IDR5', 'LOG2SIZE'].includes(key)) {
-      if (key === 'CMDQ_BASE') {
-        // CMDQ_BASE holds a 64-bit address; only LOG2SIZE (bits [4:0]) is needed.
-        const s = String(v).replace(/^0x/i, '');
-        out[key] = parseInt(s.slice(-2), 16) & 0x1f;
-      } else out[key] = parseUint(v, `${source}: ${k}`);
-    }
+  for (const key of ['CMDQ_PROD', 'CMDQ_CONS', 'IDR0', 'IDR1', 'IDR3', 'IDR5']) {
+    const v = file.values.get(key);
+    if (v !== undefined) out[key] = v.lo;
   }
+  if (file.log2size !== undefined) out.LOG2SIZE = file.log2size;
   return out;
 }
 
@@ -281,7 +277,7 @@ export function registerAudit(program: Program): void {
           const rr: { -readonly [K in keyof RingRegisters]: RingRegisters[K] } = {};
           const prod = o.prod ?? regs.CMDQ_PROD;
           const cons = o.cons ?? regs.CMDQ_CONS;
-          const log2size = o.log2size ?? regs.LOG2SIZE ?? regs.CMDQ_BASE;
+          const log2size = o.log2size ?? regs.LOG2SIZE;
           if (prod !== undefined) rr.prod = prod;
           if (cons !== undefined) rr.cons = cons;
           if (log2size !== undefined) rr.log2size = log2size;
