@@ -42,9 +42,10 @@ const EXPOSE: Record<FaultName, Partial<SimConfig>> = {
   'end-off-by-one': { ats: false },
   'asid-reuse-no-flush': {},
   'no-atc-on-detach': {}, // a driver-scenario fault: test/corpus-faults.test.ts
+  'ignore-atc-timeout': {}, // the consumers' error handling: test/consumers-atc-timeout.test.ts
 };
 /** Faults reached by a consumer scenario, not by this workload. */
-const SCENARIO_FAULTS = new Set<FaultName>(['no-atc-on-detach']);
+const SCENARIO_FAULTS = new Set<FaultName>(['no-atc-on-detach', 'ignore-atc-timeout']);
 
 describe('faults are detected, and only because of the fault', () => {
   for (const fault of FAULT_NAMES) {

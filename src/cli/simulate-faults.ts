@@ -27,6 +27,7 @@ export interface FaultSettableOptions {
   ats: boolean;
   e2h: boolean;
   scenario?: string | true;
+  atsTimeouts?: number;
 }
 
 const GRANULE_NAMES = { 4096: '4K', 16384: '16K', 65536: '64K' } as const;
@@ -87,13 +88,21 @@ export function applyFaultSetup(fault: FaultName, o: FaultSettableOptions, cmd: 
   }
   const sc = info.requires.scenario;
   if (sc !== undefined) {
-    if (typeof o.scenario === 'string' && o.scenario !== sc)
+    const also: readonly string[] = info.requires.alsoScenarios ?? [];
+    const given = typeof o.scenario === 'string' ? o.scenario : null;
+    if (given !== null && given !== sc && !also.includes(given))
       throw new UsageError(
-        `--fault ${fault} lives in the ${sc} scenario's consumer; it contradicts --scenario ${o.scenario}`,
+        `--fault ${fault} lives in the ${[sc, ...also].join(' or ')} scenario's consumer; it contradicts --scenario ${given}`,
       );
-    if (o.scenario !== sc) chosen.push(`--scenario ${sc}`);
-    o.scenario = sc;
-    choice.scenario = sc;
+    const pick = given ?? sc;
+    if (o.scenario !== pick) chosen.push(`--scenario ${pick}`);
+    o.scenario = pick;
+    choice.scenario = pick;
+  }
+  const rate = info.requires.atsTimeouts ?? info.prefers.atsTimeouts;
+  if (rate !== undefined && !fromCli('atsTimeouts') && o.atsTimeouts !== rate) {
+    o.atsTimeouts = rate;
+    chosen.push(`--ats-timeouts ${rate}`);
   }
   if (chosen.length > 0)
     warn(`simulate: --fault ${fault} chose ${chosen.join(', ')} (the configuration that reaches it)`);
@@ -106,6 +115,8 @@ function setupText(s: FaultSetup): string {
     if (k === 'granule') parts.push(`--granule ${GRANULE_NAMES[v as 4096]}`);
     else if (k === 'errata') parts.push(`erratum ${(v as string[]).join('+')}`);
     else if (k === 'longRuns') parts.push('page runs of 65-128 pages');
+    else if (k === 'alsoScenarios') parts.push(`(or ${(v as string[]).map((x) => `--scenario ${x}`).join(', ')})`);
+    else if (k === 'atsTimeouts') parts.push(`--ats-timeouts ${String(v)}`);
     else parts.push(`--${k} ${typeof v === 'boolean' ? show(v) : String(v)}`);
   }
   return parts.join(' ');

@@ -28,6 +28,7 @@ export interface ScenarioCliOptions {
   policy: 'linux' | 'tlbi';
   fault?: FaultName;
   json?: boolean;
+  atsTimeouts?: number;
 }
 
 const GRANULES = { '4K': 4096, '16K': 16384, '64K': 65536 } as const;
@@ -60,6 +61,7 @@ export function runScenarioCommand(o: ScenarioCliOptions, cmd: Command): number 
     policy: o.policy,
     fault: o.fault ?? null,
     ...(ops !== undefined ? { ops } : {}),
+    ...(o.atsTimeouts !== undefined && o.atsTimeouts > 0 ? { atsTimeouts: o.atsTimeouts } : {}),
   });
   if (o.json) printJson({ ...scenarioDocument(report) });
   else {

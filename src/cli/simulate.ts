@@ -14,6 +14,7 @@ import { SCENARIO_OPTION_HELP, runScenarioCommand, scenarioOption } from './simu
 import {
   EXIT_CHECK_FAILED,
   EXIT_OK,
+  UsageError,
   action,
   boolOption,
   choiceOption,
@@ -39,6 +40,7 @@ interface SimulateOpts {
   reports: number;
   json?: boolean;
   progress?: boolean;
+  atsTimeouts?: number;
 }
 
 const GRANULES = { '4K': 4096, '16K': 16384, '64K': 65536 } as const;
@@ -50,6 +52,14 @@ function rangeOption(field: string, min: number, max: number) {
     if (v < min || v > max) throw new InvalidArgumentError(`${field} must be from ${min} to ${max} (got ${value})`);
     return v;
   };
+}
+
+/** Parser of --ats-timeouts: a probability from 0 to 1. */
+function rateOption(value: string): number {
+  const v = /^(0|1|0?\.\d+|1\.0*)$/.test(value.trim()) ? Number(value) : NaN;
+  if (!(v >= 0 && v <= 1))
+    throw new InvalidArgumentError(`--ats-timeouts must be a probability from 0 to 1 (got ${value})`);
+  return v;
 }
 
 /** Build the workload configuration from parsed options (exported for tests). */
@@ -168,10 +178,21 @@ export function registerSimulate(program: Program): void {
     .option('--json', 'print one JSON document')
     // Scenarios (src/cli/simulate-scenario.ts): --granule --ril --ats --seed --policy --fault --json (--ops) apply.
     .option('--scenario [name]', SCENARIO_OPTION_HELP, scenarioOption)
+    .option(
+      '--ats-timeouts <rate>',
+      'scenarios driver and pkvm: probability per operation that an ATS endpoint lets its next invalidation time out (CERROR_ATC_INV_SYNC; the consumer quarantines the device)',
+      rateOption,
+    )
     .action(
       action((o: SimulateOpts & { scenario?: string | true; listFaults?: boolean }, c: Program) => {
         if (o.listFaults === true) return runListFaults(o.json === true);
         const choice = o.fault !== undefined ? applyFaultSetup(o.fault, o, c) : null;
+        if (o.atsTimeouts !== undefined) {
+          const sc = o.scenario === true ? 'driver' : o.scenario;
+          if (sc !== 'driver' && sc !== 'pkvm')
+            throw new UsageError('--ats-timeouts applies to --scenario driver or pkvm only');
+          if (!o.ats) throw new UsageError('--ats-timeouts needs --ats on (no ATS endpoint can time out)');
+        }
         if (o.scenario !== undefined) return runScenarioCommand(o, c);
         const seed = o.seed ?? Math.floor(Math.random() * 2 ** 32);
         let bar: cliProgress.SingleBar | null = null;

@@ -246,6 +246,10 @@ export interface DriverCounters {
   /** unref of a target the array did not hold (must stay 0). */
   unrefWarnings: number;
   entriesChecked: number;
+  /** Submissions in which a CMD_SYNC raised CERROR_ATC_INV_SYNC (an ATS endpoint did not answer). */
+  atcTimeouts: number;
+  /** Masters quarantined after such a timeout (blocked, reset, attached again). */
+  quarantines: number;
 }
 
 export class Driver {
@@ -270,6 +274,8 @@ export class Driver {
     atcToDetached: 0,
     unrefWarnings: 0,
     entriesChecked: 0,
+    atcTimeouts: 0,
+    quarantines: 0,
   };
   readonly planTotals: PlanTotals;
   readonly stale = new StaleLog();
@@ -298,6 +304,7 @@ export class Driver {
     const seed = opts.seed ?? 1;
     this.ports = opts.smmus.map((s, i) => new SmmuPort(i, s, this.mem, seed));
     this.smmuTable = this.ports.map((p) => p.options);
+    for (const p of this.ports) p.onAtcTimeout = (sids) => this.atcTimedOut(p, sids);
     this.guestTable = this.ports.map((p): SmmuOptions => ({ ...p.options, e2h: false }));
     this.tablePool = new FrameAllocator(opts.granule, LAYOUT.tablePool, LAYOUT.tablePoolBytes);
     this.data = new RangeAllocator(LAYOUT.dataBase, LAYOUT.dataLimit);
@@ -587,6 +594,48 @@ export class Driver {
       steSteps();
     } else steSteps();
     if (port.powered) this.stale.note(port.checker.checkConfig(model, m.sids));
+  }
+
+  // ------------------------------------------------------------------ ATC invalidation timeouts
+
+  /**
+   * A CMD_SYNC on `port` raised CERROR_ATC_INV_SYNC (the port did the GERRORN handshake and the queue
+   * drained): the ATC_INVs it waited for, to `sids`, gave no guarantee (IHI 0070 4.7.3), so the range they
+   * covered is not clean — the device's ATC may still translate the unmapped IOVAs to memory that is about
+   * to be reused. Every master with one of those StreamIDs is quarantined before anything else happens
+   * (the caller gives IOVAs and memory back only after this returns). Fault `ignore-atc-timeout`: the
+   * driver carries on as if the SYNC had succeeded (Linux before its 2026 quarantine work).
+   */
+  private atcTimedOut(port: SmmuPort, sids: readonly number[]): void {
+    this.counters.atcTimeouts++;
+    if (this.fault === 'ignore-atc-timeout') return;
+    const ms: Master[] = [];
+    for (const sid of sids) {
+      const m = this.bySid.get(port.id * 2 ** 32 + sid);
+      if (m !== undefined && m.ats && !ms.includes(m)) ms.push(m);
+    }
+    for (const m of ms) this.quarantine(m);
+  }
+
+  /**
+   * Quarantine a master whose ATC invalidation timed out: its STEs are blocked (Config abort, CFGI_STE +
+   * CMD_SYNC: from then on the SMMU terminates its transactions, translated ones included, so whatever its
+   * ATC holds cannot reach memory), the endpoint is reset (a function-level reset empties its ATC, IHI 0070
+   * 3.9.1.4), and only then are its STEs and CDs installed again as its attachments say.
+   */
+  private quarantine(m: Master): void {
+    const port = this.port(m.smmu);
+    if (!port.powered) return;
+    this.counters.quarantines++;
+    const model = port.model;
+    for (const sid of m.sids) model.writeStreamInvalid(sid);
+    port.submitCommands(
+      m.sids.map((sid) => cfgiSte(sid)),
+      this.stats,
+      this.fault,
+    );
+    for (const sid of m.sids) model.resetEndpoint(sid);
+    this.installStreams(m, 0);
   }
 
   // ------------------------------------------------------------------ attach / detach

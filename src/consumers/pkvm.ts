@@ -94,6 +94,10 @@ export interface HypCounters {
   /** Cache entries or translations that still reach donated pages after the donation returned (must stay 0). */
   isolationViolations: number;
   isolationChecks: number;
+  /** Submissions in which a CMD_SYNC raised CERROR_ATC_INV_SYNC (a host ATS endpoint did not answer). */
+  atcTimeouts: number;
+  /** Host devices quarantined after such a timeout (shadow STE blocked, device reset, shadow restored). */
+  quarantines: number;
 }
 
 const HYP_TABLE_POOL = 0x50_0000_0000;
@@ -129,6 +133,8 @@ export class Hypervisor {
     vmViolations: 0,
     isolationViolations: 0,
     isolationChecks: 0,
+    atcTimeouts: 0,
+    quarantines: 0,
   };
   readonly planTotals: PlanTotals;
   readonly filterCounts: Record<FilterAction, number> = { allowed: 0, rewritten: 0, dropped: 0, illegal: 0 };
@@ -165,6 +171,7 @@ export class Hypervisor {
     const seed = opts.seed ?? 1;
     this.ports = opts.smmus.map((s, i) => new SmmuPort(i, s, this.mem, seed));
     this.smmuTable = this.ports.map((p) => p.options);
+    for (const p of this.ports) p.onAtcTimeout = (sids) => this.atcTimedOut(p, sids);
     this.pool = new FrameAllocator(opts.granule, HYP_TABLE_POOL, HYP_TABLE_BYTES);
     this.frames = new HeldFrames(this.pool);
     // Boot: the identity map of host RAM.
@@ -263,6 +270,41 @@ export class Hypervisor {
           if (dev.smmu === smmu && this.hostOwnsStream(smmu, dev.sid)) this.installHostStream(dev);
       }
     }
+  }
+
+  // ------------------------------------------------------------------ ATC invalidation timeouts
+
+  /**
+   * A CMD_SYNC on `port` raised CERROR_ATC_INV_SYNC (the port acknowledged it through GERRORN and the queue
+   * drained): the ATC_INVs to `sids` it waited for gave no guarantee (IHI 0070 4.7.3), so a host device's
+   * ATC may still reach pages being donated. Every host device among them is quarantined before the
+   * donation (or share) returns. Fault `ignore-atc-timeout`: the hypervisor treats the range as clean.
+   */
+  private atcTimedOut(port: SmmuPort, sids: readonly number[]): void {
+    this.counters.atcTimeouts++;
+    if (this.fault === 'ignore-atc-timeout') return;
+    for (const sid of sids) {
+      const d = this.hostDevices.find((x) => x.smmu === port.id && x.sid === sid);
+      if (d !== undefined && d.ats && this.hostOwnsStream(d.smmu, d.sid)) this.quarantine(d);
+    }
+  }
+
+  /**
+   * Quarantine a host device: its shadow STE is blocked (abort, CFGI_STE + CMD_SYNC: the SMMU terminates
+   * its transactions from then on, translated ones included), the endpoint is reset (a function-level
+   * reset empties its ATC, IHI 0070 3.9.1.4), then the shadow STE is written again from the host's STE.
+   */
+  private quarantine(d: HostDeviceSpec): void {
+    const p = this.port(d.smmu);
+    if (!p.powered) return;
+    this.counters.quarantines++;
+    const cfgi: Command[] = [{ name: 'CFGI_STE', ssec: 0, sid: d.sid, leaf: 1 }];
+    p.model.writeStreamInvalid(d.sid);
+    p.submitCommands(cfgi, this.stats, this.fault);
+    p.model.resetEndpoint(d.sid);
+    this.installHostStream(d);
+    p.submitCommands(cfgi, this.stats, this.fault);
+    this.stale.note(p.checker.checkConfig(p.model, [d.sid]));
   }
 
   // ------------------------------------------------------------------ ownership

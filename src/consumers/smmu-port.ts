@@ -12,6 +12,7 @@ import { OPCODE_NAME, Opcode } from '../cmdq/opcodes.js';
 import type { PhysMemory } from '../pgtable/memory.js';
 import { applyFault, type EntryList, type FaultName } from '../sim/faults.js';
 import { SmmuModel, type ModelMode, type SmmuErratum } from '../smmu/model.js';
+import { CmdqError } from '../smmu/queue.js';
 import { StaleChecker, type ChangeSpec, type StaleReport } from '../smmu/checker.js';
 import {
   levelMask,
@@ -126,19 +127,76 @@ export class SmmuPort {
     m.walkCache.clear();
     m.atc.clear();
     m.forgetConfig();
+    m.endpoints.clearOutstanding();
+    this.atcUnsynced = [];
   }
 
-  /** Write entries [from, from + count) of `u32` into the queue and let the SMMU consume them all. */
+  /**
+   * What the consumer does once a CMD_SYNC reported CERROR_ATC_INV_SYNC (an ATS Invalidate Request timed
+   * out): called after the GERRORN handshake let the queue drain, with the StreamIDs that got an ATC_INV
+   * the failed CMD_SYNC waited for. Their ATCs may still hold what those ATC_INVs were to remove (IHI 0070
+   * 4.7.3: the SYNC gives no guarantee for them), so the range is not clean until the consumer made the
+   * devices harmless. Without a handler a CERROR_ATC_INV_SYNC is an error, like CERROR_ILL.
+   */
+  onAtcTimeout: ((sids: readonly number[]) => void) | null = null;
+  /** CMD_SYNC executions that raised CERROR_ATC_INV_SYNC and were acknowledged (GERRORN) here. */
+  atcSyncErrors = 0;
+  /** StreamIDs of ATC_INVs submitted after the last CMD_SYNC of the previous submission (not yet waited for). */
+  private atcUnsynced: number[] = [];
+
+  /**
+   * Write entries [from, from + count) of `u32` into the queue and let the SMMU consume them all. A CMD_SYNC
+   * that stops on CERROR_ATC_INV_SYNC (CONS stays on it) is acknowledged as a driver does (GERRORN :=
+   * GERROR, the SMMU executes the same CMD_SYNC again, which may fail again), then the rest is written;
+   * once the queue drained, `onAtcTimeout` gets the StreamIDs whose ATC invalidations were not guaranteed.
+   * Any other command error (CERROR_ILL) throws.
+   */
   submit(u32: Uint32Array, from: number, count: number): void {
     if (count === 0) return;
-    const n = this.model.submit(u32, from, count);
-    if (n < count || this.model.queue.stalled) {
-      const e = this.model.lastError;
-      throw new Error(
-        `SMMU ${this.id}: command queue stopped (CERROR_ILL at slot ${e?.slot ?? '?'}: ` +
-          `${e ? `${e.issue.field}: ${e.issue.reason}` : 'unknown'})`,
-      );
+    const model = this.model;
+    const q = model.queue;
+    let done = 0;
+    let failed: number[] | null = null;
+    // StreamIDs of the ATC_INVs since the last CMD_SYNC scanned (a CMD_SYNC waits for these).
+    let batch = this.atcUnsynced;
+    let scanned = 0;
+    const scanTo = (end: number): void => {
+      for (let k = scanned; k < end; k++) {
+        const op = u32[(from + k) * 4]! & 0xff;
+        if (op === Opcode.ATC_INV) batch.push(u32[(from + k) * 4 + 1]!);
+        else if (op === Opcode.CMD_SYNC) batch = [];
+      }
+      scanned = end;
+    };
+    while (done < count) {
+      done += model.submit(u32, from + done, count - done);
+      if (q.stalled && q.consErr === CmdqError.ATC_INV_SYNC) {
+        // CONS stays on the failed CMD_SYNC: the entries from it to PROD are the last `pending` written, so
+        // the ATC_INVs before it since the previous CMD_SYNC are the ones it waited for (the model reports a
+        // timed-out request at the next CMD_SYNC, like hardware: the SYNC cannot say which one failed).
+        scanTo(done - q.pending);
+        failed ??= [];
+        for (const sid of batch) if (!failed.includes(sid)) failed.push(sid);
+        // GERRORN := GERROR; the SMMU executes the same CMD_SYNC again (it may time out again).
+        while (q.stalled && q.consErr === CmdqError.ATC_INV_SYNC) {
+          this.atcSyncErrors++;
+          model.acknowledgeError();
+        }
+      }
+      if (q.stalled) {
+        const e = model.lastError;
+        throw new Error(
+          `SMMU ${this.id}: command queue stopped (CERROR_ILL at slot ${e?.slot ?? '?'}: ` +
+            `${e ? `${e.issue.field}: ${e.issue.reason}` : 'unknown'})`,
+        );
+      }
     }
+    scanTo(count);
+    this.atcUnsynced = batch;
+    if (failed === null) return;
+    if (this.onAtcTimeout === null)
+      throw new Error(`SMMU ${this.id}: a CMD_SYNC raised CERROR_ATC_INV_SYNC and the consumer has no handler`);
+    this.onAtcTimeout(failed);
   }
 
   /**

@@ -341,12 +341,11 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'atc-timeout-ignored',
     layer: 'consumer',
     catch: 'fault',
-    status: 'planned',
+    status: 'caught',
     fault: 'ignore-atc-timeout',
     caughtBy:
-      'checker: a device whose ATC_INV timed out keeps stale ATC entries when the consumer ignores CERROR_ATC_INV_SYNC',
-    tests: [],
-    reason: "the fault and the model's ATC timeout belong to issue 14 item 12 (another helper)",
+      'checker: a device whose ATC_INV timed out keeps stale ATC entries when the consumer ignores CERROR_ATC_INV_SYNC (simulate --scenario driver|pkvm --ats-timeouts RATE); the consumers quarantine the device (STE blocked with CFGI_STE + CMD_SYNC, endpoint reset) before reuse',
+    tests: ['test/consumers-atc-timeout.test.ts', 'test/smmu-atc-timeout.test.ts'],
   },
   {
     id: 'L22',

@@ -26,6 +26,10 @@ export interface FaultSetup {
   readonly longRuns?: boolean;
   /** The fault lives in a consumer: it is reached by this scenario, not by the randomized workload. */
   readonly scenario?: SetupScenario;
+  /** Other scenarios whose consumer has the fault too (an explicit --scenario among them is kept). */
+  readonly alsoScenarios?: readonly SetupScenario[];
+  /** Scenarios: the probability per operation that an ATS endpoint lets its next invalidation time out. */
+  readonly atsTimeouts?: number;
 }
 
 export interface FaultInfo {
@@ -172,6 +176,13 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     caughtBy: `${CHECKER}: the detached device's ATC still holds translations of its old domain`,
     requires: { ats: true, scenario: 'driver' },
     prefers: {},
+  },
+  'ignore-atc-timeout': {
+    class: 'atc-timeout-ignored',
+    layer: 'consumer',
+    caughtBy: `${CHECKER}: ATC entries left by an ATC_INV whose CMD_SYNC raised CERROR_ATC_INV_SYNC`,
+    requires: { ats: true, scenario: 'driver', alsoScenarios: ['pkvm'] },
+    prefers: { atsTimeouts: 0.05 },
   },
 };
 

@@ -29,6 +29,7 @@ export const FAULT_NAMES = [
   'end-off-by-one',
   'asid-reuse-no-flush',
   'no-atc-on-detach',
+  'ignore-atc-timeout',
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 
@@ -59,6 +60,8 @@ export const FAULT_HELP: Readonly<Record<FaultName, string>> = {
     "the consumer takes the change's inclusive last byte for an exclusive end (the request is one byte short)",
   'asid-reuse-no-flush': 'renumber an ASID/VMID (CD/STE rewritten, CFGI + CMD_SYNC) without flushing the old tag',
   'no-atc-on-detach': "drop the ATC_INV of a device's whole ATC when it is detached or moved (driver scenario)",
+  'ignore-atc-timeout':
+    'the consumer acknowledges CERROR_ATC_INV_SYNC, lets the CMD_SYNC run again and treats the range as clean (no quarantine)',
 };
 
 export function isFaultName(s: string): s is FaultName {
@@ -175,6 +178,9 @@ export function applyFault(fault: FaultName, list: EntryList): void {
         const op = list[i]![0]! & 0xff;
         if (op >= Opcode.CFGI_STE && op <= Opcode.CFGI_VMS_PIDM) list.splice(i, 1);
       }
+      return;
+    case 'ignore-atc-timeout':
+      // A consumer fault (src/consumers): the commands are as planned; the error handling is what is wrong.
       return;
     case 'no-repeat': {
       // A batch (commands up to and including a CMD_SYNC) equal to the batch before it is the repeat: drop it.

@@ -7,6 +7,8 @@ import type { Driver } from '../../consumers/driver.js';
 import type { PlanTotalsJson } from '../../consumers/smmu-port.js';
 import type { Granule } from '../../pgtable/config.js';
 import type { StaleReport } from '../../smmu/checker.js';
+import type { SmmuModel } from '../../smmu/model.js';
+import { Rng } from '../../smmu/rng.js';
 import type { FaultName } from '../faults.js';
 
 export type ScenarioPolicy = 'linux' | 'tlbi';
@@ -27,6 +29,13 @@ export interface ScenarioOptions {
    * pages holding guest tables (`tables`: copy, remap in stage 2, scrub the old frame), or both (default).
    */
   readonly nestedVmm?: NestedVmmChanges;
+  /**
+   * Scenarios `driver` and `pkvm`: ATS endpoints that do not answer. Before each main-loop operation, with
+   * this probability (0 to 1, default 0), one ATS endpoint chosen at random lets its next ATS Invalidate
+   * Request time out, so that a later CMD_SYNC raises CERROR_ATC_INV_SYNC and the consumer must quarantine
+   * the device. Drawn from a random stream of its own: the operations are those of the run without it.
+   */
+  readonly atsTimeouts?: number;
 }
 
 export type NestedVmmChanges = 'ram' | 'tables' | 'both';
@@ -99,5 +108,32 @@ export function driverRun(
     invalidation: drv.planTotals.toJson(),
     elapsedMs,
     opsPerSecond: elapsedMs > 0 ? Math.round((total * 1000) / elapsedMs) : 0,
+  };
+}
+
+/** An ATS endpoint a scenario may make time out: its SMMU's model and its StreamID. */
+export interface AtsEndpointRef {
+  readonly model: SmmuModel;
+  readonly sid: number;
+}
+
+/**
+ * The `atsTimeouts` option: a function to call before each main-loop operation, which with probability
+ * `rate` makes one of `endpoints` let one more ATS Invalidate Request time out (a no-op when the rate is 0
+ * or there is no ATS endpoint).
+ */
+export function atsTimeoutArmer(
+  rate: number | undefined,
+  seed: number,
+  endpoints: readonly AtsEndpointRef[],
+): () => void {
+  const r = rate ?? 0;
+  if (!(r >= 0 && r <= 1)) throw new RangeError(`atsTimeouts must be from 0 to 1 (got ${r})`);
+  if (r === 0 || endpoints.length === 0) return () => undefined;
+  const rng = new Rng((seed ^ 0x7a3c_51e9) >>> 0);
+  return () => {
+    if (rng.float() >= r) return;
+    const e = endpoints[rng.below(endpoints.length)]!;
+    e.model.setEndpointTimeouts(e.sid, e.model.endpoints.timeoutsLeft(e.sid) + 1);
   };
 }

@@ -9,7 +9,7 @@
 import { Driver, type DmaBuffer, type Domain, type FlushMode, type Master } from '../../consumers/driver.js';
 import type { SmmuSpec } from '../../consumers/smmu-port.js';
 import { Rng } from '../../smmu/rng.js';
-import { blockSize, driverRun, now, type ScenarioOptions, type ScenarioRun } from './common.js';
+import { atsTimeoutArmer, blockSize, driverRun, now, type ScenarioOptions, type ScenarioRun } from './common.js';
 
 export const DRIVER_DEFAULT_OPS = 400;
 
@@ -113,8 +113,14 @@ export function runDriverScenario(o: ScenarioOptions): ScenarioRun {
   for (const m of masters) attachRandom(m);
   for (const s of slots) for (let i = 0; i < 4; i++) map(s);
 
+  const armTimeout = atsTimeoutArmer(
+    o.atsTimeouts,
+    o.seed,
+    masters.filter((m) => m.ats).flatMap((m) => m.sids.map((sid) => ({ model: drv.port(m.smmu).model, sid }))),
+  );
   const ops = o.ops ?? 400;
   for (let op = 0; op < ops; op++) {
+    armTimeout();
     const r = rng.float();
     if (r < 0.3) map(rng.pick(slots));
     else if (r < 0.55) unmap(rng.pick(slots));
@@ -172,6 +178,7 @@ export function runDriverScenario(o: ScenarioOptions): ScenarioRun {
     tagFlushes: c.tagFlushes,
     atcFlushes: c.atcFlushes,
     dmaAccesses: c.dmaAccesses,
+    ...((o.atsTimeouts ?? 0) > 0 ? { atcTimeouts: c.atcTimeouts, quarantines: c.quarantines } : {}),
   };
   return driverRun(drv, o.policy, operations, elapsedMs);
 }

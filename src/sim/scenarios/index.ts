@@ -76,6 +76,8 @@ export interface ScenarioReport {
     policy: ScenarioPolicy;
     fault: string | null;
     ops: number | null;
+    /** Only when set: the probability per operation that an ATS endpoint lets an invalidation time out. */
+    atsTimeouts?: number;
   };
   /** The run under the chosen policy, in full. */
   run: ScenarioRun;
@@ -109,7 +111,15 @@ export function runScenario(name: ScenarioName, o: ScenarioOptions): ScenarioRep
   return {
     scenario: name,
     seed: o.seed,
-    config: { granule: o.granule, ril: o.ril, ats: o.ats, policy: o.policy, fault: o.fault, ops: o.ops ?? null },
+    config: {
+      granule: o.granule,
+      ril: o.ril,
+      ats: o.ats,
+      policy: o.policy,
+      fault: o.fault,
+      ops: o.ops ?? null,
+      ...((o.atsTimeouts ?? 0) > 0 ? { atsTimeouts: o.atsTimeouts } : {}),
+    },
     run: main,
     comparison: runs.map(compare),
     failures: total,
@@ -216,7 +226,8 @@ export function formatScenarioReport(r: ScenarioReport): string[] {
   const run = r.run;
   L.push(
     `scenario ${r.scenario}: seed ${r.seed}, granule ${kib(c.granule)}, ril ${c.ril ? 'on' : 'off'}, ats ${c.ats ? 'on' : 'off'}, ` +
-      `policy ${c.policy}, fault ${c.fault ?? 'none'}`,
+      `policy ${c.policy}, fault ${c.fault ?? 'none'}` +
+      (c.atsTimeouts !== undefined ? `, ATS endpoint timeouts ${c.atsTimeouts} per operation` : ''),
   );
   for (const line of describeScenario(r.scenario, c)) L.push(`  ${line}`);
   L.push(`  ${STALE_TRANSLATION}`);

@@ -18,7 +18,7 @@ import { FrameAllocator } from '../../pgtable/memory.js';
 import { IoPageTable } from '../../pgtable/pagetable.js';
 import { Rng } from '../../smmu/rng.js';
 import { PlanOutput, invalidateRange, invsOf, tlbiInv, type InvKey, type SmmuTable } from '../../tlbi/index.js';
-import { blockSize, now, sumValues, type ScenarioOptions, type ScenarioRun } from './common.js';
+import { atsTimeoutArmer, blockSize, now, sumValues, type ScenarioOptions, type ScenarioRun } from './common.js';
 
 export const PKVM_DEFAULT_OPS = 300;
 
@@ -235,8 +235,14 @@ export function runPkvmScenario(o: ScenarioOptions): ScenarioRun {
   const hypPages: { pa: number; size: number }[] = [];
   const shared: { pa: number; size: number }[] = [];
   const ops = o.ops ?? PKVM_DEFAULT_OPS;
+  const armTimeout = atsTimeoutArmer(
+    o.atsTimeouts,
+    o.seed,
+    hostDevices.filter((d) => d.ats).map((d) => ({ model: hyp.port(d.smmu).model, sid: d.sid })),
+  );
   let powerCycled = false;
   for (let op = 0; op < ops; op++) {
+    armTimeout();
     if (op === Math.floor(ops / 3)) hyp.powerOff(2);
     if (op === Math.floor((2 * ops) / 3)) {
       hyp.powerOn(2);
@@ -308,6 +314,7 @@ export function runPkvmScenario(o: ScenarioOptions): ScenarioRun {
     hostAccesses: c.hostAccesses,
     vmAccesses: c.vmAccesses,
     isolationChecks: c.isolationChecks,
+    ...((o.atsTimeouts ?? 0) > 0 ? { atcTimeouts: c.atcTimeouts, quarantines: c.quarantines } : {}),
   };
   const total = sumValues(operations);
   return {
