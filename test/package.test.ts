@@ -192,10 +192,10 @@ describe('installed in an empty project', () => {
     );
     const use = [
       libraryExample().replace(/^console\.log.*$/m, ''),
-      "import { cmdq, type tlbi, type SmmuTable } from 'smmuv3-tlbi';",
-      'const entries: tlbi.PlannedEntryJson[] = planEntriesToJson(out);',
+      "import { decodeSlot, type PlannedEntryJson, type SmmuTable } from 'smmuv3-tlbi';",
+      'const entries: PlannedEntryJson[] = planEntriesToJson(out);',
       'const table: SmmuTable = smmus;',
-      'const legal: boolean = cmdq.decodeSlot(out.buf.u32, 0).ok;',
+      'const legal: boolean = decodeSlot(out.buf.u32, 0).ok;',
       'const first: string | undefined = entries[0]?.name;',
       'const words: Uint32Array = out.buf.u32;',
       'export { first, words, table, legal };',
