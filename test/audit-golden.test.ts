@@ -1,13 +1,18 @@
 /**
  * Golden report text and JSON for a small crafted stream, and the CLI's exit codes and output contract.
  * Regenerate the golden files with UPDATE_GOLDEN=1 (then review the diff by hand).
+ *
+ * audit-small.v1.json is the library's in-memory layout (reportToJson), which was also the --json document of
+ * schemaVersion 1; audit-small.json is the streamed --json document of schemaVersion 2 (records as found, the
+ * summary after them). The two are compared semantically: version 2 turned back into version 1's layout
+ * (auditJsonV1) equals the version 1 file.
  */
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { hex64 } from '../src/bits.js';
-import { auditStream, formatReport, reportToJson } from '../src/audit/index.js';
+import { AuditJsonWriter, auditJsonV1, auditStream, formatReport, reportToJson } from '../src/audit/index.js';
 import { buildProgram } from '../src/cli/main.js';
 import { atc, halvesOf, ipa, nhAll, nhAsid, streamOf, sync, va } from './audit-helpers.js';
 
@@ -53,8 +58,29 @@ describe('golden report', () => {
   it('prints the golden text', () => {
     golden('audit-small.txt', formatReport(rep));
   });
-  it('prints the golden JSON', () => {
-    golden('audit-small.json', JSON.stringify(reportToJson(rep), null, 2) + '\n');
+  it('prints the golden JSON (version 1 layout, in memory)', () => {
+    golden('audit-small.v1.json', JSON.stringify(reportToJson(rep), null, 2) + '\n');
+  });
+  it('streams the golden JSON document (schemaVersion 2), which holds what version 1 held', () => {
+    let text = '';
+    const w = new AuditJsonWriter((s) => (text += s));
+    const streamed = auditStream(streamOf(...ITEMS), {
+      maxBatch: 3,
+      keepFindings: 0,
+      keepRows: 0,
+      onFinding: (f) => w.finding(f),
+      onRow: (r) => w.row(r),
+    });
+    w.end(streamed);
+    golden('audit-small.json', text);
+    const v2 = JSON.parse(text) as Record<string, unknown>;
+    const v1 = JSON.parse(readFileSync(new URL('audit-small.v1.json', GOLDEN), 'utf8')) as Record<string, unknown>;
+    expect(v2.schemaVersion).toBe(2);
+    expect(auditJsonV1(v2)).toEqual({ schemaVersion: 1, ...v1 });
+    // The records: every finding and row once, findings before the rows of their window.
+    const records = v2.records as { type: string }[];
+    expect(records.filter((r) => r.type === 'finding')).toHaveLength(9);
+    expect(records.filter((r) => r.type === 'replan')).toHaveLength((v1.replan as { rows: unknown[] }).rows.length);
   });
 });
 
@@ -88,10 +114,46 @@ describe('the audit command', () => {
   });
   it('prints exactly one JSON document with schemaVersion', async () => {
     expect(await cli('--json', ...words([va(1, 0x1000), sync()]))).toBe(0);
-    const doc = JSON.parse(stdout) as { schemaVersion: number; findings: unknown[]; replan: { identical: number } };
-    expect(doc.schemaVersion).toBe(1);
-    expect(doc.findings).toEqual([]);
+    const doc = JSON.parse(stdout) as {
+      schemaVersion: number;
+      records: { type: string }[];
+      replan: { identical: number };
+    };
+    expect(doc.schemaVersion).toBe(2);
+    expect(doc.records.map((r) => r.type)).toEqual(['replan']);
     expect(doc.replan.identical).toBe(1);
+  });
+  it('--json of the golden stream is the golden document, byte for byte (with the format note)', async () => {
+    expect(await cli('--json', '--max-batch', '3', ...words(ITEMS))).toBe(1);
+    // The CLI's one addition: the note naming the text format it detected.
+    const note = '"notes": [\n      "input format: hex64 (64-bit hex words, two per entry (w0 w1))"\n    ],';
+    expect(stdout).toBe(readFileSync(new URL('audit-small.json', GOLDEN), 'utf8').replace('"notes": [],', note));
+  });
+  it('--ndjson: one line per finding (the golden findings), then the summary line', async () => {
+    expect(await cli('--ndjson', '--max-batch', '3', ...words(ITEMS))).toBe(1);
+    const lines = stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const v1 = JSON.parse(readFileSync(new URL('audit-small.v1.json', GOLDEN), 'utf8')) as {
+      findings: Record<string, unknown>[];
+      counts: unknown;
+    };
+    const findings = lines.slice(0, -1);
+    expect(findings.every((f) => f.type === 'finding')).toBe(true);
+    expect(findings.map(({ type: _t, ...f }) => f).sort((a, b) => (a.index as number) - (b.index as number))).toEqual(
+      [...v1.findings].sort((a, b) => (a.index as number) - (b.index as number)),
+    );
+    expect(lines.at(-1)).toMatchObject({ type: 'summary', schemaVersion: 2, counts: v1.counts });
+  });
+  it('--ndjson of a clean stream is the summary line alone (exit 0)', async () => {
+    expect(await cli('--ndjson', ...words([va(1, 0x1000), sync()]))).toBe(0);
+    expect(stdout.trimEnd().split('\n')).toHaveLength(1);
+    expect(JSON.parse(stdout)).toMatchObject({ type: 'summary', counts: { findings: 0 } });
+  });
+  it('--json and --ndjson together are a usage error', async () => {
+    expect(await cli('--json', '--ndjson', ...words([va(1, 0x1000), sync()]))).toBe(2);
+    expect(stderr).toMatch(/--ndjson/);
   });
   it('exits 2 naming the byte offset of an unusable dump', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'audit-'));

@@ -25,6 +25,7 @@ export * from './report.js';
 export * from './nested.js';
 export * from './session.js';
 export * from './vmids.js';
+export * from './report-json.js';
 
 export interface AuditOptions extends Omit<SessionOptions, 'onWindow'> {
   /** Trace statistics, when the stream came from a trace. */

@@ -4,39 +4,53 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import type { Command as Program } from 'commander';
 import cliProgress from 'cli-progress';
 import {
+  AuditJsonWriter,
+  AuditNdjsonWriter,
+  AuditInputError,
+  AuditSession,
   AuditStream,
+  QemuTraceParser,
+  VmidScan,
+  WrittenSlotReader,
   auditStream,
   formatReport,
-  parseQemuTrace,
   readRing,
-  reportToJson,
-  type AuditStream as Stream,
+  type AuditReport,
+  type EntrySink,
   type RingRegisters,
+  type SessionOptions,
   type TraceStats,
 } from '../audit/index.js';
 import { parseUint } from '../parse.js';
 import { parseRegisters } from '../schema/index.js';
-import { buildChecker } from './decode.js';
+import { buildChecker, readEntries, type InputInfo } from './decode.js';
 import {
   EXIT_CHECK_FAILED,
   EXIT_OK,
   UsageError,
   action,
   choiceOption,
-  printJson,
-  readInput,
   uintOption,
   warn,
   withExamples,
 } from './common.js';
-import { TEXT_FORMAT_CHOICES, TEXT_FORMAT_NAMES, parseTextDump, type TextFormatChoice } from '../textdump/index.js';
+import { TEXT_FORMAT_CHOICES, TEXT_FORMAT_NAMES, type TextFormatChoice } from '../textdump/index.js';
 import { auditCaptureDir } from './audit-capture.js';
 import { packageRoot } from './package-root.js';
-import type { QueueKind } from '../cmdq/index.js';
+import {
+  DEFAULT_MAX_ENTRIES,
+  EntryAligner,
+  TextLines,
+  inputChunks,
+  openInput,
+  type InputLimit,
+  type InputSource,
+} from './input.js';
+import { output } from './output.js';
+import type { CommandChecker, QueueKind } from '../cmdq/index.js';
 
 interface AuditOpts {
   capture?: string;
@@ -48,6 +62,8 @@ interface AuditOpts {
   cons?: number;
   log2size?: number;
   json?: boolean;
+  ndjson?: boolean;
+  maxEntries?: number;
   lax?: boolean;
   queue: QueueKind;
   features?: string;
@@ -70,17 +86,6 @@ interface AuditOpts {
 const OAS_BITS = [32, 36, 40, 42, 44, 48, 52];
 /** Inputs above this size get a progress bar (when stderr is a terminal). */
 const PROGRESS_BYTES = 4 << 20;
-
-function maybeGunzip(buf: Buffer, source: string): Buffer {
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
-    try {
-      return gunzipSync(buf);
-    } catch (e) {
-      throw new UsageError(`${source}: gzip data could not be decompressed: ${(e as Error).message}`);
-    }
-  }
-  return buf;
-}
 
 function parseVmidList(list: string): number[] | undefined {
   if (list === 'auto') return undefined;
@@ -161,6 +166,248 @@ class Progress {
   }
 }
 
+/** The report options that do not depend on the input. */
+type CheckOptions = Pick<SessionOptions, 'replan' | 'maxBatch' | 'ipaBits' | 'vaBits' | 'pageSize'>;
+
+/** Entries read between two `output.drain()` calls of a text input given in one piece. */
+const DRAIN_ENTRIES = 1 << 14;
+
+/** The byte-offset error readRing gives for a dump that is not a multiple of 16 bytes. */
+function notWholeEntries(bytes: number): AuditInputError {
+  const tail = bytes % 16;
+  return new AuditInputError(
+    `byte offset ${bytes - tail}`,
+    `the dump is ${bytes} bytes, not a multiple of 16: the last ${tail} bytes do not make a whole entry`,
+  );
+}
+
+/** Called after each chunk read: progress, and the output's backpressure. */
+type Tick = (bytes: number) => Promise<void>;
+
+/** Stream a QEMU trace's lines into a sink (no size limit; the per-line cap of TextLines). */
+async function feedTrace(src: InputSource, sink: EntrySink, tick: Tick): Promise<TraceStats> {
+  const parser = new QemuTraceParser(sink);
+  const lines = new TextLines(src.name, (line) => parser.line(line));
+  for await (const c of inputChunks(src, null)) {
+    lines.pushBytes(c);
+    await tick(c.length);
+  }
+  lines.end();
+  return parser.end();
+}
+
+/** Stream a dump without registers into a sink (every written slot, in ring order); returns its entries. */
+async function feedDump(
+  src: InputSource,
+  sink: EntrySink,
+  ringEntries: number | null,
+  limit: InputLimit,
+  tick: Tick,
+): Promise<number> {
+  const reader = new WrittenSlotReader(sink, ringEntries);
+  const al = new EntryAligner();
+  for await (const c of inputChunks(src, limit)) {
+    const u = al.push(c);
+    if (u.length > 0) reader.push(u);
+    await tick(c.length);
+  }
+  if (al.tail !== 0) throw notWholeEntries(al.bytes);
+  reader.end();
+  return al.bytes / 16;
+}
+
+/** Read a whole dump that its registers bound (at most a ring of 2^19 entries) into memory. */
+async function readBounded(src: InputSource, limit: InputLimit): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of inputChunks(src, limit)) {
+    parts.push(c);
+    n += c.length;
+  }
+  const out = new Uint8Array(n);
+  let p = 0;
+  for (const c of parts) {
+    out.set(c, p);
+    p += c.length;
+  }
+  return out;
+}
+
+/** Largest ring (SMMU_IDR1.CMDQS ≤ 19). */
+const MAX_RING_LOG2 = 19;
+
+/**
+ * Run the audit of one input: read it as a stream into an AuditSession (two passes over a regular file when the
+ * nested VMIDs are inferred), write findings and rows as they are found (--json, --ndjson), then the summary or
+ * the readable report. Memory is bounded by the session's window and the parser's state, not by the input.
+ */
+async function runAudit(
+  words: string[],
+  o: AuditOpts,
+  regs: Record<string, number>,
+  checker: CommandChecker,
+  check: CheckOptions,
+  idr1: number | undefined,
+): Promise<number> {
+  if (o.json && o.ndjson) throw new UsageError('--ndjson: give --json or --ndjson, not both');
+  const maxEntries = o.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  const dumpLimit: InputLimit = {
+    bytes: maxEntries * 16,
+    why: `the --max-entries limit (${maxEntries} entries of 16 bytes; give --max-entries to change it)`,
+  };
+  const nested = parseVmidList(o.nestedVmids ?? 'auto');
+  const write = (s: string): void => output.write(s);
+  const json = o.json ? new AuditJsonWriter(write) : null;
+  const ndjson = o.ndjson ? new AuditNdjsonWriter(write) : null;
+  const streamed = json !== null || ndjson !== null;
+  const maxFindings = o.maxFindings ?? 20;
+  const session: SessionOptions = {
+    ...check,
+    checker,
+    // The readable report prints the first findings and the first differing rows; JSON streams them all.
+    keepFindings: streamed ? 0 : maxFindings,
+    keepRows: streamed ? 0 : 10,
+    onFinding: (f) => {
+      output.status = EXIT_CHECK_FAILED;
+      if (json) json.finding(f);
+      else ndjson?.finding(f);
+    },
+    ...(json ? { onRow: (r) => json.row(r) } : {}),
+  };
+  const bar = new Progress(o.progress !== false && !streamed && process.stderr.isTTY === true);
+  /** A tick for one pass over `src`: progress by bytes (when the size is known) and backpressure. */
+  const ticker = (src: InputSource | null, phase: string): Tick => {
+    let done = 0;
+    const total = src !== null && !src.gzip && src.bytes !== null && src.bytes > PROGRESS_BYTES ? src.bytes : 0;
+    return async (bytes) => {
+      done += bytes;
+      if (total > 0) bar.update(phase, done, total);
+      await output.drain();
+    };
+  };
+
+  let report: AuditReport;
+  if (o.qemuTrace !== undefined) {
+    const src = openInput(o.qemuTrace, '--qemu-trace');
+    let list = nested;
+    if (list === undefined && src.regular) {
+      const scan = new VmidScan(checker);
+      await feedTrace(src, scan, ticker(src, 'scan'));
+      list = scan.nested;
+    }
+    const s = new AuditSession('qemu-trace', {
+      ...session,
+      ...(list !== undefined ? { nestedVmids: list, nestedInferred: nested === undefined } : {}),
+    });
+    const trace = await feedTrace(src, s, ticker(src, 'audit'));
+    report = s.end({ trace });
+  } else if (o.file !== undefined) {
+    const src = openInput(o.file, '--file');
+    const rr: { -readonly [K in keyof RingRegisters]: RingRegisters[K] } = {};
+    const prod = o.prod ?? regs.CMDQ_PROD;
+    const cons = o.cons ?? regs.CMDQ_CONS;
+    const log2size = o.log2size ?? regs.LOG2SIZE;
+    if (prod !== undefined) rr.prod = prod;
+    if (cons !== undefined) rr.cons = cons;
+    if (log2size !== undefined) rr.log2size = log2size;
+    if (log2size !== undefined && idr1 !== undefined) {
+      const cmdqs = (idr1 >>> 21) & 0x1f;
+      if (log2size > cmdqs)
+        throw new UsageError(
+          `--log2size ${log2size} exceeds SMMU_IDR1.CMDQS (${cmdqs}), the largest queue this SMMU supports`,
+        );
+    }
+    if (log2size !== undefined && (!Number.isInteger(log2size) || log2size > MAX_RING_LOG2))
+      throw new AuditInputError('--log2size', `${log2size} is out of range (0 to ${MAX_RING_LOG2})`);
+    if (src.regular && !src.gzip && src.bytes! % 16 !== 0) throw notWholeEntries(src.bytes!);
+    if (prod !== undefined || cons !== undefined || log2size !== undefined) {
+      // With registers the ring is read whole (at most 2^19 entries, 8 MiB): its size caps what is read.
+      const ring = 2 ** (log2size ?? MAX_RING_LOG2);
+      const limit: InputLimit =
+        ring <= maxEntries
+          ? {
+              bytes: ring * 16,
+              why: `the ring's size caps the dump (2^${log2size ?? MAX_RING_LOG2} entries of 16 bytes${log2size === undefined ? ', the largest ring' : ': --log2size / CMDQ_BASE.LOG2SIZE'})`,
+            }
+          : dumpLimit;
+      const bytes = await readBounded(src, limit);
+      if (bytes.length % 16 !== 0) throw notWholeEntries(bytes.length);
+      const stream = readRing(bytes, rr);
+      report = auditStream(stream, {
+        ...session,
+        ...(nested !== undefined ? { nestedVmids: nested } : {}),
+      });
+    } else {
+      // Without registers: every written slot, streamed. The ring's size (to recognise a CMD_SYNC overwritten by
+      // its MSI write) is the file's size, or for a gzip file the first pass's count.
+      let list = nested;
+      let ringEntries = src.regular && !src.gzip ? src.bytes! / 16 : null;
+      if (src.regular && (list === undefined || src.gzip)) {
+        const scan = new VmidScan(checker);
+        const n = await feedDump(src, scan, null, dumpLimit, ticker(src, 'scan'));
+        list ??= scan.nested;
+        ringEntries = n;
+      }
+      const s = new AuditSession('dump', {
+        ...session,
+        ...(list !== undefined ? { nestedVmids: list, nestedInferred: nested === undefined } : {}),
+      });
+      await feedDump(src, s, ringEntries, dumpLimit, ticker(src, 'audit'));
+      report = s.end();
+    }
+  } else if (words.length > 0 && !(words.length === 1 && words[0] === '-')) {
+    // Text given as arguments is in memory already: checked whole (nested VMIDs inferred exactly).
+    const info: InputInfo = { format: null, notes: [] };
+    const parts: Uint32Array[] = [];
+    for await (const u of readEntries(words, undefined, maxEntries, o.format, info)) parts.push(u);
+    const halves = parts.length === 1 ? parts[0]! : concatHalves(parts);
+    const stream = AuditStream.fromHalves(halves);
+    if (info.format !== null && info.format !== 'binary')
+      stream.notes.push(`input format: ${info.format} (${TEXT_FORMAT_NAMES[info.format]})`);
+    stream.notes.push(...info.notes);
+    if (stream.count === 0) throw new UsageError('no entries: give hex words, --file, --qemu-trace or --sample');
+    report = auditStream(stream, { ...session, ...(nested !== undefined ? { nestedVmids: nested } : {}) });
+  } else {
+    // Text on stdin: read once, so `auto` infers the nested VMIDs from a look-ahead (the session's).
+    const info: InputInfo = { format: null, notes: [] };
+    const s = new AuditSession('hex', { ...session, ...(nested !== undefined ? { nestedVmids: nested } : {}) });
+    let i = 0;
+    for await (const u of readEntries([], undefined, maxEntries, o.format, info)) {
+      if (info.format === 'binary')
+        throw new UsageError('stdin: binary data, not text: give a raw queue dump with --file - (or --file PATH)');
+      const m = u.length >>> 2;
+      for (let k = 0; k < m; k++, i++) {
+        s.push(u[k * 4]!, u[k * 4 + 1]!, u[k * 4 + 2]!, u[k * 4 + 3]!, i);
+        if ((i & (DRAIN_ENTRIES - 1)) === DRAIN_ENTRIES - 1) await output.drain();
+      }
+      await output.drain();
+    }
+    if (i === 0) throw new UsageError('no entries: give hex words, --file, --qemu-trace or --sample');
+    if (info.format !== null && info.format !== 'binary')
+      s.note(`input format: ${info.format} (${TEXT_FORMAT_NAMES[info.format]})`);
+    for (const n of info.notes) s.note(n);
+    report = s.end();
+  }
+  bar.stop();
+  if (json) json.end(report);
+  else if (ndjson) ndjson.end(report);
+  else output.write(formatReport(report, { maxFindings }));
+  if (!streamed && report.counts.findings > 0) warn(`${report.counts.findings} finding(s)`);
+  return report.counts.findings > 0 ? EXIT_CHECK_FAILED : EXIT_OK;
+}
+
+function concatHalves(parts: readonly Uint32Array[]): Uint32Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint32Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 export function registerAudit(program: Program): void {
   const cmd = program
     .command('audit')
@@ -185,7 +432,14 @@ export function registerAudit(program: Program): void {
     .option('--prod <value>', 'CMDQ_PROD (index and wrap bit)', uintOption('--prod'))
     .option('--cons <value>', 'CMDQ_CONS (index, wrap bit, ERR in [30:24])', uintOption('--cons'))
     .option('--log2size <n>', 'log2 of the number of ring entries (CMDQ_BASE.LOG2SIZE)', uintOption('--log2size'))
-    .option('--json', 'print one JSON document (every finding and the re-planning table)')
+    .option('--json', 'print one JSON document (every finding and the re-planning table, streamed as found)')
+    .option('--ndjson', 'print one JSON finding per line, then a summary line')
+    .option(
+      '--max-entries <n>',
+      'refuse a dump (--file or hex words) of more than n entries (size suffixes accepted, e.g. 1M)',
+      uintOption('--max-entries'),
+      DEFAULT_MAX_ENTRIES,
+    )
     .option('--lax', 'report set RES0 bits as warnings instead of illegal entries')
     .option(
       '--queue <kind>',
@@ -230,6 +484,7 @@ export function registerAudit(program: Program): void {
         if (o.capture !== undefined) {
           if (words.length > 0 || o.file !== undefined || o.qemuTrace !== undefined || o.sample === true)
             throw new UsageError('--capture: give no other input (hex words, --file, --qemu-trace, --sample)');
+          if (o.ndjson) throw new UsageError('--ndjson: not available with --capture (use --json)');
           return auditCaptureDir(o.capture, {
             json: o.json ?? false,
             maxFindings: o.maxFindings ?? 20,
@@ -258,67 +513,36 @@ export function registerAudit(program: Program): void {
           ...(idr3 !== undefined ? { idr3 } : {}),
           ...(idr5 !== undefined ? { idr5 } : {}),
         });
-        const progress = new Progress(o.progress !== false && !o.json && process.stderr.isTTY === true);
-        let stream: Stream;
-        let trace: TraceStats | null = null;
-        let large = false;
-        if (o.qemuTrace !== undefined) {
-          const buf = maybeGunzip(await readInput(o.qemuTrace), o.qemuTrace);
-          large = buf.length > PROGRESS_BYTES;
-          const r = parseQemuTrace(
-            buf.toString('utf8'),
-            large ? { onProgress: (d, t) => progress.update('trace', d, t) } : {},
-          );
-          stream = r.stream;
-          trace = r.stats;
-        } else if (o.file !== undefined) {
-          const buf = maybeGunzip(await readInput(o.file), o.file);
-          large = buf.length > PROGRESS_BYTES;
-          const rr: { -readonly [K in keyof RingRegisters]: RingRegisters[K] } = {};
-          const prod = o.prod ?? regs.CMDQ_PROD;
-          const cons = o.cons ?? regs.CMDQ_CONS;
-          const log2size = o.log2size ?? regs.LOG2SIZE;
-          if (prod !== undefined) rr.prod = prod;
-          if (cons !== undefined) rr.cons = cons;
-          if (log2size !== undefined) rr.log2size = log2size;
-          if (log2size !== undefined && idr1 !== undefined) {
-            const cmdqs = (idr1 >>> 21) & 0x1f;
-            if (log2size > cmdqs)
-              throw new UsageError(
-                `--log2size ${log2size} exceeds SMMU_IDR1.CMDQS (${cmdqs}), the largest queue this SMMU supports`,
-              );
-          }
-          stream = readRing(new Uint8Array(buf.buffer, buf.byteOffset, buf.length), rr);
-        } else {
-          const text = words.length > 0 ? words.join(' ') : (await readInput(undefined)).toString('utf8');
-          const d = parseTextDump(text, words.length > 0 ? 'arguments' : 'stdin', o.format);
-          stream = AuditStream.fromHalves(d.halves);
-          if (d.format !== null) stream.notes.push(`input format: ${d.format} (${TEXT_FORMAT_NAMES[d.format]})`);
-          stream.notes.push(...d.notes);
-          if (stream.count === 0) throw new UsageError('no entries: give hex words, --file, --qemu-trace or --sample');
-        }
-        const nested = parseVmidList(o.nestedVmids ?? 'auto');
         const oas = idr5 !== undefined ? OAS_BITS[idr5 & 7] : undefined;
-        const report = auditStream(stream, {
+        return runAudit(
+          words,
+          o,
+          regs,
           checker,
-          replan: o.replan,
-          trace,
-          ...(nested !== undefined ? { nestedVmids: nested } : {}),
-          ...(o.maxBatch !== undefined ? { maxBatch: o.maxBatch } : {}),
-          ...((o.ipaBits ?? oas) !== undefined ? { ipaBits: o.ipaBits ?? oas } : {}),
-          ...(o.vaBits !== undefined ? { vaBits: o.vaBits } : {}),
-          ...(o.pageSize !== undefined ? { pageSize: o.pageSize } : {}),
-          ...(large || stream.count > 1 << 18
-            ? { onProgress: (p: string, d: number, t: number) => progress.update(p, d, t) }
-            : {}),
-        });
-        progress.stop();
-        if (o.json) printJson(reportToJson(report));
-        else process.stdout.write(formatReport(report, { maxFindings: o.maxFindings ?? 20 }));
-        if (!o.json && report.counts.findings > 0) warn(`${report.counts.findings} finding(s)`);
-        return report.counts.findings > 0 ? EXIT_CHECK_FAILED : EXIT_OK;
+          {
+            replan: o.replan,
+            ...(o.maxBatch !== undefined ? { maxBatch: o.maxBatch } : {}),
+            ...((o.ipaBits ?? oas) !== undefined ? { ipaBits: o.ipaBits ?? oas } : {}),
+            ...(o.vaBits !== undefined ? { vaBits: o.vaBits } : {}),
+            ...(o.pageSize !== undefined ? { pageSize: o.pageSize } : {}),
+          },
+          idr1,
+        );
       }),
     );
+  cmd.addHelpText(
+    'after',
+    '\nInput size: every input is read as a stream (gzip inflated as it streams), so memory stays bounded whatever ' +
+      'its size. A QEMU trace has no size limit (a line longer than 65,536 characters is refused). A dump (--file, ' +
+      'or hex words) of more than --max-entries entries (default 2^24 = 16M, a 256 MiB dump) is refused, and with ' +
+      'registers (--prod/--cons/--log2size, --regs) the ring size caps what is read; a gzip file is refused once it ' +
+      'inflates past the limit that applies (exit 2). A regular file is read twice when --nested-vmids is auto (a ' +
+      'first pass finds the VMIDs); stdin is read once: auto then decides from the first 2^20 entries and exits 2 ' +
+      'naming --nested-vmids if the rest of the stream disagrees.\n' +
+      'Output: --json streams one document (schemaVersion 2: "records" holds every finding and re-planning row as ' +
+      'found, then input, counts, histograms and the re-planning totals); --ndjson prints one finding per line and a ' +
+      'last "summary" line. A closed pipe (| head) stops the run quietly.',
+  );
   withExamples(
     cmd,
     'smmuv3-tlbi audit --sample',
