@@ -24,6 +24,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Register>]> = [
   ['pgtable', async () => (await import('./pgtable.js')).registerPgtable],
   ['serve', async () => (await import('./serve.js')).registerServe],
   ['simulate', async () => (await import('./simulate.js')).registerSimulate],
+  ['campaign', async () => (await import('./campaign.js')).registerCampaign],
 ];
 
 /** The subcommand names, in order. */

@@ -11,6 +11,7 @@ import { runSimulation, type SimConfig, type SimReport } from '../sim/workload.j
 import { workloadDocument } from './simulate-json.js';
 import { applyFaultSetup, faultOption, runListFaults } from './simulate-faults.js';
 import { SCENARIO_OPTION_HELP, runScenarioCommand, scenarioOption } from './simulate-scenario.js';
+import { runReplayCommand } from './simulate-replay.js';
 import {
   EXIT_CHECK_FAILED,
   EXIT_OK,
@@ -183,9 +184,14 @@ export function registerSimulate(program: Program): void {
       'scenarios driver and pkvm: probability per operation that an ATS endpoint lets its next invalidation time out (CERROR_ATC_INV_SYNC; the consumer quarantines the device)',
       rateOption,
     )
+    .option(
+      '--replay <file>',
+      'run a replay file written by campaign (a shrunk failing case): print its operations, commands and stale entries',
+    )
     .action(
-      action((o: SimulateOpts & { scenario?: string | true; listFaults?: boolean }, c: Program) => {
+      action((o: SimulateOpts & { scenario?: string | true; listFaults?: boolean; replay?: string }, c: Program) => {
         if (o.listFaults === true) return runListFaults(o.json === true);
+        if (o.replay !== undefined) return runReplayCommand(o.replay, o.json === true);
         const choice = o.fault !== undefined ? applyFaultSetup(o.fault, o, c) : null;
         if (o.atsTimeouts !== undefined) {
           const sc = o.scenario === true ? 'driver' : o.scenario;
@@ -238,5 +244,6 @@ export function registerSimulate(program: Program): void {
     'smmuv3-tlbi simulate --ril off --stage 2 --ops 100000',
     'smmuv3-tlbi simulate --scenario driver',
     'smmuv3-tlbi simulate --scenario pkvm --granule 16K --ril off --seed 3 --json',
+    'smmuv3-tlbi simulate --replay campaign-replays/workload_s1_4K_ril-on_ats-on_e2h-off_linux_force-sync-off_repeat-off_seed1.replay.json',
   );
 }

@@ -59,4 +59,10 @@ export const SUMMARIES: readonly CommandSummary[] = [
     description:
       'Run a randomized map/unmap workload through the invalidation engine, the command queues and an adversarial SMMU model, and check that no translation stays cached after its invalidation completed. Exit 0 clean, 1 stale translations found, 2 bad option.',
   },
+  {
+    name: 'campaign',
+    term: 'campaign [options]',
+    description:
+      'Run the simulation over a configuration matrix × seeds on every core (or one shard of it), shrink failures to replay files, and report per configuration (text, JSON, JUnit, KTAP). Exit 0 clean, 1 stale translations found, 2 bad option, 130 interrupted.',
+  },
 ];

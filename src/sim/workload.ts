@@ -70,7 +70,43 @@ export interface SimConfig {
   readonly progressEvery?: number;
   /** Capture the cache contents around one change (off when absent; the run is the same either way). */
   readonly capture?: CaptureOptions;
+  /**
+   * Replay: run these operations instead of drawing them (`ops` is then ignored). An operation that no
+   * longer applies — a map of a slot that is taken, an unmap outside the slot's mapping — is skipped and
+   * counted (`skipped`), so that any sub-list of a recorded run replays (src/campaign/shrink.ts).
+   */
+  readonly script?: readonly SimOp[];
+  /** Record the operations the run makes (drawn or replayed, skipped ones left out) into this array. */
+  readonly record?: SimOp[];
+  /** Stop after the first operation that leaves a stale translation (the report's `ops` says how many ran). */
+  readonly stopAtFirstStale?: boolean;
 }
+
+/**
+ * One operation of the workload, with every random choice it made, so that a list of them replays without
+ * the random generator: a map (slot, range, leaf size, output address, write permission), an unmap (range,
+ * and the page numbers its cache prefetch drew), or configuration change `n` (config-change.ts).
+ */
+export type SimOp =
+  | {
+      readonly k: 'map';
+      readonly d: number;
+      readonly slot: number;
+      readonly iova: number;
+      readonly size: number;
+      readonly leaf: number;
+      readonly pa: number;
+      readonly write: boolean;
+    }
+  | {
+      readonly k: 'unmap';
+      readonly d: number;
+      readonly slot: number;
+      readonly iova: number;
+      readonly size: number;
+      readonly picks: readonly number[];
+    }
+  | { readonly k: 'config'; readonly n: number };
 
 /**
  * Which change to capture, and how much. A change is one invalidation of an unmap (an unmap that punches a
@@ -146,6 +182,8 @@ export interface SimReport {
   opsPerSecond: number;
   /** Only when `capture` was asked for: the captured change (null when the run made no change). */
   capture?: ChangeCapture | null;
+  /** Only for a replay (`script`): operations that no longer applied and were skipped. */
+  skipped?: number;
 }
 
 /** Translations at most per prefetch of one stream (spread over the range) — keeps long runs fast. */
@@ -237,6 +275,12 @@ class Simulation {
   private captured: PendingCapture | null = null;
   private capLocked = false;
   private readonly staleChanges: number[] = [];
+  /** Replay and recording (off unless asked for): the prefetch draws of the unmap being replayed / recorded. */
+  private picks: readonly number[] | null = null;
+  private pickAt = 0;
+  private recPicks: number[] | null = null;
+  private skipped = 0;
+  private opsRun = 0;
 
   constructor(private readonly c: SimConfig) {
     this.rng = new Rng(c.seed);
@@ -421,15 +465,80 @@ class Simulation {
 
   run(): SimReport {
     const t0 = Date.now();
+    if (this.c.script !== undefined) return this.replay(this.c.script, t0);
     const every = this.c.progressEvery ?? 1000;
+    const rec = this.c.record;
+    const stop = this.c.stopAtFirstStale === true;
+    this.opsRun = this.c.ops;
     for (let i = 0; i < this.c.ops; i++) {
       this.opIndex = i;
       this.step();
-      if ((i + 1) % CONFIG_EVERY === 0) this.changeConfig((i + 1) / CONFIG_EVERY);
+      if ((i + 1) % CONFIG_EVERY === 0) {
+        rec?.push({ k: 'config', n: (i + 1) / CONFIG_EVERY });
+        this.changeConfig((i + 1) / CONFIG_EVERY);
+      }
       if (this.c.onProgress !== undefined && (i + 1) % every === 0) this.c.onProgress(i + 1, this.c.ops);
+      if (stop && this.stale > 0) {
+        this.opsRun = i + 1;
+        break;
+      }
     }
     this.c.onProgress?.(this.c.ops, this.c.ops);
     return this.report(Date.now() - t0);
+  }
+
+  /** Run the listed operations (see SimConfig.script); operations are numbered by their place in the list. */
+  private replay(script: readonly SimOp[], t0: number): SimReport {
+    const rec = this.c.record;
+    let i = 0;
+    for (; i < script.length; i++) {
+      this.opIndex = i;
+      const op = script[i]!;
+      let done = false;
+      if (op.k === 'config') {
+        rec?.push(op);
+        this.changeConfig(op.n);
+        done = true;
+      } else {
+        const dom = this.domains[op.d];
+        if (dom !== undefined && op.slot >= 0 && op.slot < dom.slots.length) {
+          if (op.k === 'map') done = this.replayMap(dom, op);
+          else {
+            const m = dom.slots[op.slot];
+            const inside = m != null && op.iova >= m.iova && op.iova + op.size <= m.iova + m.size;
+            // A block is unmapped whole; pages in any run of whole pages.
+            const whole = m != null && op.iova === m.iova && op.size === m.size;
+            const pages = m != null && m.leaf === this.g && op.size > 0 && (op.iova - m.iova) % this.g === 0;
+            if (inside && (whole || pages) && op.size % this.g === 0) {
+              this.picks = op.picks;
+              this.pickAt = 0;
+              this.unmapRange(dom, op.slot, op.iova, op.size);
+              this.picks = null;
+              rec?.push(op);
+              done = true;
+            }
+          }
+        }
+      }
+      if (!done) this.skipped++;
+      if (this.c.stopAtFirstStale === true && this.stale > 0) {
+        i++;
+        break;
+      }
+    }
+    this.opsRun = i;
+    return this.report(Date.now() - t0);
+  }
+
+  private replayMap(dom: Domain, op: Extract<SimOp, { k: 'map' }>): boolean {
+    const slotBase = dom.base + op.slot * 2 * this.block;
+    const inSlot = op.iova >= slotBase && op.iova + op.size <= slotBase + 2 * this.block;
+    if (dom.slots[op.slot] !== null || !inSlot || op.size <= 0 || op.iova % this.g !== 0) return false;
+    dom.pt.map(op.iova, op.pa, op.size, { read: true, write: op.write, exec: false });
+    dom.slots[op.slot] = { iova: op.iova, size: op.size, leaf: op.leaf };
+    this.c.record?.push(op);
+    this.maps++;
+    return true;
   }
 
   private step(): void {
@@ -445,8 +554,8 @@ class Simulation {
     const mapped: number[] = [];
     const free: number[] = [];
     dom.slots.forEach((m, i) => (m === null ? free : mapped).push(i));
-    if (mapped.length === 0 || (free.length > 0 && rng.chance(0.5))) this.map(dom, rng.pick(free));
-    else this.unmap(dom, rng.pick(mapped));
+    if (mapped.length === 0 || (free.length > 0 && rng.chance(0.5))) this.map(dom, d, rng.pick(free));
+    else this.unmap(dom, d, rng.pick(mapped));
   }
 
   /**
@@ -477,7 +586,7 @@ class Simulation {
     }
   }
 
-  private map(dom: Domain, slot: number): void {
+  private map(dom: Domain, d: number, slot: number): void {
     const rng = this.rng;
     const g = this.g;
     const slotBase = dom.base + slot * 2 * this.block;
@@ -513,12 +622,14 @@ class Simulation {
       pa = 0x1_0000_0000 + Math.floor((rng.float() * 0x1_0000_0000) / align) * align;
       if (align === g && pa % this.block === 0) pa += g;
     }
-    dom.pt.map(iova, pa, size, { read: true, write: rng.chance(0.8), exec: false });
+    const write = rng.chance(0.8);
+    dom.pt.map(iova, pa, size, { read: true, write, exec: false });
     dom.slots[slot] = { iova, size, leaf };
+    this.c.record?.push({ k: 'map', d, slot, iova, size, leaf, pa, write });
     this.maps++;
   }
 
-  private unmap(dom: Domain, slot: number): void {
+  private unmap(dom: Domain, d: number, slot: number): void {
     const rng = this.rng;
     const m = dom.slots[slot]!;
     // Whole mapping most of the time (frees its last-level table), otherwise a run of its pages.
@@ -531,6 +642,21 @@ class Simulation {
       iova = m.iova + first * this.g;
       size = n * this.g;
     }
+    const rec = this.c.record;
+    if (rec === undefined) {
+      this.unmapRange(dom, slot, iova, size);
+      return;
+    }
+    const picks: number[] = [];
+    this.recPicks = picks;
+    this.unmapRange(dom, slot, iova, size);
+    this.recPicks = null;
+    rec.push({ k: 'unmap', d, slot, iova, size, picks });
+  }
+
+  /** Unmap [iova, iova + size) of slot `slot`'s mapping (inside it): prefetch, change the table, invalidate. */
+  private unmapRange(dom: Domain, slot: number, iova: number, size: number): void {
+    const m = dom.slots[slot]!;
     // Fill the caches over the range on every stream that uses the domain.
     const targets = this.targets(dom, iova, size);
     for (let s = 0; s < this.models.length; s++) {
@@ -585,11 +711,22 @@ class Simulation {
       model.prefetch(t.sid, t.ssid, t.first, t.last);
       return;
     }
-    const rng = this.rng;
     model.translate(t.sid, t.ssid, t.first, false);
     model.translate(t.sid, t.ssid, t.last - (t.last % 4096), false);
     for (let k = 2; k < PREFETCH_BUDGET; k++)
-      model.translate(t.sid, t.ssid, t.first + 4096 * rng.below(span / 4096), false);
+      model.translate(t.sid, t.ssid, t.first + 4096 * this.pick(span / 4096), false);
+  }
+
+  /** A prefetch draw: from the generator (recorded when recording), or the replayed unmap's next one. */
+  private pick(n: number): number {
+    const p = this.picks;
+    if (p !== null) {
+      const v = p[this.pickAt++];
+      return v !== undefined && v < n ? v : 0;
+    }
+    const v = this.rng.below(n);
+    this.recPicks?.push(v);
+    return v;
   }
 
   /** Plan the invalidation of one unmap, break it if asked, feed the queues, then check every SMMU. */
@@ -799,7 +936,7 @@ class Simulation {
         e2h: this.e2h,
         mode: c.mode ?? 'adversarial',
       },
-      ops: c.ops,
+      ops: this.opsRun,
       maps: this.maps,
       unmaps: this.unmaps,
       commands,
@@ -820,8 +957,9 @@ class Simulation {
       translations,
       hits,
       elapsedMs,
-      opsPerSecond: elapsedMs > 0 ? Math.round((c.ops * 1000) / elapsedMs) : 0,
+      opsPerSecond: elapsedMs > 0 ? Math.round((this.opsRun * 1000) / elapsedMs) : 0,
       ...(this.cap !== null ? { capture: this.finishCapture() } : {}),
+      ...(c.script !== undefined ? { skipped: this.skipped } : {}),
     };
   }
 }
