@@ -68,7 +68,7 @@ describe('decode: human output', () => {
     expect(r.stderr).toContain('2 entries, 1 illegal');
   });
 
-  it('an empty ring slot is illegal (opcode 0x00)', () => {
+  it('a zero entry given as hex words is illegal (opcode 0x00)', () => {
     const r = cli(['decode', '0x0', '0x0']);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/ILLEGAL\s+opcode 0x00: opcode=0: opcode 0x00 is reserved/);
@@ -184,17 +184,16 @@ describe('decode --file', () => {
     expect(r.stderr).toContain('17797 entries, 0 illegal');
     expect(r.stdout).toBe('');
     expect(r.code).toBe(0);
+    // Three never-written slots after them are not judged: they are one run of empty slots.
     const whole = join(dir, 'ring.bin');
     writeFileSync(whole, ring.subarray(0, (0x4585 + 3) * 16));
     const w = cli(['decode', '--json', '--file', whole]);
-    expect(w.code).toBe(1);
-    const doc = oneDoc(w.stdout);
-    expect(doc.entries).toHaveLength(0x4585 + 3);
-    expect(doc.entries.filter((e) => e.error).map((e) => [e.index, e.opcode, e.error!.field])).toEqual([
-      [0x4585, 0, 'opcode'],
-      [0x4586, 0, 'opcode'],
-      [0x4587, 0, 'opcode'],
-    ]);
+    expect(w.code).toBe(0);
+    const doc = oneDoc(w.stdout) as JsonDoc & { empty: { first: number; last: number }[]; summary: unknown };
+    expect(doc.entries).toHaveLength(0x4585);
+    expect(doc.entries.filter((e) => e.error)).toEqual([]);
+    expect(doc.empty).toEqual([{ first: 0x4585, last: 0x4587 }]);
+    expect(doc.summary).toEqual({ entries: 0x4588, illegal: 0, empty: 3 });
   });
 
   it('a file whose size is not a multiple of 16 bytes is a usage error (exit 2, one line)', () => {
@@ -336,5 +335,177 @@ describe('decode: pasted text in the formats kernel developers use', () => {
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout) as { input: { notes: string[]; entries?: number } };
     expect(JSON.stringify(doc)).toContain('input format: crash-32');
+  });
+});
+
+/** Runs of all-zero 16-byte slots in a dump, found by a plain scan (the reference for the runs decode prints). */
+function zeroRuns(b: Uint8Array): [number, number][] {
+  const runs: [number, number][] = [];
+  for (let slot = 0; slot < b.length / 16; slot++) {
+    if (!b.subarray(slot * 16, slot * 16 + 16).every((x) => x === 0)) continue;
+    const last = runs[runs.length - 1];
+    if (last && last[1] === slot - 1) last[1] = slot;
+    else runs.push([slot, slot]);
+  }
+  return runs;
+}
+
+describe('decode of a whole ring: what is judged (issue 13: the zero-slot rule)', () => {
+  const dir = tempDir();
+  const ring = gunzipSync(readFileSync(join(ROOT, 'samples', 'linux-6.1-qemu-7.2-strict', 'cmdq.bin.gz')));
+  const ringFile = join(dir, 'ring.bin');
+  writeFileSync(ringFile, ring);
+  const SMMU = ['--idr0', '0xd40101a', '--idr3', '0x1404'];
+
+  it('without registers: the 47,739 never-written slots of the real ring are one line, counted apart, exit 0', () => {
+    const r = cli(['decode', ...SMMU, '--file', ringFile]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(0x4585 + 1);
+    expect(lines[lines.length - 1]).toBe('slots 17797–65535: empty (zero)');
+    expect(lines.filter((l) => l.includes('ILLEGAL'))).toEqual([]);
+    expect(r.stderr).toContain('65536 entries, 0 illegal, 47739 empty (zero) in 1 run');
+    expect(zeroRuns(ring)).toEqual([[17797, 65535]]);
+  });
+
+  it('runs of zero slots anywhere (between, before, after commands) are each one line; an illegal command among them still counts', () => {
+    // Slot layout: 2 zero, SYNC, 3 zero, NH_VA, 1 zero, BAD_TG, 4 zero.
+    const Z = ['0x0', '0x0'];
+    const pairs = [Z, Z, SYNC, Z, Z, Z, NH_VA, Z, BAD_TG, Z, Z, Z, Z];
+    const b = dump(pairs);
+    const f = join(dir, 'holes.bin');
+    writeFileSync(f, b);
+    const r = cli(['decode', '--file', f]);
+    expect(r.code).toBe(1); // the BAD_TG command, not the zeros
+    const runLines = r.stdout.split('\n').filter((l) => l.includes('empty (zero)'));
+    const expected = zeroRuns(b).map(([a, z]) =>
+      a === z ? `slot ${a}: empty (zero)` : `slots ${a}–${z}: empty (zero)`,
+    );
+    expect(runLines).toEqual(expected);
+    expect(r.stdout.split('\n').filter((l) => l.includes('ILLEGAL'))).toHaveLength(1);
+    expect(r.stderr).toContain('13 entries, 1 illegal, 10 empty (zero) in 4 runs');
+    // Clean twin: the same holes around legal commands only.
+    const twin = join(dir, 'holes-clean.bin');
+    writeFileSync(twin, dump(pairs.map((p) => (p === BAD_TG ? NH_VA : p))));
+    const t = cli(['decode', '--file', twin, '--json']);
+    expect(t.code).toBe(0);
+    expect((JSON.parse(t.stdout) as { empty: unknown }).empty).toEqual(
+      zeroRuns(b).map(([first, last]) => ({ first, last })),
+    );
+  });
+
+  it('a dump with no non-zero entry holds no command: exit 2, one line, nothing on stdout; one command makes it a dump', () => {
+    const f = join(dir, 'zeros.bin');
+    writeFileSync(f, new Uint8Array(16 * 64));
+    for (const args of [
+      ['decode', '--file', f],
+      ['decode', '--json', '--file', f],
+    ]) {
+      const r = cli(args);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/zeros\.bin: the dump holds no command \(all 64 entries are zero\)/);
+    }
+    const one = new Uint8Array(16 * 64);
+    one.set(dump([SYNC]), 16 * 40);
+    const g = join(dir, 'one-sync.bin');
+    writeFileSync(g, one);
+    const r = cli(['decode', '--file', g]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trimEnd().split('\n')).toEqual([
+      'slots 0–39: empty (zero)',
+      expect.stringContaining('CMD_SYNC'),
+      'slots 41–63: empty (zero)',
+    ]);
+  });
+
+  it('zero entries given as text stay illegal, also many of them', () => {
+    const r = cli(['decode'], '0x0 0x0\n'.repeat(5));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('5 entries, 5 illegal');
+    expect(r.stdout).not.toContain('empty (zero)');
+  });
+
+  it('with registers only [CONS, PROD) is judged: a zero slot inside is ILLEGAL, consumed slots are not judged', () => {
+    // Five real entries pending (0x4580..0x4584): legal.
+    const pending = cli([
+      'decode',
+      ...SMMU,
+      '--file',
+      ringFile,
+      '--log2size',
+      '16',
+      '--cons',
+      '0x4580',
+      '--prod',
+      '0x4585',
+    ]);
+    expect(pending.code).toBe(0);
+    expect(pending.stderr).toContain('window [CONS, PROD): slots 17792–17796, 5 of 65536 still to consume');
+    expect(pending.stdout).toContain('(not judged: outside [CONS, PROD))');
+    expect(pending.stdout.split('\n').filter((l) => /^ *1779[2-6] /.test(l) && !l.includes('not judged'))).toHaveLength(
+      5,
+    );
+    // PROD three slots past the written part: those three zero slots are in the window, so ILLEGAL (exit 1).
+    const past = cli([
+      'decode',
+      ...SMMU,
+      '--json',
+      '--file',
+      ringFile,
+      '--log2size',
+      '16',
+      '--cons',
+      '0x4580',
+      '--prod',
+      '0x4588',
+    ]);
+    expect(past.code).toBe(1);
+    const doc = JSON.parse(past.stdout) as JsonDoc & { summary: Record<string, number> };
+    expect(doc.entries.filter((e) => e.error).map((e) => e.index)).toEqual([0x4585, 0x4586, 0x4587]);
+    expect(doc.summary).toEqual({ entries: 65536, illegal: 3, empty: 65536 - 0x4588, notJudged: 0x4580 });
+    // The registers of the sample itself (--regs, as audit takes them): PROD = CONS, nothing is pending.
+    const regs = join(ROOT, 'samples', 'linux-6.1-qemu-7.2-strict', 'cmdq.json');
+    const consumed = cli(['decode', '--file', ringFile, '--regs', regs, '--errors-only']);
+    expect(consumed.code).toBe(0);
+    expect(consumed.stdout).toBe('');
+    expect(consumed.stderr).toContain('window [CONS, PROD): empty');
+  });
+
+  it('an illegal entry outside the window is printed without a verdict; the same entry inside it is ILLEGAL', () => {
+    const b = dump([NH_VA, BAD_TG, SYNC, NH_VA, SYNC, ['0x0', '0x0'], ['0x0', '0x0'], ['0x0', '0x0']]);
+    const f = join(dir, 'small-ring.bin');
+    writeFileSync(f, b);
+    // log2size from the dump size (8 entries); BAD_TG at slot 1 was consumed (CONS = 3).
+    const out = cli(['decode', '--file', f, '--cons', '3', '--prod', '5']);
+    expect(out.code).toBe(0);
+    expect(out.stdout).not.toContain('ILLEGAL');
+    expect(out.stdout).toMatch(/^ +1 .*\? +opcode 0x12 \(not judged: outside \[CONS, PROD\)\)$/m);
+    const inside = cli(['decode', '--file', f, '--cons', '1', '--prod', '5']);
+    expect(inside.code).toBe(1);
+    expect(inside.stdout).toMatch(/^ +1 .*ILLEGAL/m);
+  });
+
+  it('registers that do not fit the dump are usage errors naming the register (exit 2)', () => {
+    const cases: [string[], RegExp][] = [
+      [
+        ['--log2size', '15', '--prod', '0x4585'],
+        /^error: --log2size: the ring holds 2\^15 = 32768 entries but the dump has 65536/,
+      ],
+      [['--log2size', '16', '--prod', '0x30000'], /^error: --prod: 0x30000 has bits above the wrap bit/],
+      [
+        ['--log2size', '16', '--prod', '0x10', '--cons', '0x20'],
+        /^error: --cons: CMDQ_CONS 0x20 is ahead of CMDQ_PROD 0x10/,
+      ],
+      [['--log2size', '20'], /^error: --log2size: 20 is out of range/],
+    ];
+    for (const [regs, msg] of cases) {
+      const r = cli(['decode', '--errors-only', '--file', ringFile, ...regs]);
+      expect(r.code, regs.join(' ')).toBe(2);
+      expect(r.stderr, regs.join(' ')).toMatch(msg);
+    }
+    // Clean twin of the first: the right size.
+    expect(cli(['decode', '--errors-only', '--file', ringFile, '--log2size', '16', '--prod', '0x4585']).code).toBe(0);
   });
 });

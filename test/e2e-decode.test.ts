@@ -38,7 +38,7 @@ function bytesOf(words: readonly (readonly [string, string])[]): Buffer {
 }
 
 async function rows(page: Page): Promise<{ name: string; words: string[]; field: string | null; text: string }[]> {
-  return page.$$eval('#dec-table tbody tr', (trs) =>
+  return page.$$eval('#dec-table tbody tr:not(.empty)', (trs) =>
     trs.map((tr) => {
       const td = tr.querySelectorAll('td');
       return {
@@ -106,7 +106,37 @@ describe.skipIf(!enabled)('command-queue view in Chromium', () => {
     await page.setInputFiles('#dec-file', { name: 'cmdq.bin', mimeType: 'application/octet-stream', buffer: dump });
     await page.waitForSelector('#dec-table tbody tr');
     expectSame(await rows(page), doc.entries);
-    expect(await page.locator('#dec-summary').textContent()).toContain('cmdq.bin: 7 entries, 4 illegal');
+    // The last slot is zero: an empty ring slot of a dump, one row like the CLI's line, not judged.
+    expect(await page.locator('#dec-table tr.empty').allTextContents()).toEqual(['slot 6: empty (zero)']);
+    expect(await page.locator('#dec-summary').textContent()).toContain(
+      'cmdq.bin: 7 entries, 3 illegal, 1 empty (zero)',
+    );
+    await page.close();
+  });
+
+  it('a dropped dump of zeros holds no command (the CLI message); pasted zero words are judged', async () => {
+    const file = join(tmp, 'zeros.bin');
+    writeFileSync(file, Buffer.alloc(16 * 8));
+    const cli = await runCli(['decode', '--file', file]);
+    expect(cli.code).toBe(2);
+    const page = await hn.open('view=decode');
+    await page.setInputFiles('#dec-file', {
+      name: 'zeros.bin',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.alloc(128),
+    });
+    await page.waitForSelector('#dec-error:not([hidden])');
+    expect(await page.locator('#dec-error').textContent()).toBe(
+      cli.stderr
+        .trim()
+        .replace(/^error: /, '')
+        .replace(file, 'zeros.bin'),
+    );
+    await page.close();
+    const typed = await hn.open('view=decode');
+    await typed.fill('#dec-words', '0x0 0x0');
+    await typed.waitForSelector('#dec-table tr.illegal');
+    expect(await typed.locator('#dec-summary').textContent()).toContain('pasted words: 1 entries, 1 illegal');
     await page.close();
   });
 
@@ -119,18 +149,17 @@ describe.skipIf(!enabled)('command-queue view in Chromium', () => {
     const page = await hn.open('view=decode');
     await page.setInputFiles('#dec-file', { name: 'ring.bin', mimeType: 'application/octet-stream', buffer: ring });
     await page.waitForSelector('#dec-table tbody tr');
+    expect(doc.summary).toEqual({ entries: 65536, illegal: 0, empty: 47739 });
     expect(await page.locator('#dec-summary').textContent()).toContain(
-      `ring.bin: ${doc.summary.entries} entries, ${doc.summary.illegal} illegal`,
+      `ring.bin: ${doc.summary.entries} entries, ${doc.summary.illegal} illegal, 47739 empty (zero) (first 2000 rows shown)`,
     );
     const first = (await rows(page)).slice(0, 64);
     expectSame(first, doc.entries.slice(0, 64));
-    // Illegal entries only (the unused slots of the ring), as `decode --errors-only` prints them.
+    // Illegal entries only, as `decode --errors-only` prints them: none, and the empty slots are not among them.
     await page.check('#dec-errors-only');
-    const illegal = doc.entries.filter((e) => e.error);
-    const shown = await page.locator('#dec-table tr.illegal').count();
-    expect(shown).toBe(Math.min(illegal.length, 2000));
+    expect(await page.locator('#dec-table tr.illegal').count()).toBe(0);
     expect(await page.locator('#dec-table tr.ok').count()).toBe(0);
-    expectSame((await rows(page)).slice(0, 16), illegal.slice(0, 16));
+    expect(await page.locator('#dec-table tr.empty').count()).toBe(0);
     await page.close();
   });
 

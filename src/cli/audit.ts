@@ -127,7 +127,7 @@ function regsText(value: string): { text: string; source: string } {
  * Queue registers (CMDQ_PROD, CMDQ_CONS, IDRn, the queue's log2size) from `--regs`: strict JSON checked by
  * the registers schema (src/schema), so unknown keys, duplicates, garbage and values too wide are exit 2.
  */
-function readRegs(value: string): Record<string, number> {
+export function readRegs(value: string): Record<string, number> {
   const { text, source } = regsText(value);
   const file = parseRegisters(text, source);
   const out: Record<string, number> = {};

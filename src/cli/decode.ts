@@ -38,6 +38,15 @@ import {
   type InputLimit,
 } from './input.js';
 import { JsonDocWriter, output } from './output.js';
+import {
+  type RingRegs,
+  type RingWindow,
+  type ZeroRun,
+  ZeroRuns,
+  formatZeroRun,
+  inWindow,
+  ringWindow,
+} from './decode-ring.js';
 import { BUILTIN_SAMPLE } from '../cmdq/sample.js';
 import {
   TEXT_FORMAT_CHOICES,
@@ -61,6 +70,10 @@ interface DecodeOpts {
   sample?: boolean;
   maxEntries: number;
   format: DecodeFormat;
+  regs?: string;
+  prod?: number;
+  cons?: number;
+  log2size?: number;
 }
 
 export function buildChecker(o: {
@@ -88,6 +101,8 @@ export type DecodeFormat = (typeof DECODE_FORMATS)[number];
 export interface InputInfo {
   format: TextFormat | 'binary' | null;
   readonly notes: string[];
+  /** The size in bytes of a binary dump, when known before it is read (a regular file, not gzip). */
+  bytes?: number;
 }
 
 /** A line naming a format, for the human output. */
@@ -164,6 +179,7 @@ export async function* readEntries(
     if (binary === null) binary = looksBinary(c);
     if (binary) {
       info.format = 'binary';
+      if (src.bytes !== null && !src.gzip) info.bytes = src.bytes;
       const u = al.push(c);
       if (al.bytes > limit.bytes) throw new UsageError(`${src.name}: more than ${limit.bytes} bytes: ${limit.why}`);
       if (u.length > 0) yield u;
@@ -182,6 +198,34 @@ export async function* readEntries(
   info.notes.push(...reader.notes);
   while (ready.length > 0) yield ready.shift()!;
   if (n > 0) yield buf.subarray(0, n * 4);
+}
+
+/** The stderr line saying which slots the registers leave to judge. */
+function describeWindow(w: RingWindow): string {
+  const regs = `CMDQ_CONS 0x${w.cons.toString(16)}, CMDQ_PROD 0x${w.prod.toString(16)}`;
+  const err = w.err === 0 ? '' : `; CMDQ_CONS.ERR = ${w.err}: the SMMU stopped on slot ${w.first}`;
+  if (w.pending === 0) return `window [CONS, PROD): empty (${regs}): every slot was consumed, none is judged${err}`;
+  const last = (w.first + w.pending - 1) & (w.size - 1);
+  return `window [CONS, PROD): slots ${w.first}–${last}, ${w.pending} of ${w.size} still to consume (${regs}), judged; the other slots are not${err}`;
+}
+
+function hex(v: number): string {
+  return `0x${v.toString(16)}`;
+}
+
+/** An entry outside the window: what it decodes to, without a verdict (no `error`; its opcode says what it is). */
+function notJudgedJson(e: Record<string, unknown>): Record<string, unknown> {
+  const rest = { ...e };
+  delete rest.error;
+  return rest;
+}
+
+/** The human line of an entry outside the window: decoded when it is a command, never called ILLEGAL. */
+function formatNotJudged(index: number, r: DecodeResult, h: [number, number, number, number]): string {
+  if (r.ok) return `${formatDecoded(index, r, h)}  (not judged: outside [CONS, PROD))`;
+  const line = formatDecoded(index, r, h);
+  const words = line.slice(0, line.indexOf('ILLEGAL'));
+  return `${words}?               opcode 0x${r.opcode.toString(16).padStart(2, '0')} (not judged: outside [CONS, PROD))`;
 }
 
 export function registerDecode(program: Program): void {
@@ -230,10 +274,45 @@ export function registerDecode(program: Program): void {
     .option('--idr5 <value>', 'SMMU_IDR5 value', uintOption('--idr5'))
     .option('--errors-only', 'print only illegal entries (human output)')
     .option('--sample', 'decode a small built-in queue captured from a real Linux guest')
+    .option(
+      '--regs <json|path>',
+      'queue registers as audit takes them (CMDQ_PROD, CMDQ_CONS, CMDQ_BASE or log2size, IDR0/3/5): inline JSON or a file',
+    )
+    .option(
+      '--prod <value>',
+      'CMDQ_PROD (index and wrap bit): with --cons, judge only the slots in [CONS, PROD)',
+      uintOption('--prod'),
+    )
+    .option('--cons <value>', 'CMDQ_CONS (index, wrap bit, ERR in [30:24])', uintOption('--cons'))
+    .option(
+      '--log2size <n>',
+      'log2 of the number of ring entries (default: from the dump size)',
+      uintOption('--log2size'),
+    )
     .action(
       action(async (words: string[], o: DecodeOpts) => {
         const sources = [words.length > 0, o.file !== undefined, o.sample === true].filter(Boolean).length;
         if (sources > 1) throw new UsageError('give the entries one way: words, --file or --sample');
+        const regs: RingRegs = {};
+        if (o.regs !== undefined) {
+          const r = (await import('./audit.js')).readRegs(o.regs);
+          const idr = (k: 'idr0' | 'idr3' | 'idr5', key: string): void => {
+            if (o[k] === undefined && r[key] !== undefined) o[k] = r[key];
+          };
+          idr('idr0', 'IDR0');
+          idr('idr3', 'IDR3');
+          idr('idr5', 'IDR5');
+          const log2size = r.LOG2SIZE;
+          if (r.CMDQ_PROD !== undefined) regs.prod = r.CMDQ_PROD;
+          if (r.CMDQ_CONS !== undefined) regs.cons = r.CMDQ_CONS;
+          if (log2size !== undefined) regs.log2size = log2size;
+        }
+        if (o.prod !== undefined) regs.prod = o.prod;
+        if (o.cons !== undefined) regs.cons = o.cons;
+        if (o.log2size !== undefined) regs.log2size = o.log2size;
+        const haveRegs = regs.prod !== undefined || regs.cons !== undefined || regs.log2size !== undefined;
+        if (haveRegs && o.sample)
+          throw new UsageError('--sample: the sample is a list of entries, not a ring; drop the registers');
         const checker = buildChecker(o);
         const info: InputInfo = { format: o.sample ? 'hex64' : null, notes: [] };
         const chunks = o.sample
@@ -241,14 +320,30 @@ export function registerDecode(program: Program): void {
               yield parseHexPairs(BUILTIN_SAMPLE.map(([, w0, w1]) => `${w0} ${w1}`).join('\n'), 'sample');
             })()
           : readEntries(words, o.file, o.maxEntries, o.format, info);
+        let window: RingWindow | null = null;
         let n = 0;
         let illegal = 0;
-        const doc = o.json ? new JsonDocWriter((s) => output.write(s)) : null;
-        if (doc) {
-          doc.field('schemaVersion', SCHEMA_VERSION);
-          doc.openArray('entries');
-        }
+        let commands = 0;
+        let notJudged = 0;
+        // The document starts with its first entry (or at the end), so that a dump refused before then leaves
+        // stdout empty.
+        let doc: JsonDocWriter | null = null;
+        const startDoc = (): JsonDocWriter => {
+          if (doc === null) {
+            doc = new JsonDocWriter((s) => output.write(s));
+            doc.field('schemaVersion', SCHEMA_VERSION);
+            doc.openArray('entries');
+          }
+          return doc;
+        };
+        const empty: ZeroRun[] = [];
+        const zeros = new ZeroRuns((r) => {
+          if (o.json) empty.push(r);
+          else if (!o.errorsOnly) out(formatZeroRun(r));
+        });
         for await (const u32 of chunks) {
+          if (haveRegs && window === null)
+            window = ringWindow(regs, info.bytes === undefined ? undefined : info.bytes / 16);
           const m = u32.length >>> 2;
           for (let k = 0; k < m; k++, n++) {
             const h: [number, number, number, number] = [
@@ -257,30 +352,79 @@ export function registerDecode(program: Program): void {
               u32[k * 4 + 2]!,
               u32[k * 4 + 3]!,
             ];
-            const r: DecodeResult = decodeHalves(h[0], h[1], h[2], h[3], checker);
-            if (!r.ok) {
-              illegal++;
-              output.status = EXIT_CHECK_FAILED;
+            const zero = (h[0] | h[1] | h[2] | h[3]) === 0;
+            if (!zero) commands++;
+            // Judged: every entry of the window, or without registers every entry but a raw dump's zero slots.
+            const judged =
+              window !== null ? n < window.size && inWindow(window, n) : !(zero && info.format === 'binary');
+            if (zero && !judged) {
+              zeros.add(n);
+              continue;
             }
-            if (doc) doc.item(decodedEntryToJson(n, r, h));
-            else if (!o.errorsOnly || !r.ok) out(formatDecoded(n, r, h));
+            zeros.flush();
+            const r: DecodeResult = decodeHalves(h[0], h[1], h[2], h[3], checker);
+            if (!judged) {
+              notJudged++;
+              if (o.json) startDoc().item({ ...notJudgedJson(decodedEntryToJson(n, r, h)), judged: false });
+              else if (!o.errorsOnly) out(formatNotJudged(n, r, h));
+            } else {
+              if (!r.ok) {
+                illegal++;
+                output.status = EXIT_CHECK_FAILED;
+              }
+              if (o.json) startDoc().item(decodedEntryToJson(n, r, h));
+              else if (!o.errorsOnly || !r.ok) out(formatDecoded(n, r, h));
+            }
             if ((k & 1023) === 1023) await output.drain();
           }
           await output.drain();
         }
-        if (doc) {
-          doc.closeArray();
-          doc.field('input', {
+        zeros.flush();
+        if (window !== null && n !== window.size)
+          throw new UsageError(
+            `--log2size: the ring holds 2^${window.log2size} = ${window.size} entries but the dump has ${n}`,
+          );
+        if (info.format === 'binary' && commands === 0)
+          throw new UsageError(`${o.file ?? 'stdin'}: the dump holds no command (all ${n} entries are zero)`);
+        const windowJson =
+          window === null
+            ? {}
+            : {
+                window: {
+                  log2size: window.log2size,
+                  prod: hex(window.prod),
+                  cons: hex(window.cons),
+                  first: window.first,
+                  pending: window.pending,
+                  err: window.err,
+                },
+              };
+        if (o.json) {
+          const d = startDoc();
+          d.closeArray();
+          d.field('input', {
             format: info.format,
             ...(info.format !== null ? { description: describeFormat(info.format) } : {}),
             notes: info.notes,
           });
-          doc.field('summary', { entries: n, illegal });
-          doc.end();
+          if (empty.length > 0 || zeros.slots > 0) d.field('empty', empty);
+          if (window !== null) d.field('window', windowJson.window);
+          d.field('summary', {
+            entries: n,
+            illegal,
+            ...(zeros.slots > 0 ? { empty: zeros.slots } : {}),
+            ...(window !== null ? { notJudged } : {}),
+          });
+          d.end();
         } else {
           if (info.format !== null) warn(`format: ${describeFormat(info.format)}`);
           for (const note of info.notes) warn(`note: ${note}`);
-          warn(`${n} entries, ${illegal} illegal`);
+          if (window !== null) warn(describeWindow(window));
+          const parts = [`${n} entries`, `${illegal} illegal`];
+          if (zeros.slots > 0)
+            parts.push(`${zeros.slots} empty (zero) in ${zeros.runs} run${zeros.runs === 1 ? '' : 's'}`);
+          if (window !== null) parts.push(`${notJudged} written entries not judged (outside the window)`);
+          warn(parts.join(', '));
         }
         return illegal > 0 ? EXIT_CHECK_FAILED : EXIT_OK;
       }),
@@ -303,7 +447,12 @@ export function registerDecode(program: Program): void {
       'says which: a 32-bit word is never read as a 64-bit one.\n' +
       '\nInput size: the input is read as a stream; a dump (binary or text) of more than --max-entries entries ' +
       '(default 2^24 = 16M, a 256 MiB dump) is refused, as is a gzip file once it inflates past that (exit 2).\n' +
-      'Output: a closed pipe (| head) stops the run quietly; any other write error is exit 2.',
+      'Output: a closed pipe (| head) stops the run quietly; any other write error is exit 2.\n' +
+      '\nRings: with the queue registers (--prod/--cons/--log2size or --regs) only the slots in [CONS, PROD) are ' +
+      'judged (a zero entry there is ILLEGAL); the others are printed without a verdict. Without registers a raw ' +
+      'dump\'s runs of zero slots print as one line ("slots 17797–65535: empty (zero)"), are counted apart and never ' +
+      'make the exit status 1; a dump with no non-zero entry is refused (exit 2: the dump holds no command). Zero ' +
+      'entries given as text (hex words, gdb, crash, the kernel log) are judged: ILLEGAL.',
   );
   withExamples(
     cmd,
@@ -311,6 +460,8 @@ export function registerDecode(program: Program): void {
     'smmuv3-tlbi decode 0x0001000000000012 0x00000000ffff6701',
     'smmuv3-tlbi decode --file samples/pasted/gdb-x8wx.txt --json',
     'smmuv3-tlbi decode - < samples/pasted/dmesg-illegal.txt  # exits 1: the command the SMMU refused',
+    'smmuv3-tlbi decode --file samples/linux-6.1-qemu-7.2-strict/cmdq.bin.gz --idr0 0xd40101a --idr3 0x1404 --errors-only',
+    `smmuv3-tlbi decode --file samples/linux-6.1-qemu-7.2-strict/cmdq.bin.gz --regs '{"CMDQ_PROD":"0x4585","CMDQ_CONS":"0x4580","log2size":16}' --errors-only`,
     'smmuv3-tlbi decode --format hex32 0x46 0x0 0x0 0x0',
     'echo "0x0000000000000018 0x0" | smmuv3-tlbi decode --queue secure',
   );

@@ -136,6 +136,20 @@ export function renderDecode(st: PageState): void {
   const n = u32.length / 4;
   const rows: HTMLElement[] = [];
   let illegal = 0;
+  // A dropped dump is a ring: its runs of zero slots (never written) are one row each, counted apart and not
+  // judged, as `decode --file` does; pasted words are explicit, a zero entry among them is judged (ILLEGAL).
+  let empty = 0;
+  let runStart = -1;
+  let cut = false;
+  const show = (row: () => HTMLElement): void => {
+    if (rows.length < MaxShownEntries) rows.push(row());
+    else cut = true;
+  };
+  const endRun = (slot: number): void => {
+    const first = runStart;
+    if (first >= 0 && !st.errorsOnly) show(() => emptyRow(first, slot - 1));
+    runStart = -1;
+  };
   for (let slot = 0; slot < n; slot++) {
     const hv: [number, number, number, number] = [
       u32[slot * 4]!,
@@ -143,9 +157,20 @@ export function renderDecode(st: PageState): void {
       u32[slot * 4 + 2]!,
       u32[slot * 4 + 3]!,
     ];
+    if (dropped && (hv[0] | hv[1] | hv[2] | hv[3]) === 0) {
+      empty++;
+      if (runStart < 0) runStart = slot;
+      continue;
+    }
+    endRun(slot);
     const r = decodeHalves(hv[0], hv[1], hv[2], hv[3], checker);
     if (!r.ok) illegal++;
-    if (rows.length < MaxShownEntries && (!st.errorsOnly || !r.ok)) rows.push(entryRow(slot, r, hv));
+    if (!st.errorsOnly || !r.ok) show(() => entryRow(slot, r, hv));
+  }
+  endRun(n);
+  if (dropped && n > 0 && empty === n) {
+    showError(`${source}: the dump holds no command (all ${n} entries are zero)`);
+    return;
   }
   const table = byId('dec-table');
   if (n === 0 || rows.length === 0) {
@@ -178,10 +203,16 @@ export function renderDecode(st: PageState): void {
       ),
     );
   }
-  const shownAll = rows.length === (st.errorsOnly ? illegal : n);
-  const more = shownAll ? '' : ` (first ${rows.length} shown)`;
-  byId('dec-summary').textContent = `${source}: ${n} entries, ${illegal} illegal${more}`;
+  const more = cut ? ` (first ${rows.length} rows shown)` : '';
+  const zeros = empty > 0 ? `, ${empty} empty (zero)` : '';
+  byId('dec-summary').textContent = `${source}: ${n} entries, ${illegal} illegal${zeros}${more}`;
   byId('dec-summary').classList.toggle('bad', illegal > 0);
+}
+
+/** One row for a run of zero slots of a dropped dump (the CLI's line "slots A–B: empty (zero)"). */
+function emptyRow(first: number, last: number): HTMLElement {
+  const what = first === last ? `slot ${first}` : `slots ${first}–${last}`;
+  return h('tr', { class: 'empty' }, h('td', { colspan: 5, class: 'hint' }, `${what}: empty (zero)`));
 }
 
 function entryRow(slot: number, r: DecodeResult, hv: [number, number, number, number]): HTMLElement {
