@@ -21,8 +21,16 @@ const SUFFIX: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 
  */
 export function parseUint(value: unknown, field: string): number {
   if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value) || value < 0)
+    if (!Number.isInteger(value) || value < 0)
       throw new InputError(field, `expected a non-negative integer, got ${String(value)}`);
+    // Above 2^53 the same rule as for text: a 4 KiB-aligned value below 2^64 is held exactly. The message
+    // prints hex: the decimal form of such a double (18446744073709548000) is not the number it holds.
+    if (!Number.isSafeInteger(value)) {
+      const hex = `0x${value.toString(16)}`;
+      if (value >= 2 ** 64) throw new InputError(field, `${hex} does not fit in 64 bits`);
+      if (value % 4096 !== 0)
+        throw new InputError(field, `${hex} is above 2^53 and not 4 KiB aligned, so it cannot be held exactly`);
+    }
     return value;
   }
   if (typeof value === 'bigint') return fromBig(value, field, String(value));
@@ -43,6 +51,38 @@ function fromBig(big: bigint, field: string, raw: string): number {
   if (big > BigInt(Number.MAX_SAFE_INTEGER) && big % 4096n !== 0n)
     throw new InputError(field, `${raw} is above 2^53 and not 4 KiB aligned, so it cannot be held exactly`);
   return Number(big);
+}
+
+/** Bounds of a number: an inclusive range, or a set of allowed values. */
+export interface UintBounds {
+  readonly min?: number;
+  readonly max?: number;
+  /** Allowed values (then min/max are not used); `names` spells them in messages (4K, 16K, 64K). */
+  readonly oneOf?: readonly number[];
+  readonly names?: readonly string[];
+}
+
+/**
+ * The one bounded number parser of the CLI (flags) and the JSON inputs: parseUint's syntax (0x hex,
+ * decimal, `_`, size suffixes), then the bounds. Errors name the field and print what was written.
+ */
+export function parseUintIn(value: unknown, field: string, bounds: UintBounds): number {
+  const v = parseUint(value, field);
+  const shown = typeof value === 'string' ? JSON.stringify(value.trim()) : String(value);
+  if (bounds.oneOf !== undefined) {
+    if (!bounds.oneOf.includes(v))
+      throw new InputError(field, `${shown} must be one of ${(bounds.names ?? bounds.oneOf.map(String)).join(', ')}`);
+    return v;
+  }
+  const min = bounds.min ?? 0;
+  if (v < min || (bounds.max !== undefined && v > bounds.max))
+    throw new InputError(
+      field,
+      bounds.max === undefined
+        ? `${shown} is out of range (at least ${min})`
+        : `${shown} is out of range (${min} to ${bounds.max})`,
+    );
+  return v;
 }
 
 /** Parse an integer with an upper bound (inclusive). */

@@ -34,6 +34,7 @@ import {
   action,
   choiceOption,
   uintOption,
+  U32,
   warn,
   withExamples,
 } from './common.js';
@@ -429,9 +430,13 @@ export function registerAudit(program: Program): void {
       'queue registers: inline JSON starting with "{" or a JSON file (CMDQ_PROD, CMDQ_CONS, CMDQ_BASE or log2size, IDR0/1/3/5)',
     )
     .option('--sample', 'audit a real ring with its registers (Linux 6.1 on QEMU 7.2, 17,797 entries; see samples/)')
-    .option('--prod <value>', 'CMDQ_PROD (index and wrap bit)', uintOption('--prod'))
-    .option('--cons <value>', 'CMDQ_CONS (index, wrap bit, ERR in [30:24])', uintOption('--cons'))
-    .option('--log2size <n>', 'log2 of the number of ring entries (CMDQ_BASE.LOG2SIZE)', uintOption('--log2size'))
+    .option('--prod <value>', 'CMDQ_PROD (index and wrap bit)', uintOption('--prod', U32))
+    .option('--cons <value>', 'CMDQ_CONS (index, wrap bit, ERR in [30:24])', uintOption('--cons', U32))
+    .option(
+      '--log2size <n>',
+      'log2 of the number of ring entries (CMDQ_BASE.LOG2SIZE)',
+      uintOption('--log2size', { max: 19 }),
+    )
     .option('--json', 'print one JSON document (every finding and the re-planning table, streamed as found)')
     .option('--ndjson', 'print one JSON finding per line, then a summary line')
     .option(
@@ -448,10 +453,10 @@ export function registerAudit(program: Program): void {
       'non-secure',
     )
     .option('--features <list>', 'SMMU features, e.g. "no-stage2,no-ats,ds"')
-    .option('--idr0 <value>', 'SMMU_IDR0 value', uintOption('--idr0'))
-    .option('--idr1 <value>', 'SMMU_IDR1 value (CMDQS bounds --log2size)', uintOption('--idr1'))
-    .option('--idr3 <value>', 'SMMU_IDR3 value', uintOption('--idr3'))
-    .option('--idr5 <value>', 'SMMU_IDR5 value (DS; OAS gives the IPA size)', uintOption('--idr5'))
+    .option('--idr0 <value>', 'SMMU_IDR0 value', uintOption('--idr0', U32))
+    .option('--idr1 <value>', 'SMMU_IDR1 value (CMDQS bounds --log2size)', uintOption('--idr1', U32))
+    .option('--idr3 <value>', 'SMMU_IDR3 value', uintOption('--idr3', U32))
+    .option('--idr5 <value>', 'SMMU_IDR5 value (DS; OAS gives the IPA size)', uintOption('--idr5', U32))
     .option(
       '--nested-vmids <list>',
       'VMIDs used under nesting: "1,2", "none", or "auto" (VMIDs in both stage-2 and NH_* TLBIs)',
@@ -460,14 +465,22 @@ export function registerAudit(program: Program): void {
     .option(
       '--max-batch <n>',
       'report batches with more than n commands before a CMD_SYNC (MMU-700 erratum 2812531: 63)',
-      uintOption('--max-batch'),
+      uintOption('--max-batch', { min: 1 }),
     )
-    .option('--ipa-bits <n>', 'IPA size for S2_IPA ranges (default: from IDR5.OAS, else 52)', uintOption('--ipa-bits'))
-    .option('--va-bits <n>', 'VA size: report ranges that start below 2^n and run past it', uintOption('--va-bits'))
+    .option(
+      '--ipa-bits <n>',
+      'IPA size for S2_IPA ranges (default: from IDR5.OAS, else 52)',
+      uintOption('--ipa-bits', { min: 16, max: 52 }),
+    )
+    .option(
+      '--va-bits <n>',
+      'VA size: report ranges that start below 2^n and run past it',
+      uintOption('--va-bits', { min: 16, max: 52 }),
+    )
     .option(
       '--page-size <size>',
       'page size assumed for a lone TG=0 TLBI when re-planning',
-      uintOption('--page-size'),
+      uintOption('--page-size', { oneOf: [4096, 16384, 65536], names: ['4K', '16K', '64K'] }),
       4096,
     )
     .option('--no-replan', 'skip re-planning with the engine')

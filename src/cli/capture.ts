@@ -238,8 +238,8 @@ export function registerCapture(program: Program): void {
       'shell script run in the guest with $DEV (the disk) and `step TEXT`',
       'default',
     )
-    .option('--timeout <seconds>', 'give up after this long', uintOption('--timeout'), 1800)
-    .option('--smp <n>', 'guest CPUs', uintOption('--smp'), 2)
+    .option('--timeout <seconds>', 'give up after this long', uintOption('--timeout', { min: 1, max: 86400 }), 1800)
+    .option('--smp <n>', 'guest CPUs', uintOption('--smp', { min: 1, max: 64 }), 2)
     .option('--out <dir>', 'output directory (created; must be empty or absent)')
     .option('--json', 'print the manifest as one JSON document on stdout')
     .option('--keep-work', 'keep the work files (initramfs, disk image, raw logs) in the temporary directory')

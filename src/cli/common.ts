@@ -3,9 +3,10 @@
  * into one clear line on stderr.
  */
 import { CommanderError, InvalidArgumentError, type Command } from 'commander';
-import { InputError, parseUint, parseBool } from '../parse.js';
+import { InputError, parseBool, parseUintIn, type UintBounds } from '../parse.js';
 import { EXIT_INTERNAL, EXIT_USAGE, UsageError } from './errors.js';
 import { readWhole } from './input.js';
+import { parseStrictJson } from '../schema/json.js';
 import { OutputClosed, OutputFailed, output } from './output.js';
 
 export { EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE } from './errors.js';
@@ -38,20 +39,25 @@ export async function readInput(file: string | undefined): Promise<Buffer> {
   return readWhole(file);
 }
 
-/** Parse JSON text, or a usage error naming the source and position. */
+/**
+ * Parse JSON text strictly (src/schema/json.ts): a duplicate key, a number that JSON.parse would round
+ * and too deep a nesting are usage errors naming the source and the field, like a syntax error.
+ */
 export function parseJsonText(text: string, source: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new UsageError(`${source}: invalid JSON: ${(e as Error).message}`);
-  }
+  return parseStrictJson(text, source);
 }
 
-/** commander option parsers that accept 0x hex, decimal and size suffixes. */
-export function uintOption(field: string) {
+/** Bounds of the CLI's register and address-size flags. */
+export const U32: UintBounds = { max: 0xffffffff };
+
+/**
+ * commander option parsers that accept 0x hex, decimal and size suffixes, within `bounds` (every CLI number
+ * has some: a register is 32 bits, a size of addresses at most 52 bits…).
+ */
+export function uintOption(field: string, bounds: UintBounds = {}) {
   return (value: string): number => {
     try {
-      return parseUint(value, field);
+      return parseUintIn(value, field, bounds);
     } catch (e) {
       throw new InvalidArgumentError((e as Error).message);
     }

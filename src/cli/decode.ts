@@ -24,6 +24,7 @@ import {
   SCHEMA_VERSION,
   out,
   uintOption,
+  U32,
   warn,
   withExamples,
 } from './common.js';
@@ -269,9 +270,9 @@ export function registerDecode(program: Program): void {
         'vmid16 (prefix no- to disable), stall-model=0|1|2, atc-size-above-52=illegal|unknown (ATC_INV Size > 52: ' +
         'CERROR_ILL, the default, or an UNKNOWN span); e.g. "no-stage2,mpam"',
     )
-    .option('--idr0 <value>', 'SMMU_IDR0 value to take features from', uintOption('--idr0'))
-    .option('--idr3 <value>', 'SMMU_IDR3 value', uintOption('--idr3'))
-    .option('--idr5 <value>', 'SMMU_IDR5 value', uintOption('--idr5'))
+    .option('--idr0 <value>', 'SMMU_IDR0 value to take features from', uintOption('--idr0', U32))
+    .option('--idr3 <value>', 'SMMU_IDR3 value', uintOption('--idr3', U32))
+    .option('--idr5 <value>', 'SMMU_IDR5 value', uintOption('--idr5', U32))
     .option('--errors-only', 'print only illegal entries (human output)')
     .option('--sample', 'decode a small built-in queue captured from a real Linux guest')
     .option(

@@ -1,4 +1,5 @@
 /** `smmuv3-tlbi encode`: JSON commands → hex word pairs or a binary dump. */
+import { InputError } from '../parse.js';
 import { writeFileSync } from 'node:fs';
 import type { Command as Program } from 'commander';
 import { CommandBuffer, CommandEncodeError, commandFromJson, encodeCommand, wordsToJson } from '../cmdq/index.js';
@@ -13,6 +14,7 @@ import {
   parseJsonText,
   readInput,
   uintOption,
+  U32,
   withExamples,
   warn,
 } from './common.js';
@@ -27,8 +29,10 @@ export function parseCommandObjects(text: string, source: string): unknown[] {
     return v;
   }
   try {
-    return [JSON.parse(t)];
-  } catch {
+    return [parseJsonText(t, source)];
+  } catch (e) {
+    // Not one document (a syntax error): one per line. A duplicate key or an inexact number is reported.
+    if (!(e instanceof InputError) || !/invalid JSON/.test(e.message)) throw e;
     return t
       .split(/\r?\n/)
       .map((l, i) => ({ l: l.trim(), i }))
@@ -66,9 +70,9 @@ export function registerEncode(program: Program): void {
       'non-secure',
     )
     .option('--features <list>', 'SMMU features, as for decode')
-    .option('--idr0 <value>', 'SMMU_IDR0 value', uintOption('--idr0'))
-    .option('--idr3 <value>', 'SMMU_IDR3 value', uintOption('--idr3'))
-    .option('--idr5 <value>', 'SMMU_IDR5 value', uintOption('--idr5'))
+    .option('--idr0 <value>', 'SMMU_IDR0 value', uintOption('--idr0', U32))
+    .option('--idr3 <value>', 'SMMU_IDR3 value', uintOption('--idr3', U32))
+    .option('--idr5 <value>', 'SMMU_IDR5 value', uintOption('--idr5', U32))
     .action(
       action(async (o: EncodeOpts) => {
         const checker = buildChecker(o);

@@ -34,7 +34,9 @@ export function parseFeatureList(list: string, base: SmmuFeatures): SmmuFeatures
       continue;
     }
     const neg = raw.startsWith('no-');
-    const key = FLAGS[neg ? raw.slice(3) : raw];
+    const name = neg ? raw.slice(3) : raw;
+    // Own keys only: `constructor`, `__proto__`, `toString` are not features.
+    const key = Object.hasOwn(FLAGS, name) ? FLAGS[name] : undefined;
     if (!key)
       throw new InputError(
         '--features',

@@ -32,15 +32,18 @@ export const COMMAND_NAMES: readonly string[] = COMMANDS.map(([name]) => name);
 
 /** The program without subcommands: description, version, error handling. */
 function rootProgram(): Command {
-  return new Command('smmuv3-tlbi')
-    .description(
-      'Arm SMMUv3 invalidation toolkit: decode/encode command-queue entries, plan invalidations, model the SMMU.\n' +
-        'Exit status: 0 ok, 1 check failed or illegal entry, 2 usage error, 3 internal error.',
-    )
-    .version(packageVersion(), '-V, --version')
-    .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(str) })
-    .showHelpAfterError('(add --help for usage)');
+  return (
+    new Command('smmuv3-tlbi')
+      .description(
+        'Arm SMMUv3 invalidation toolkit: decode/encode command-queue entries, plan invalidations, model the SMMU.\n' +
+          'Exit status: 0 ok, 1 check failed or illegal entry, 2 usage error, 3 internal error.',
+      )
+      .version(packageVersion(), '-V, --version')
+      .exitOverride()
+      // A usage error is one line (README): no "(add --help for usage)" after it, and a value holding a
+      // line break is shown escaped.
+      .configureOutput({ outputError: (str, write) => write(str.trimEnd().replace(/\r?\n/g, '\\n') + '\n') })
+  );
 }
 
 function finish(program: Command): Command {

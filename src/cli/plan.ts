@@ -29,6 +29,7 @@ import {
   printJson,
   readInput,
   uintOption,
+  U32,
   withExamples,
 } from './common.js';
 
@@ -241,7 +242,7 @@ export function registerPlan(program: Program): void {
     )
     .option('--ssid <n>', 'SubstreamID of an ATS target', uintOption('ssid'))
     .option('--pgsize <bytes>', 'smallest page size of the domain: 4K, 16K or 64K', uintOption('pgsize'), 4096)
-    .option('--smmu <n>', 'SMMU id', uintOption('smmu'), 0)
+    .option('--smmu <n>', 'SMMU id', uintOption('smmu', U32), 0)
     .option(
       '--ats <sid[:ssid]>',
       'also invalidate this device ATC (repeatable)',

@@ -189,7 +189,12 @@ export function registerServe(program: Program): void {
         'inside the folder are served (no symlink out of it), only to requests addressed to 127.0.0.1, localhost ' +
         'or [::1] with the port (others get 421). Stop with Ctrl-C (SIGINT or SIGTERM: exit 0).',
     )
-    .option('-p, --port <port>', 'TCP port on 127.0.0.1 (0 = any free port)', uintOption('--port'), 8080)
+    .option(
+      '-p, --port <port>',
+      'TCP port on 127.0.0.1 (0 = any free port)',
+      uintOption('--port', { max: 65535 }),
+      8080,
+    )
     .option('--dir <path>', 'serve this folder instead of the built page (web/dist)')
     .option('--json', 'print one JSON document {url, port, dir} once listening')
     .action(
