@@ -53,6 +53,14 @@ export function isAligned(x: number, n: number): boolean {
   return x % 2 ** n === 0;
 }
 
+/**
+ * x mod m for a non-negative x below 2^53 and m > 0, as floor-multiply: exact for a power-of-two m (and any
+ * m while the quotient stays exact), and unlike `%` on values above 2^31 it needs no call to C's fmod.
+ */
+export function modFloor(x: number, m: number): number {
+  return x - Math.floor(x / m) * m;
+}
+
 /** Round x down to a multiple of 2^n. */
 export function alignDown(x: number, n: number): number {
   const a = 2 ** n;

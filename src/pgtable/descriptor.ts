@@ -143,7 +143,7 @@ export function tableAddress(lo: number, hi: number, granule: Granule): number {
 export function leafAddress(lo: number, hi: number, granule: Granule, level: number): number {
   const s = levelShift(granule, level);
   const full = (hi & HiOaMask) * TWO_POW_32 + (lo >>> 0);
-  return full - (full % 2 ** s);
+  return Math.floor(full / 2 ** s) * 2 ** s;
 }
 
 /** Stage-1 leaf attribute fields, decoded. */

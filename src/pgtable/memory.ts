@@ -11,28 +11,41 @@ const CHUNK_WORDS = CHUNK_BYTES >>> 2;
 
 export class PhysMemory {
   private readonly chunks = new Map<number, Uint32Array>();
+  /** The chunk used last (a walk reads a few words of one table page): spares the Map look-up per word. */
+  private lastKey = -1;
+  private lastChunk: Uint32Array | undefined = undefined;
 
   /** Number of 4 KiB chunks holding data (for memory statistics). */
   get chunkCount(): number {
     return this.chunks.size;
   }
 
+  private chunk(key: number): Uint32Array | undefined {
+    if (key === this.lastKey) return this.lastChunk;
+    const c = this.chunks.get(key);
+    this.lastKey = key;
+    this.lastChunk = c;
+    return c;
+  }
+
   /** Read the 32-bit little-endian word at `pa` (4-byte aligned). */
   readU32(pa: number): number {
-    const c = this.chunks.get(Math.floor(pa / CHUNK_BYTES));
-    return c === undefined ? 0 : c[(pa % CHUNK_BYTES) >>> 2]!;
+    const key = Math.floor(pa / CHUNK_BYTES);
+    const c = this.chunk(key);
+    return c === undefined ? 0 : c[(pa - key * CHUNK_BYTES) >>> 2]!;
   }
 
   /** Write the 32-bit word at `pa` (4-byte aligned). */
   writeU32(pa: number, value: number): void {
     const key = Math.floor(pa / CHUNK_BYTES);
-    let c = this.chunks.get(key);
+    let c = this.chunk(key);
     if (c === undefined) {
       if (value === 0) return;
       c = new Uint32Array(CHUNK_WORDS);
       this.chunks.set(key, c);
+      this.lastChunk = c;
     }
-    c[(pa % CHUNK_BYTES) >>> 2] = value >>> 0;
+    c[(pa - key * CHUNK_BYTES) >>> 2] = value >>> 0;
   }
 
   /** Low half (bits [31:0]) of the 64-bit word at `pa` (8-byte aligned). */
@@ -54,6 +67,8 @@ export class PhysMemory {
   /** Zero `bytes` bytes from `pa` (both multiples of 4 KiB): drops the backing chunks. */
   zero(pa: number, bytes: number): void {
     for (let off = 0; off < bytes; off += CHUNK_BYTES) this.chunks.delete(Math.floor((pa + off) / CHUNK_BYTES));
+    this.lastKey = -1;
+    this.lastChunk = undefined;
   }
 }
 

@@ -17,7 +17,7 @@
  *
  * The hot loops walk down once per table, not once per page, and allocate nothing per descriptor.
  */
-import { TWO_POW_32, hexAddr, hex64 } from '../bits.js';
+import { hex64, hexAddr, modFloor, TWO_POW_32 } from '../bits.js';
 import {
   DescriptorBytes,
   LastLevel,
@@ -285,13 +285,13 @@ export class IoPageTable {
   private mapLevel(tablePa: number, level: number, cur: number, end: number, out: number): void {
     const mem = this.memory;
     const span = this.spans[level]!;
-    let dpa = tablePa + (Math.floor(cur / span) % this.tableEntries) * DescriptorBytes;
+    let dpa = tablePa + modFloor(Math.floor(cur / span), this.tableEntries) * DescriptorBytes;
     if (level === LastLevel) {
       const lo = this.attrLo | DescValid | DescTypeTableOrPage;
       const hi = this.attrHi;
       const first = cur;
       for (; cur < end; cur += span, out += span, dpa += DescriptorBytes)
-        mem.write64(dpa, ((out % TWO_POW_32) | lo) >>> 0, (Math.floor(out / TWO_POW_32) | hi) >>> 0);
+        mem.write64(dpa, (modFloor(out, TWO_POW_32) | lo) >>> 0, (Math.floor(out / TWO_POW_32) | hi) >>> 0);
       const n = (end - first) / span;
       this.leafCount[3] += n;
       this.validCount.set(tablePa, this.validCount.get(tablePa)! + n);
@@ -301,12 +301,12 @@ export class IoPageTable {
     let added = 0;
     try {
       while (cur < end) {
-        const next = Math.min(end, cur - (cur % span) + span);
+        const next = Math.min(end, Math.floor(cur / span) * span + span);
         const lo = mem.readLo(dpa);
-        if (canLeaf && next - cur === span && out % span === 0 && (lo & DescValid) === 0) {
+        if (canLeaf && next - cur === span && modFloor(out, span) === 0 && (lo & DescValid) === 0) {
           mem.write64(
             dpa,
-            ((out % TWO_POW_32) | this.attrLo | DescValid) >>> 0,
+            (modFloor(out, TWO_POW_32) | this.attrLo | DescValid) >>> 0,
             (Math.floor(out / TWO_POW_32) | this.attrHi) >>> 0,
           );
           this.leafCount[level]!++;
@@ -317,7 +317,7 @@ export class IoPageTable {
             child = this.allocTable();
             mem.write64(
               dpa,
-              ((child % TWO_POW_32) | DescValid | DescTypeTableOrPage) >>> 0,
+              (modFloor(child, TWO_POW_32) | DescValid | DescTypeTableOrPage) >>> 0,
               Math.floor(child / TWO_POW_32),
             );
             added++;
@@ -346,10 +346,10 @@ export class IoPageTable {
   private discardRange(tablePa: number, level: number, cur: number, end: number): void {
     const mem = this.memory;
     const span = this.spans[level]!;
-    let dpa = tablePa + (Math.floor(cur / span) % this.tableEntries) * DescriptorBytes;
+    let dpa = tablePa + modFloor(Math.floor(cur / span), this.tableEntries) * DescriptorBytes;
     let cleared = 0;
     while (cur < end) {
-      const next = Math.min(end, cur - (cur % span) + span);
+      const next = Math.min(end, Math.floor(cur / span) * span + span);
       const kind = descriptorKind(mem.readLo(dpa), level, this.granule);
       if (kind === 'table') {
         const child = tableAddress(mem.readLo(dpa), mem.readHi(dpa), this.granule);
@@ -386,9 +386,9 @@ export class IoPageTable {
   private firstLeafIn(tablePa: number, level: number, cur: number, end: number): ExistingLeaf | null {
     const mem = this.memory;
     const span = this.spans[level]!;
-    let dpa = tablePa + (Math.floor(cur / span) % this.tableEntries) * DescriptorBytes;
+    let dpa = tablePa + modFloor(Math.floor(cur / span), this.tableEntries) * DescriptorBytes;
     while (cur < end) {
-      const entryStart = cur - (cur % span);
+      const entryStart = Math.floor(cur / span) * span;
       const next = Math.min(end, entryStart + span);
       const lo = mem.readLo(dpa);
       if ((lo & DescValid) !== 0) {
@@ -479,7 +479,7 @@ export class IoPageTable {
   private unmapLevel(tablePa: number, level: number, cur: number, end: number, nonLeaf: LinuxRangeRequest[]): number {
     const mem = this.memory;
     const span = this.spans[level]!;
-    let dpa = tablePa + (Math.floor(cur / span) % this.tableEntries) * DescriptorBytes;
+    let dpa = tablePa + modFloor(Math.floor(cur / span), this.tableEntries) * DescriptorBytes;
     if (level === LastLevel) {
       const first = cur;
       for (; cur < end; cur += span, dpa += DescriptorBytes) {
@@ -498,7 +498,7 @@ export class IoPageTable {
     let cleared = 0;
     while (cur < end) {
       const lo = mem.readLo(dpa);
-      const entryStart = cur - (cur % span);
+      const entryStart = Math.floor(cur / span) * span;
       const entryEnd = entryStart + span;
       if ((lo & DescValid) === 0) {
         this.hole = cur;
@@ -542,7 +542,7 @@ export class IoPageTable {
     const mem = this.memory;
     let tablePa = this.config.rootPa;
     for (let level = this.start as number; level <= LastLevel; level++) {
-      const dpa = tablePa + (Math.floor(iova / this.spans[level]!) % this.tableEntries) * DescriptorBytes;
+      const dpa = tablePa + modFloor(Math.floor(iova / this.spans[level]!), this.tableEntries) * DescriptorBytes;
       const lo = mem.readLo(dpa);
       if ((lo & DescValid) === 0) return -1;
       const bit1 = (lo & DescTypeTableOrPage) !== 0;
@@ -558,13 +558,13 @@ export class IoPageTable {
     let tablePa = this.config.rootPa;
     for (let level = this.start as number; level <= LastLevel; level++) {
       const span = this.spans[level]!;
-      const dpa = tablePa + (Math.floor(iova / span) % this.tableEntries) * DescriptorBytes;
+      const dpa = tablePa + modFloor(Math.floor(iova / span), this.tableEntries) * DescriptorBytes;
       const lo = mem.readLo(dpa);
       const kind = descriptorKind(lo, level, this.granule);
       if (kind === 'table') tablePa = tableAddress(lo, mem.readHi(dpa), this.granule);
       else if (kind === 'block' || kind === 'page')
         return {
-          iova: iova - (iova % span),
+          iova: Math.floor(iova / span) * span,
           size: span,
           pa: leafAddress(lo, mem.readHi(dpa), this.granule, level),
           level,
@@ -589,7 +589,7 @@ export class IoPageTable {
     let tablePa = this.config.rootPa;
     for (let level = this.start as number; level <= LastLevel; level++) {
       const span = this.spans[level]!;
-      const index = Math.floor(iova / span) % this.tableEntries;
+      const index = modFloor(Math.floor(iova / span), this.tableEntries);
       const descriptorPa = tablePa + index * DescriptorBytes;
       const lo = mem.readLo(descriptorPa);
       const hi = mem.readHi(descriptorPa);
@@ -600,7 +600,7 @@ export class IoPageTable {
         continue;
       }
       if (kind === 'block' || kind === 'page') {
-        const base = iova - (iova % span);
+        const base = Math.floor(iova / span) * span;
         const pa = leafAddress(lo, hi, this.granule, level);
         return {
           iova,

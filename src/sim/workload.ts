@@ -281,6 +281,8 @@ class Simulation {
   private recPicks: number[] | null = null;
   private skipped = 0;
   private opsRun = 0;
+  private readonly mappedScratch: number[] = [];
+  private readonly freeScratch: number[] = [];
 
   constructor(private readonly c: SimConfig) {
     this.rng = new Rng(c.seed);
@@ -551,9 +553,13 @@ class Simulation {
           : rng.below(DOMAINS)
         : rng.below(this.domains.length);
     const dom = this.domains[d]!;
-    const mapped: number[] = [];
-    const free: number[] = [];
-    dom.slots.forEach((m, i) => (m === null ? free : mapped).push(i));
+    // Reused between operations (no allocation per step).
+    const mapped = this.mappedScratch;
+    const free = this.freeScratch;
+    mapped.length = 0;
+    free.length = 0;
+    const slots = dom.slots;
+    for (let i = 0; i < slots.length; i++) (slots[i] === null ? free : mapped).push(i);
     if (mapped.length === 0 || (free.length > 0 && rng.chance(0.5))) this.map(dom, d, rng.pick(free));
     else this.unmap(dom, d, rng.pick(mapped));
   }

@@ -251,14 +251,14 @@ export class TaggedCache<E extends TaggedEntry> {
     let qLast = last;
     if (g.maxMatchLog2 > 0 && g.kind === 2) {
       const m = 2 ** g.maxMatchLog2;
-      qFirst = first - (first % m);
-      qLast = last - (last % m) + m - 1;
+      qFirst = Math.floor(first / m) * m;
+      qLast = Math.floor(last / m) * m + m - 1;
     }
     const visit = (idx: IntervalIndex<E>): void => {
       idx.overlapping(qFirst, qLast, (e) => {
         if (e.matchLog2 > e.sizeLog2) {
           const m = 2 ** e.matchLog2;
-          const ms = e.inStart - (e.inStart % m);
+          const ms = Math.floor(e.inStart / m) * m;
           if (ms > last || ms + m - 1 < first) return;
         } else if (qFirst !== first || qLast !== last) {
           if (e.inStart > last || e.inStart + 2 ** e.sizeLog2 - 1 < first) return;
@@ -334,7 +334,7 @@ export class AtcCache {
   }
 
   lookup(sid: number, ssid: number, addr: number): AtcEntry | undefined {
-    const page = addr - (addr % 4096);
+    const page = Math.floor(addr / 4096) * 4096;
     return this.bySid.get(sid)?.get(ssid)?.get(page, ATC_PAGE_LOG2);
   }
 

@@ -159,9 +159,9 @@ export class StaleChecker {
     }
     const sizeLog2 = Math.min(r.sizeLog2, r2.sizeLog2);
     const span = 2 ** sizeLog2;
-    L.inStart = addr - (addr % span);
+    L.inStart = Math.floor(addr / span) * span;
     L.sizeLog2 = sizeLog2;
-    L.ipaStart = ipa - (ipa % span);
+    L.ipaStart = Math.floor(ipa / span) * span;
     L.outStart = r2.out(L.ipaStart);
     L.attrLo = r.attrLo;
     L.attrHi = r.attrHi;

@@ -98,7 +98,7 @@ export class ConfigCache {
         }
         // The bottom Range+1 bits of StreamID are ignored: an aligned block of 2^(Range+1) StreamIDs.
         const span = 2 ** (inv.range + 1);
-        const first = inv.sid - (inv.sid % span);
+        const first = Math.floor(inv.sid / span) * span;
         const sids = new Set<number>([...this.ste.keys(), ...this.cd.keys()]);
         for (const s of sids) if (s >= first && s < first + span) n += this.dropStream(s);
         break;

@@ -144,6 +144,9 @@ export const MAX_SIZE_LOG2 = 64;
  * Naturally aligned spans [start, start + 2^sizeLog2) → values. Starts are byte addresses below 2^64
  * (exact as numbers when 4 KiB aligned).
  */
+/** 2^n for the span sizes (a table look-up instead of Math.pow per probe). */
+const POW2: readonly number[] = Array.from({ length: MAX_SIZE_LOG2 + 1 }, (_, n) => 2 ** n);
+
 export class IntervalIndex<T> {
   private readonly bySize: (SortedBlocks<T> | undefined)[] = new Array<SortedBlocks<T> | undefined>(MAX_SIZE_LOG2 + 1);
   /** Exact lookups (translation hits) by start address, per size: a hash beside the ordered blocks. */
@@ -195,7 +198,8 @@ export class IntervalIndex<T> {
     const sizes = this.sizes;
     for (let i = 0; i < sizes.length; i++) {
       const sz = sizes[i]!;
-      const v = this.exact[sz]!.get(addr - (addr % 2 ** sz));
+      const p = POW2[sz]!;
+      const v = this.exact[sz]!.get(Math.floor(addr / p) * p);
       if (v !== undefined) return v;
     }
     return undefined;
@@ -206,7 +210,7 @@ export class IntervalIndex<T> {
     const sizes = this.sizes;
     for (let i = 0; i < sizes.length; i++) {
       const sz = sizes[i]!;
-      const lo = sz >= MAX_SIZE_LOG2 ? 0 : first - (first % 2 ** sz);
+      const lo = sz >= MAX_SIZE_LOG2 ? 0 : Math.floor(first / 2 ** sz) * 2 ** sz;
       let stop = false;
       this.bySize[sz]!.range(lo, last, (k, v) => {
         if (cb(v, k, sz) === true) {

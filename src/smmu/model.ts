@@ -20,7 +20,7 @@
  * granule, TTL only leaves of that level. One case the architecture closes the other way: a combined nested
  * entry splintered by a smaller stage-2 page is matched by any address of its stage-1 leaf.
  */
-import { TWO_POW_32 } from '../bits.js';
+import { modFloor, TWO_POW_32 } from '../bits.js';
 import { CheckedEntry, CommandChecker, FIELD_IDS, type CommandIssue } from '../cmdq/check.js';
 import { withFeatures, type SmmuFeatures } from '../cmdq/features.js';
 import { OPCODE_NAME, Opcode, type CommandName } from '../cmdq/opcodes.js';
@@ -441,7 +441,7 @@ export class SmmuModel {
         this.lastSource = XlateSource.ATC;
         if ((a.perm & (write ? 2 : 1)) === 0) return this.fail(XlateStatus.PERMISSION);
         this.lastStatus = XlateStatus.OK;
-        return a.outPage + (addr % 4096);
+        return a.outPage + modFloor(addr, 4096);
       }
     }
     const e = this.lookupOrWalk(ctx, addr);
@@ -449,9 +449,9 @@ export class SmmuModel {
     const pa = e.outStart + (addr - e.inStart);
     const perm = this.permOf(e);
     if (ctx.ats) {
-      const page = addr - (addr % 4096);
+      const page = Math.floor(addr / 4096) * 4096;
       const ipa = e.kind === Kind.NESTED ? e.ipa + (page - e.inStart) : -1;
-      this.atc.insert(new AtcEntry(sid, ssid, page, pa - (pa % 4096), perm, ipa));
+      this.atc.insert(new AtcEntry(sid, ssid, page, Math.floor(pa / 4096) * 4096, perm, ipa));
     }
     if ((perm & (write ? 2 : 1)) === 0) return this.fail(XlateStatus.PERMISSION);
     this.lastStatus = XlateStatus.OK;
@@ -614,8 +614,8 @@ export class SmmuModel {
     if (e2 === null) return null;
     const sizeLog2 = Math.min(s1Size, e2.sizeLog2);
     const span = 2 ** sizeLog2;
-    const inStart = addr - (addr % span);
-    const ipaStart = ipa - (ipa % span);
+    const inStart = Math.floor(addr / span) * span;
+    const ipaStart = Math.floor(ipa / span) * span;
     const global = !s1NotGlobal(s1Lo);
     const e = new TlbEntry(
       ctx.regime,
@@ -650,7 +650,7 @@ export class SmmuModel {
     const ctx = this.resolve(sid, ssid);
     if (ctx === null) return 0;
     let n = 0;
-    let a = first - (first % 4096);
+    let a = Math.floor(first / 4096) * 4096;
     while (a <= last) {
       n++;
       const pa = this.translate(sid, ssid, a, false);
@@ -660,7 +660,7 @@ export class SmmuModel {
         else step = this.lastEntry.inStart + 2 ** this.lastEntry.sizeLog2 - a;
       } else {
         const span = 2 ** this.lastFaultSpanLog2;
-        step = span - (a % span);
+        step = span - modFloor(a, span);
       }
       a += step;
     }
@@ -685,8 +685,8 @@ export class SmmuModel {
     this.stats.trafficRounds++;
     for (let i = 0; i < ts.length; i++) {
       const t = ts[i]!;
-      const firstPage = t.first - (t.first % 4096);
-      const lastPage = t.last - (t.last % 4096);
+      const firstPage = Math.floor(t.first / 4096) * 4096;
+      const lastPage = Math.floor(t.last / 4096) * 4096;
       this.translate(t.sid, t.ssid, firstPage, false);
       if (lastPage !== firstPage) this.translate(t.sid, t.ssid, lastPage, false);
       const pages = (lastPage - firstPage) / 4096 + 1;
@@ -975,7 +975,7 @@ export class SmmuModel {
         if (eff.size > 52 && this.mode !== 'generous') return;
         if (eff.size < 52) {
           const span = 2 ** (ATC_PAGE_LOG2 + eff.size);
-          first = eff.addr - (eff.addr % span);
+          first = Math.floor(eff.addr / span) * span;
           last = first + span - 1;
         }
         // The model keys traffic without a PASID at SubstreamID 0. An ATC_INV with SSV=1 carries a PASID

@@ -51,7 +51,7 @@ export class NestedTableUses {
       t = new TagUses();
       this.byTag.set(k, t);
     }
-    const page = tableIpa - (tableIpa % 2 ** granuleLog2);
+    const page = Math.floor(tableIpa / 2 ** granuleLog2) * 2 ** granuleLog2;
     let list = t.seen.get(page);
     if (list === undefined) {
       list = [];

@@ -7,7 +7,7 @@
  * Levels follow the architecture: level 3 is the last; a granule of 2^g bytes resolves g-3 bits per level,
  * and the start level is the first whose span covers the input size (no concatenated start tables).
  */
-import { TWO_POW_32 } from '../bits.js';
+import { modFloor, TWO_POW_32 } from '../bits.js';
 import type { PhysMemory } from '../pgtable/memory.js';
 
 export type Stage = 1 | 2;
@@ -121,7 +121,7 @@ export function walkFrom(
   let prev = -1;
   for (;;) {
     const shift = levelShift(g, level);
-    const idx = Math.floor(addr / 2 ** shift) % idxCount;
+    const idx = modFloor(Math.floor(addr / 2 ** shift), idxCount);
     let tpa = table;
     if (xlate !== null && !isPa) {
       tpa = xlate(table);
@@ -143,7 +143,7 @@ export function walkFrom(
       return res;
     }
     const isTableOrPage = (lo & 2) !== 0;
-    const spanStart = addr - (addr % 2 ** shift);
+    const spanStart = Math.floor(addr / 2 ** shift) * 2 ** shift;
     if (level < 3 && isTableOrPage) {
       const next = outputAddress(lo, hi, g);
       const t = res.tables;
