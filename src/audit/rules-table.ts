@@ -1,6 +1,6 @@
 /** The rules an audit checks (ids, categories, titles) and the shape of a finding. */
 
-export type RuleCategory = 'illegal' | 'error' | 'unpredictable' | 'ordering' | 'waste';
+export type RuleCategory = 'illegal' | 'error' | 'unpredictable' | 'ordering' | 'identity' | 'waste';
 
 export const RULES = {
   illegal: { category: 'illegal', title: 'illegal entry (CERROR_ILL)' },
@@ -15,6 +15,10 @@ export const RULES = {
   'duplicate-span': { category: 'waste', title: 'same span invalidated twice in one batch' },
   'covered-by-whole-tag': { category: 'waste', title: 'covered by a whole-ASID/VMID command in the batch' },
   'long-batch': { category: 'waste', title: 'batch longer than --max-batch without a CMD_SYNC' },
+  // The bug corpus (src/audit/rules-corpus.ts).
+  'atc-before-tlbi': { category: 'ordering', title: 'ATC_INV before a TLBI of the same batch' },
+  'nested-vmid-missing': { category: 'identity', title: 'NH_VA/NH_ASID without the nesting VMID of its ASID' },
+  'nh-under-e2h': { category: 'identity', title: 'TLBI_NH_* for a host stage 1 under CR2.E2H' },
 } as const satisfies Record<string, { category: RuleCategory; title: string }>;
 
 export type RuleId = keyof typeof RULES;

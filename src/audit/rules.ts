@@ -15,8 +15,9 @@ import { EntryFlag, type AuditStream } from './stream.js';
 export { RULES, RULE_IDS, type Finding, type RuleCategory, type RuleId } from './rules-table.js';
 import { RULES, RULE_IDS, type Finding, type RuleId } from './rules-table.js';
 import { NestedTracker } from './nested.js';
+import { checkCorpusRules, type CorpusRuleOptions } from './rules-corpus.js';
 
-export interface RuleOptions {
+export interface RuleOptions extends CorpusRuleOptions {
   /** VMIDs used under nesting; undefined = infer (VMIDs that appear in both stage-2 and NH_* TLBIs). */
   readonly nestedVmids?: readonly number[] | undefined;
   /** Batches longer than this (commands before a CMD_SYNC) are reported; undefined = not checked. */
@@ -156,6 +157,7 @@ export class RuleChecker {
     this.smmuErrors();
     this.perEntry();
     this.batches();
+    checkCorpusRules(this.r, this.o, this.nested, (...a) => this.add(...a), this.offset);
     if (o.nested !== false) this.nestedRule();
     if (o.finalSync !== false) this.finalSync();
     this.findings.sort((a, b) => a.index - b.index || RULE_IDS.indexOf(a.rule) - RULE_IDS.indexOf(b.rule));

@@ -124,6 +124,11 @@ function regsText(value: string): { text: string; source: string } {
   }
 }
 
+/** SMMU_IIDR of an Arm MMU-700: ProductID 0x487 [31:20], Implementer 0x43B [11:0] (JEP106 Arm). */
+function isMmu700(iidr: number): boolean {
+  return iidr >>> 20 === 0x487 && (iidr & 0xfff) === 0x43b;
+}
+
 /**
  * Queue registers (CMDQ_PROD, CMDQ_CONS, IDRn, the queue's log2size) from `--regs`: strict JSON checked by
  * the registers schema (src/schema), so unknown keys, duplicates, garbage and values too wide are exit 2.
@@ -132,7 +137,7 @@ export function readRegs(value: string): Record<string, number> {
   const { text, source } = regsText(value);
   const file = parseRegisters(text, source);
   const out: Record<string, number> = {};
-  for (const key of ['CMDQ_PROD', 'CMDQ_CONS', 'IDR0', 'IDR1', 'IDR3', 'IDR5']) {
+  for (const key of ['CMDQ_PROD', 'CMDQ_CONS', 'IDR0', 'IDR1', 'IDR3', 'IDR5', 'IIDR', 'CR2']) {
     const v = file.values.get(key);
     if (v !== undefined) out[key] = v.lo;
   }
@@ -526,6 +531,13 @@ export function registerAudit(program: Program): void {
           ...(idr3 !== undefined ? { idr3 } : {}),
           ...(idr5 !== undefined ? { idr5 } : {}),
         });
+        // From the registers file: CR2.E2H (the nh-under-e2h rule) and an Arm MMU-700 IIDR (erratum 2812531:
+        // a CMD_SYNC at least every 64 commands, so --max-batch 63 unless given).
+        const e2h = regs.CR2 !== undefined && (regs.CR2 & 1) === 1;
+        if (o.maxBatch === undefined && regs.IIDR !== undefined && isMmu700(regs.IIDR)) {
+          o.maxBatch = 63;
+          warn('audit: SMMU_IIDR names an Arm MMU-700 (erratum 2812531): --max-batch 63');
+        }
         const oas = idr5 !== undefined ? OAS_BITS[idr5 & 7] : undefined;
         return runAudit(
           words,
@@ -535,6 +547,7 @@ export function registerAudit(program: Program): void {
           {
             replan: o.replan,
             ...(o.maxBatch !== undefined ? { maxBatch: o.maxBatch } : {}),
+            ...(e2h ? { e2h } : {}),
             ...((o.ipaBits ?? oas) !== undefined ? { ipaBits: o.ipaBits ?? oas } : {}),
             ...(o.vaBits !== undefined ? { vaBits: o.vaBits } : {}),
             ...(o.pageSize !== undefined ? { pageSize: o.pageSize } : {}),

@@ -8,6 +8,7 @@ import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { FAULT_HELP, FAULT_NAMES, type FaultName } from '../sim/faults.js';
 import { runSimulation, type SimConfig, type SimReport } from '../sim/workload.js';
+import { StreamRecorder } from './simulate-stream.js';
 import { workloadDocument } from './simulate-json.js';
 import { applyFaultSetup, faultOption, runListFaults } from './simulate-faults.js';
 import { SCENARIO_OPTION_HELP, runScenarioCommand, scenarioOption } from './simulate-scenario.js';
@@ -42,6 +43,7 @@ interface SimulateOpts {
   json?: boolean;
   progress?: boolean;
   atsTimeouts?: number;
+  emitStream?: string;
 }
 
 const GRANULES = { '4K': 4096, '16K': 16384, '64K': 65536 } as const;
@@ -175,6 +177,10 @@ export function registerSimulate(program: Program): void {
       rangeOption('--reports', 0, 10000),
       20,
     )
+    .option(
+      '--emit-stream <file>',
+      "write SMMU 0's command queue as a raw ring dump (FILE) and its registers (FILE.json) for audit --file FILE --regs FILE.json",
+    )
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print one JSON document')
     // Scenarios (src/cli/simulate-scenario.ts): --granule --ril --ats --seed --policy --fault --json (--ops) apply.
@@ -199,13 +205,19 @@ export function registerSimulate(program: Program): void {
             throw new UsageError('--ats-timeouts applies to --scenario driver or pkvm only');
           if (!o.ats) throw new UsageError('--ats-timeouts needs --ats on (no ATS endpoint can time out)');
         }
-        if (o.scenario !== undefined) return runScenarioCommand(o, c);
+        if (o.scenario !== undefined) {
+          if (o.emitStream !== undefined)
+            throw new UsageError('--emit-stream: only the randomized workload writes a stream (drop --scenario)');
+          return runScenarioCommand(o, c);
+        }
+        const recorder = o.emitStream !== undefined ? new StreamRecorder() : null;
         const seed = o.seed ?? Math.floor(Math.random() * 2 ** 32);
         let bar: cliProgress.SingleBar | null = null;
         const cfg = {
           ...simConfigFromOptions(o, seed),
           ...(choice !== null && choice.errata.length > 0 ? { errata: choice.errata } : {}),
           ...(choice?.longRuns === true ? { longRuns: true } : {}),
+          ...(recorder !== null ? { onCommands: recorder.onCommands } : {}),
         };
         if (!o.json && o.progress !== false && process.stderr.isTTY && o.ops >= 20000) {
           bar = new cliProgress.SingleBar(
@@ -225,6 +237,14 @@ export function registerSimulate(program: Program): void {
             : { ...cfg, progressEvery: Math.max(1000, Math.floor(o.ops / 200)), onProgress: (done) => b.update(done) },
         );
         bar?.stop();
+        if (recorder !== null && o.emitStream !== undefined) {
+          recorder.write(o.emitStream, cfg);
+          warn(
+            `simulate: wrote SMMU 0's ${recorder.count} queue entries to ${o.emitStream} and its registers to ${o.emitStream}.json` +
+              (recorder.others > 0 ? ` (${recorder.others} entries of the other SMMUs not written)` : '') +
+              `; audit it with: smmuv3-tlbi audit --file ${o.emitStream} --regs ${o.emitStream}.json`,
+          );
+        }
         if (o.json) {
           printJson({ ...workloadDocument(report) });
         } else {

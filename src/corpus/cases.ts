@@ -51,6 +51,7 @@ export interface CorpusCase {
 const T_FAULTS = 'test/sim-faults.test.ts';
 const T_SEEDS = 'test/corpus-seeds.test.ts';
 const T_CF = 'test/corpus-faults.test.ts';
+const T_AUDIT = 'test/audit-corpus.test.ts';
 
 export const CORPUS: readonly CorpusCase[] = [
   {
@@ -80,7 +81,7 @@ export const CORPUS: readonly CorpusCase[] = [
     status: 'caught',
     fault: 'nested-vmid-missing',
     caughtBy: 'checker: stale nested stage-1 TLB entries (NH_VA with VMID 0 misses entries tagged with the VMID)',
-    tests: [T_FAULTS, T_SEEDS, T_CF],
+    tests: [T_FAULTS, T_SEEDS, T_CF, T_AUDIT],
   },
   {
     id: 'L3',
@@ -108,7 +109,7 @@ export const CORPUS: readonly CorpusCase[] = [
     status: 'caught',
     fault: 'atc-before-tlbi',
     caughtBy: 'checker: the ATC is refilled from a TLB entry not yet invalidated (stale ATC entry)',
-    tests: [T_FAULTS, T_SEEDS],
+    tests: [T_FAULTS, T_SEEDS, T_AUDIT],
   },
   {
     id: 'L5',
@@ -203,7 +204,7 @@ export const CORPUS: readonly CorpusCase[] = [
     status: 'caught',
     fault: 'illegal-range-encoding',
     caughtBy: 'codec / SMMU model: TG≠0 with TTL=SCALE=NUM=0 raises CERROR_ILL; the lost command leaves stale walks',
-    tests: [T_FAULTS, T_SEEDS, T_CF],
+    tests: [T_FAULTS, T_SEEDS, T_CF, T_AUDIT],
   },
   {
     id: 'L12',
@@ -259,7 +260,7 @@ export const CORPUS: readonly CorpusCase[] = [
     status: 'caught',
     fault: 'no-force-sync',
     caughtBy: 'SMMU model with erratum mmu700-2812531: a command past 63 without CMD_SYNC is lost; checker: stale',
-    tests: [T_FAULTS, T_SEEDS, T_CF],
+    tests: [T_FAULTS, T_SEEDS, T_CF, T_AUDIT],
   },
   {
     id: 'L16',
@@ -288,7 +289,7 @@ export const CORPUS: readonly CorpusCase[] = [
     status: 'caught',
     fault: 'no-nested-s1-clear',
     caughtBy: 'checker: combined stage-1+2 entries survive a stage-2 change (TLBI_S2_IPA does not remove them)',
-    tests: [T_FAULTS, T_SEEDS, 'test/smmu-nested-walk.test.ts'],
+    tests: [T_FAULTS, T_SEEDS, 'test/smmu-nested-walk.test.ts', T_AUDIT],
   },
   {
     id: 'L18',
@@ -316,7 +317,7 @@ export const CORPUS: readonly CorpusCase[] = [
     status: 'caught',
     fault: 'nh-under-e2h',
     caughtBy: 'checker: TLBI_NH_* act on the EL1 regime, the EL2-E2H entries stay cached',
-    tests: [T_FAULTS, T_SEEDS, T_CF],
+    tests: [T_FAULTS, T_SEEDS, T_CF, T_AUDIT],
   },
   {
     id: 'L20',
@@ -416,7 +417,7 @@ export const CORPUS: readonly CorpusCase[] = [
     fault: 'scale-beyond-smmu',
     caughtBy:
       'codec / SMMU model: SCALE above 31 without IDR5.DS raises CERROR_ILL; the lost command leaves stale entries',
-    tests: [T_FAULTS, T_SEEDS, T_CF, 'test/smmu-ds-scale.test.ts'],
+    tests: [T_FAULTS, T_SEEDS, T_CF, 'test/smmu-ds-scale.test.ts', T_AUDIT],
   },
   {
     id: 'Q1',

@@ -65,6 +65,11 @@ export interface SimConfig {
   readonly longRuns?: boolean;
   /** Stale reports kept in full (default 20); all are counted. */
   readonly maxReports?: number;
+  /**
+   * Called with every run of entries written to an SMMU's command queue, as written (before the SMMU reads
+   * them; an entry it refused stays in the run): what `simulate --emit-stream` dumps.
+   */
+  readonly onCommands?: (smmu: number, entries: Uint32Array) => void;
   /** Called every `progressEvery` operations (and at the end). */
   readonly onProgress?: (done: number, total: number) => void;
   readonly progressEvery?: number;
@@ -885,6 +890,7 @@ class Simulation {
   private feed(model: SmmuModel, list: EntryList): void {
     const u32 = new Uint32Array(list.length * 4);
     for (let k = 0; k < list.length; k++) u32.set(list[k]!, k * 4);
+    this.c.onCommands?.(model.id, u32);
     let done = 0;
     while (done < list.length) {
       done += model.submit(u32, done, list.length - done);

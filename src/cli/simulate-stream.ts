@@ -1,0 +1,83 @@
+/**
+ * `simulate --emit-stream FILE`: the entries the workload wrote to SMMU 0's command queue, in order, as a raw
+ * little-endian ring dump (FILE) and a registers file (FILE.json, the shape of samples/…/cmdq.json) that
+ * `audit --file FILE --regs FILE.json` reads: the ring holds the whole run from slot 0 (2^LOG2SIZE entries,
+ * the smallest power of two that holds it, at least 2^8), PROD = CONS = the entry count (everything
+ * consumed), ID registers from the simulated SMMU's features, CR2.E2H when the SMMUs run with E2H, and an
+ * IIDR naming an Arm MMU-700 when the SMMUs have its erratum 2812531.
+ */
+import { writeFileSync } from 'node:fs';
+import type { SimConfig } from '../sim/workload.js';
+import { UsageError } from './common.js';
+
+/** SMMU_IDR1.CMDQS is at most 19: a ring holds at most 2^19 entries. */
+const MAX_LOG2SIZE = 19;
+const MIN_LOG2SIZE = 8;
+/** Arm's JEP106 implementer code (0x43B) and the MMU-700's ProductID (0x487) in SMMU_IIDR. */
+export const MMU700_IIDR = (0x487 << 20) | 0x43b;
+
+/** Collects SMMU 0's entries as the workload writes them. */
+export class StreamRecorder {
+  private buf = new Uint32Array(1 << 12);
+  private n = 0;
+  /** Entries written to SMMUs other than 0 (not dumped). */
+  others = 0;
+
+  readonly onCommands = (smmu: number, entries: Uint32Array): void => {
+    if (smmu !== 0) {
+      this.others += entries.length / 4;
+      return;
+    }
+    const need = this.n * 4 + entries.length;
+    if (need > this.buf.length) {
+      let size = this.buf.length;
+      while (size < need) size *= 2;
+      const next = new Uint32Array(size);
+      next.set(this.buf.subarray(0, this.n * 4));
+      this.buf = next;
+    }
+    this.buf.set(entries, this.n * 4);
+    this.n += entries.length / 4;
+  };
+
+  get count(): number {
+    return this.n;
+  }
+
+  /** Write FILE and FILE.json; returns the registers written. UsageError when the run does not fit a ring. */
+  write(file: string, cfg: SimConfig): Record<string, string | number> {
+    const n = this.n;
+    let log2 = MIN_LOG2SIZE;
+    while (2 ** log2 < n) log2++;
+    if (log2 > MAX_LOG2SIZE)
+      throw new UsageError(
+        `--emit-stream: the run wrote ${n} entries, more than a command queue holds (2^${MAX_LOG2SIZE}); use fewer --ops`,
+      );
+    const entries = 2 ** log2;
+    const bytes = new Uint8Array(entries * 16);
+    const view = new DataView(bytes.buffer);
+    for (let k = 0; k < n * 4; k++) view.setUint32(k * 4, this.buf[k]!, true);
+    // PROD = CONS: index n within the ring, wrap bit clear (a full ring of exactly 2^log2 entries wraps once).
+    const ptr = n === entries ? entries : n;
+    const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
+    const e2h = cfg.e2h === true && cfg.stage === '1';
+    const idr0 = (1 << 0) | (1 << 1) | (1 << 9) | (cfg.ats ? 1 << 10 : 0) | (1 << 12) | (1 << 16) | (1 << 18);
+    const regs: Record<string, string | number> = {
+      CMDQ_BASE: hex(log2),
+      CMDQ_PROD: hex(ptr),
+      CMDQ_CONS: hex(ptr),
+      IDR0: hex(idr0),
+      IDR1: hex(MAX_LOG2SIZE << 21),
+      IDR3: hex(cfg.ril ? 1 << 10 : 0),
+      // OAS 48 bits (5); IDR5.DS clear: the simulated SMMUs have no DS.
+      IDR5: hex(5),
+      IIDR: hex(cfg.errata?.includes('mmu700-2812531') === true ? MMU700_IIDR : 0),
+      CR2: hex(e2h ? 1 : 0),
+      log2size: log2,
+      bytes: bytes.length,
+    };
+    writeFileSync(file, bytes);
+    writeFileSync(`${file}.json`, JSON.stringify(regs, null, 1) + '\n');
+    return regs;
+  }
+}
