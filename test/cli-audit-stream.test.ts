@@ -69,6 +69,35 @@ describe('the readable report streamed equals the whole-input report', () => {
     const b = cli(['audit', '--qemu-trace', '-', '--max-batch', '1'], trace);
     expect(b.stdout).toBe(ref);
   });
+  it('a trace with nesting evidence (the first pass parses it) and its twin without (the byte search decides)', () => {
+    const dir = tempDir();
+    const traceOf = (nhVmid: number): string =>
+      [
+        'smmuv3_cmdq_consume prod=3 cons=0 prod.wrap=0 cons.wrap=0',
+        'smmuv3_cmdq_opcode <--- SMMU_CMD_TLBI_S12_VMALL',
+        'smmuv3_cmdq_tlbi_s12_vmid vmid=3',
+        'smmuv3_cmdq_consume prod=3 cons=1 prod.wrap=0 cons.wrap=0',
+        'smmuv3_cmdq_opcode <--- SMMU_CMD_TLBI_NH_ALL',
+        `smmuv3_cmdq_tlbi_nh vmid=${nhVmid}`,
+        'smmuv3_cmdq_consume prod=3 cons=2 prod.wrap=0 cons.wrap=0',
+        'smmuv3_cmdq_opcode <--- SMMU_CMD_SYNC',
+        '',
+      ].join('\n');
+    for (const [nh, nested] of [
+      [3, true],
+      [4, false],
+    ] as const) {
+      const text = traceOf(nh);
+      const f = join(dir, `t${nh}.log`);
+      writeFileSync(f, text);
+      const whole = parseQemuTrace(text);
+      const ref = formatReport(auditStream(whole.stream, { trace: whole.stats }));
+      expect(ref.includes('nested VMIDs: 3 (inferred'), String(nh)).toBe(nested);
+      const r = cli(['audit', '--qemu-trace', f]);
+      expect(r.stdout).toBe(ref);
+      expect(cli(['audit', '--qemu-trace', '-'], text).stdout).toBe(ref);
+    }
+  });
   it('hex words on stdin (read once: the nested VMIDs from the look-ahead) and as arguments', () => {
     const items = [ipa(5, 0x40000000), nhAll(5), sync(), va(1, 0x1000), sync(), va(2, 0x2000)];
     const u = halvesOf(items);
