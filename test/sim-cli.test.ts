@@ -89,3 +89,25 @@ describe('smmuv3-tlbi simulate', () => {
     }
   });
 });
+
+describe('simulate --scenario: options a scenario would ignore are refused, never dropped (issue 13)', () => {
+  it('--stage, --smmus, --e2h, --mode, --reports with --scenario exit 2 naming the option; the plain workload takes them', () => {
+    for (const [flag, value] of [
+      ['--stage', '2'],
+      ['--smmus', '2'],
+      ['--e2h', 'on'],
+      ['--mode', 'generous'],
+      ['--reports', '3'],
+    ] as const) {
+      const r = cli(['simulate', '--scenario', 'driver', '--ops', '20', '--seed', '1', flag, value]);
+      expect(r.code, flag).toBe(2);
+      expect(r.stderr.trim().split('\n'), flag).toHaveLength(1);
+      expect(r.stderr, flag).toContain(`${flag}: the driver scenario does not take it`);
+    }
+    // The options the scenario does use, and the same refused flags on the plain workload: accepted.
+    expect(cli(['simulate', '--scenario', 'driver', '--ops', '20', '--seed', '1', '--granule', '16K']).code).toBe(0);
+    expect(
+      cli(['simulate', '--ops', '20', '--seed', '1', '--stage', '2', '--smmus', '2', '--mode', 'generous']).code,
+    ).toBe(0);
+  });
+});

@@ -257,3 +257,97 @@ describe('plan: invalid requests exit 2 naming the field', () => {
     expect(r.stderr).toMatch(/iova/);
   });
 });
+
+describe('plan: the target in the words kernel developers use (issue 13)', () => {
+  const range = ['--iova', '0x10000000', '--size', '0x21000', '--json'];
+  const doc = (r: { code: number; stdout: string; stderr: string }): unknown => {
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout);
+  };
+  const fromJson = async (inv: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<unknown> =>
+    doc(
+      await run(['--json'], {
+        smmus: [{ id: 0, ril: true }],
+        invs: [{ smmu: 0, pgsize: 4096, ...inv }],
+        iova: '0x10000000',
+        size: '0x21000',
+        granule: 4096,
+        leaf: true,
+        ...extra,
+      }),
+    );
+
+  it('--asid N is --type S1_ASID --id N (the same document as the JSON request)', async () => {
+    const asid = doc(await run(['--asid', '5', ...range]));
+    expect(asid).toEqual(doc(await run(['--type', 'S1_ASID', '--id', '5', ...range])));
+    expect(asid).toEqual(await fromJson({ type: 'S1_ASID', id: 5 }));
+  });
+
+  it('--vmid N alone is --type S2_VMID --id N: stage-2 commands for VMID N', async () => {
+    const vmid = doc(await run(['--vmid', '3', ...range])) as {
+      commands: { name: string; fields: { vmid: number } }[];
+    };
+    expect(vmid).toEqual(doc(await run(['--type', 'S2_VMID', '--id', '3', ...range])));
+    expect(vmid).toEqual(await fromJson({ type: 'S2_VMID', id: 3 }));
+    expect(vmid.commands.filter((c) => c.name !== 'CMD_SYNC').every((c) => c.fields.vmid === 3)).toBe(true);
+  });
+
+  it('--asid A --vmid V is a stage 1 under the nesting parent V (S1_ASID_NESTED): its commands carry V', async () => {
+    const nested = doc(await run(['--asid', '5', '--vmid', '3', ...range])) as {
+      commands: { name: string; fields: { asid: number; vmid: number } }[];
+    };
+    expect(nested).toEqual(await fromJson({ type: 'S1_ASID_NESTED', id: 5, vmid: 3 }));
+    const tlbis = nested.commands.filter((c) => c.name === 'TLBI_NH_VA');
+    expect(tlbis.length).toBeGreaterThan(0);
+    expect(tlbis.every((c) => c.fields.asid === 5 && c.fields.vmid === 3)).toBe(true);
+    // The older form (--id with --vmid) keeps its meaning.
+    expect(nested).toEqual(doc(await run(['--id', '5', '--vmid', '3', ...range])));
+  });
+
+  it('--sid N[:SSID] is --ats N[:SSID]', async () => {
+    const sid = doc(await run(['--asid', '5', '--sid', '16:2', '--sid', '17', ...range]));
+    expect(sid).toEqual(doc(await run(['--asid', '5', '--ats', '16:2', '--ats', '17', ...range])));
+    const json = await run(['--json'], {
+      smmus: [{ id: 0, ril: true }],
+      invs: [
+        { smmu: 0, type: 'S1_ASID', id: 5, pgsize: 4096 },
+        { smmu: 0, type: 'ATS', id: 16, ssid: 2 },
+        { smmu: 0, type: 'ATS', id: 17, ssid: 0 },
+      ],
+      iova: '0x10000000',
+      size: '0x21000',
+      granule: 4096,
+      leaf: true,
+    });
+    expect(sid).toEqual(doc(json));
+    const bad = await run(['--asid', '5', '--sid', '16:', ...range]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--sid/);
+  });
+
+  it('--asid/--vmid with --type or --id is a usage error naming the option; each alone is fine', async () => {
+    for (const [extra, name] of [
+      [['--asid', '5', '--type', 'S2_VMID'], '--type'],
+      [['--asid', '5', '--id', '5'], '--id'],
+    ] as const) {
+      const r = await run([...extra, ...range]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`drop ${name}`);
+    }
+    expect((await run(['--type', 'S2_VMID', ...range])).code).toBe(0);
+  });
+
+  it('--leaf-size is the leaf size (Linux granule); --granule stays as its old spelling, noted in --help', async () => {
+    const args = ['--iova', '0x40000000', '--size', '2M', '--asid', '1', '--json'];
+    const leaf = doc(await run([...args, '--leaf-size', '2M'])) as { request: { granule: number } };
+    expect(leaf.request.granule).toBe(2 * 1024 * 1024); // the JSON field keeps its name
+    expect(leaf).toEqual(doc(await run([...args, '--granule', '2M'])));
+    const both = await run([...args, '--granule', '4K', '--leaf-size', '2M']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--granule is the old spelling of --leaf-size/);
+    const help = await run(['--help']);
+    expect(help.stdout).toMatch(/--leaf-size <bytes>/);
+    expect(help.stdout).toMatch(/--granule <bytes> +old spelling of --leaf-size/);
+    expect(help.stdout).toMatch(/--vmid <n>[\s\S]*older form/);
+  });
+});

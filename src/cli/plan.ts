@@ -41,13 +41,16 @@ interface PlanOpts {
   start?: number;
   size?: number;
   last?: number;
+  leafSize?: number;
   granule?: number;
   leaf: boolean;
   leafLevels?: string;
   tableLevels?: string;
-  type: string;
-  id: number;
-  vmid: number;
+  type?: string;
+  id?: number;
+  asid?: number;
+  vmid?: number;
+  sid: string[];
   ssid?: number;
   pgsize: number;
   smmu: number;
@@ -58,7 +61,7 @@ interface PlanOpts {
   ds?: boolean;
 }
 
-const FLAG_KEYS = ['iova', 'start', 'size', 'last', 'granule', 'leafLevels', 'tableLevels'] as const;
+const FLAG_KEYS = ['iova', 'start', 'size', 'last', 'leafSize', 'granule', 'leafLevels', 'tableLevels'] as const;
 
 function levelList(text: string, flag: string): number[] {
   const t = text.trim();
@@ -69,10 +72,10 @@ function levelList(text: string, flag: string): number[] {
   });
 }
 
-/** Parse `--ats SID[:SSID]`. */
-function atsTarget(text: string, smmu: number): Record<string, unknown> {
+/** Parse `--ats SID[:SSID]` (or its other spelling `--sid`). */
+function atsTarget(text: string, smmu: number, flag = '--ats'): Record<string, unknown> {
   const m = /^([^:]+)(?::(.+))?$/.exec(text.trim());
-  if (!m) throw new InputError('--ats', `${JSON.stringify(text)} is not SID or SID:SSID`);
+  if (!m) throw new InputError(flag, `${JSON.stringify(text)} is not SID or SID:SSID`);
   return { smmu, type: 'ATS', id: m[1], ssid: m[2] ?? 0 };
 }
 
@@ -85,15 +88,15 @@ export function requestFromFlags(o: PlanOpts): Record<string, unknown> {
   if (o.size !== undefined && o.last !== undefined) throw new UsageError('give --size or --last, not both');
   const tlbiLevels = o.leafLevels !== undefined || o.tableLevels !== undefined;
   const policy = o.policy ?? (tlbiLevels ? 'tlbi' : 'linux');
-  // --vmid V (V ≠ 0) on a stage-1 target: a stage 1 under a nesting parent, the S1_ASID_NESTED type.
-  const type = o.type === 'S1_ASID' && o.vmid !== 0 ? 'S1_ASID_NESTED' : o.type;
-  const target: Record<string, unknown> = { smmu: o.smmu, type, id: o.id, vmid: o.vmid, pgsize: o.pgsize };
+  const target: Record<string, unknown> = { smmu: o.smmu, ...targetOf(o), pgsize: o.pgsize };
   if (o.ssid !== undefined) target.ssid = o.ssid;
-  const invs = [target, ...o.ats.map((a) => atsTarget(a, o.smmu))];
+  const invs = [target, ...o.ats.map((a) => atsTarget(a, o.smmu)), ...o.sid.map((a) => atsTarget(a, o.smmu, '--sid'))];
   const smmus = [
     { id: o.smmu, ril: o.ril, e2h: o.e2h ?? false, forceSync: o.forceSync ?? false, ...(o.ds ? { ds: true } : {}) },
   ];
-  const granule = o.granule ?? o.pgsize;
+  if (o.leafSize !== undefined && o.granule !== undefined && o.leafSize !== o.granule)
+    throw new UsageError('--granule is the old spelling of --leaf-size: give one of them');
+  const granule = o.leafSize ?? o.granule ?? o.pgsize;
   if (policy === 'linux') {
     if (tlbiLevels) throw new InputError('--leaf-levels', 'only with --policy tlbi');
     const size = o.size ?? (o.last! < start ? -1 : o.last! - start + 1);
@@ -110,7 +113,7 @@ export function requestFromFlags(o: PlanOpts): Record<string, unknown> {
     const g = Math.round(Math.log2(o.pgsize));
     const lvl = [3, 2, 1].find((l) => 2 ** levelShift(g, l) === granule);
     if (lvl === undefined || !PAGE_SIZES.includes(o.pgsize) || !leafSizes(o.pgsize).includes(granule))
-      throw new InputError('granule', `${granule} is not a page or block size of pgsize ${o.pgsize}`);
+      throw new InputError('--leaf-size', `${granule} is not a page or block size of pgsize ${o.pgsize}`);
     leafLevels = [lvl];
   }
   const tableLevels =
@@ -120,6 +123,33 @@ export function requestFromFlags(o: PlanOpts): Record<string, unknown> {
         ? []
         : [Math.max(0, (leafLevels[0] ?? 3) - 1)];
   return { smmus, invs, policy, tlbi: { start, last, leafLevels, tableLevels, granule: o.pgsize } };
+}
+
+/**
+ * The target the flags name, in the words kernel developers use or the engine's: `--asid N` is a stage-1 ASID
+ * (S1_ASID), `--vmid N` alone a stage-2 VMID (S2_VMID), `--asid A --vmid V` a stage 1 under the nesting parent
+ * VMID V (S1_ASID_NESTED: a guest's stage 1, the only form whose commands carry V); or `--type T --id N`, where
+ * `--vmid V` keeps its older meaning: the nesting parent of a stage-1 type (S1_ASID with V ≠ 0 becomes
+ * S1_ASID_NESTED).
+ */
+export function targetOf(o: Pick<PlanOpts, 'type' | 'id' | 'asid' | 'vmid'>): {
+  type: string;
+  id: number;
+  vmid: number;
+} {
+  if (o.asid !== undefined || (o.type === undefined && o.id === undefined && o.vmid !== undefined)) {
+    if (o.type !== undefined)
+      throw new UsageError('--asid/--vmid name the target: drop --type (or use --type with --id)');
+    if (o.id !== undefined) throw new UsageError('--asid/--vmid name the target: drop --id (or use --type with --id)');
+    if (o.asid === undefined) return { type: 'S2_VMID', id: o.vmid!, vmid: 0 };
+    return o.vmid === undefined
+      ? { type: 'S1_ASID', id: o.asid, vmid: 0 }
+      : { type: 'S1_ASID_NESTED', id: o.asid, vmid: o.vmid };
+  }
+  const type = o.type ?? 'S1_ASID';
+  const vmid = o.vmid ?? 0;
+  // --vmid V (V ≠ 0) on a stage-1 target: a stage 1 under a nesting parent, the S1_ASID_NESTED type.
+  return { type: type === 'S1_ASID' && vmid !== 0 ? 'S1_ASID_NESTED' : type, id: o.id ?? 0, vmid };
 }
 
 function runRequest(req: PlanRequest): { commands: PlannedEntryJson[]; stats: PlanStats } {
@@ -225,21 +255,38 @@ export function registerPlan(program: Program): void {
     .option('--size <bytes>', 'bytes (linux: 0 = everything)', uintOption('size'))
     .option('--last <addr>', 'last byte (inclusive), instead of --size', uintOption('last'))
     .option(
+      '--leaf-size <bytes>',
+      "size of the leaves the request changed (a page or a block: 4K, 2M, …; Linux's request granule; default: pgsize). " +
+        'The translation granule is --pgsize',
+      uintOption('--leaf-size'),
+    )
+    .option(
       '--granule <bytes>',
-      'leaf size invalidated (linux), e.g. 4K or 2M (default: pgsize)',
-      uintOption('granule'),
+      'old spelling of --leaf-size (kept as an alias; JSON keeps "granule")',
+      uintOption('--granule'),
     )
     .option('--no-leaf', 'linux: a non-leaf (walk-cache) invalidation; tlbi: a table descriptor was cleared too')
     .option('--leaf-levels <list>', 'tlbi: levels (0-3) whose leaf descriptors were cleared, e.g. "3" or "2,3"')
     .option('--table-levels <list>', 'tlbi: levels (0-2) of cleared table descriptors, e.g. "2"')
-    .option('--type <type>', `target type: ${INV_TYPES.join(', ')}`, 'S1_ASID')
-    .option('--id <n>', 'ASID, VMID or StreamID of the target', uintOption('id'), 0)
+    .option(
+      '--asid <n>',
+      'the target is stage-1 ASID n (S1_ASID; with --vmid V: S1_ASID_NESTED under VMID V)',
+      uintOption('--asid'),
+    )
     .option(
       '--vmid <n>',
-      'VMID of a stage-1 target under a nesting parent (a nonzero VMID makes S1_ASID S1_ASID_NESTED)',
-      uintOption('vmid'),
-      0,
+      'alone: the target is stage-2 VMID n (S2_VMID); with --asid: the nesting parent of that stage 1. ' +
+        'With --type (the older form) it is the nesting parent of a stage-1 type: a nonzero VMID makes S1_ASID S1_ASID_NESTED',
+      uintOption('--vmid'),
     )
+    .option(
+      '--sid <sid[:ssid]>',
+      'same as --ats: also invalidate this device ATC (repeatable)',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .option('--type <type>', `target type (instead of --asid/--vmid): ${INV_TYPES.join(', ')} (default S1_ASID)`)
+    .option('--id <n>', 'ASID, VMID or StreamID of the --type target (default 0)', uintOption('--id'))
     .option('--ssid <n>', 'SubstreamID of an ATS target', uintOption('ssid'))
     .option('--pgsize <bytes>', 'smallest page size of the domain: 4K, 16K or 64K', uintOption('pgsize'), 4096)
     .option('--smmu <n>', 'SMMU id', uintOption('smmu', U32), 0)
@@ -274,7 +321,10 @@ export function registerPlan(program: Program): void {
   withExamples(
     cmd,
     'smmuv3-tlbi plan --iova 0x10000000 --size 0x21000 --id 5 --ats 16',
-    'smmuv3-tlbi plan --start 0x8000_0000 --size 2M --granule 2M --policy tlbi --no-ril',
+    'smmuv3-tlbi plan --asid 5 --iova 0x10000000 --size 0x21000 --sid 16:3',
+    'smmuv3-tlbi plan --asid 2 --vmid 7 --iova 0x40000000 --size 2M --leaf-size 2M',
+    'smmuv3-tlbi plan --vmid 3 --iova 0x80000000 --size 64K',
+    'smmuv3-tlbi plan --start 0x8000_0000 --size 2M --leaf-size 2M --policy tlbi --no-ril',
     'smmuv3-tlbi plan --start 0x200000 --last 0x3fffff --leaf-levels 3 --table-levels 2 --json',
     'echo \'{"smmus":[{"id":0,"ril":true}],"invs":[{"smmu":0,"type":"S1_ASID","id":5}],"iova":"0x10000000","size":"0x21000","granule":4096,"leaf":true}\' | smmuv3-tlbi plan --json',
   );

@@ -15,7 +15,7 @@ import {
   runScenario,
   type ScenarioName,
 } from '../sim/scenarios/index.js';
-import { EXIT_CHECK_FAILED, EXIT_OK, out, printJson, warn } from './common.js';
+import { EXIT_CHECK_FAILED, EXIT_OK, UsageError, out, printJson, warn } from './common.js';
 import { scenarioDocument } from './simulate-json.js';
 
 export interface ScenarioCliOptions {
@@ -45,12 +45,30 @@ export function scenarioOption(value: string): ScenarioName {
 /** Help text for --scenario. */
 export const SCENARIO_OPTION_HELP =
   `run a built-in end-to-end scenario (default ${DEFAULT_SCENARIO}): ` +
-  SCENARIO_NAMES.map((n) => `${n} — ${SCENARIO_HELP[n]}`).join('; ');
+  SCENARIO_NAMES.map((n) => `${n} — ${SCENARIO_HELP[n]}`).join('; ') +
+  '. A scenario sets its own stages, SMMUs and model: --stage, --smmus, --e2h, --mode and --reports are refused with it';
+
+/** Options of the plain workload that a scenario does not take (it builds its own SMMUs and domains). */
+const NOT_FOR_SCENARIOS: readonly (readonly [string, string])[] = [
+  ['stage', 'its domains have their own stages'],
+  ['smmus', 'it builds its own SMMUs'],
+  ['e2h', 'its SMMUs are set up by the scenario'],
+  ['mode', 'it runs the adversarial model'],
+  ['reports', 'its report lists every failure'],
+];
+
+/** Refuse (exit 2, naming the option) an option given on the command line that the scenario would ignore. */
+export function refuseIgnoredOptions(name: string, cmd: Command): void {
+  for (const [key, why] of NOT_FOR_SCENARIOS)
+    if (cmd.getOptionValueSource(key) === 'cli')
+      throw new UsageError(`--${key}: the ${name} scenario does not take it (${why}); drop --${key} or --scenario`);
+}
 
 /** Run the scenario the options name; `cmd` tells whether --ops was given on the command line. */
 export function runScenarioCommand(o: ScenarioCliOptions, cmd: Command): number {
   const name: ScenarioName =
     o.scenario === true || o.scenario === undefined ? DEFAULT_SCENARIO : scenarioOption(o.scenario);
+  refuseIgnoredOptions(name, cmd);
   const seed = o.seed ?? Math.floor(Math.random() * 2 ** 32);
   const ops = cmd.getOptionValueSource('ops') === 'cli' ? o.ops : undefined;
   const report = runScenario(name, {
