@@ -27,7 +27,15 @@
  */
 import { OPCODE_NAME, Opcode } from '../cmdq/index.js';
 import { AuditInputError } from './errors.js';
-import { consumeError, eventAnywhere, field, fieldText, kv, opcodeFallback, opcodeName } from './trace-scan.js';
+import {
+  consumeError,
+  eventAnywhere,
+  field,
+  fieldText,
+  fieldToken,
+  opcodeFallback,
+  opcodeName,
+} from './trace-scan.js';
 import { AuditStream, EntryFlag, type EntrySink } from './stream.js';
 
 export type TraceLineFormat = 'log' | 'log-timestamp' | 'simple' | 'other-prefix';
@@ -92,6 +100,63 @@ export const TRACE_PATTERNS: readonly RegExp[] = [TS_PREFIX, SIMPLE_HEAD];
 function tag(v: number | undefined): number {
   if (v === undefined || v < 0 || v >= 2 ** 31) return -1;
   return v;
+}
+
+/**
+ * A traced operand's text as a number, or why it is refused: `-`? then `0x` and hex digits, or decimal
+ * digits, ending at white space, `,`, `)` or the end. A 64-bit hex value above 2^53 must be 4 KiB aligned
+ * (then it is held exactly, as addresses are). No regular expression: one pass over the token.
+ */
+export function operandValue(text: string, next: number): number | string {
+  if (!Number.isNaN(next) && next !== 32 && next !== 44 && next !== 41 && next !== 9 && next !== 13)
+    return 'is not a whole number';
+  let k = 0;
+  const neg = text.charCodeAt(0) === 45;
+  if (neg) k = 1;
+  const hex = text.charCodeAt(k) === 48 && (text.charCodeAt(k + 1) | 0x20) === 120;
+  if (hex) k += 2;
+  while (text.charCodeAt(k) === 48 && k < text.length - 1) k++; // leading zeros
+  const digits = text.slice(k);
+  if (digits.length === 0) return 'is not a number';
+  for (let i = 0; i < digits.length; i++) {
+    const c = digits.charCodeAt(i);
+    const dec = c >= 48 && c <= 57;
+    const hexLetter = (c | 0x20) >= 97 && (c | 0x20) <= 102;
+    if (!(dec || (hex && hexLetter))) return hex ? 'is not a number' : 'is not a whole decimal or 0x hex number';
+  }
+  let v: number;
+  if (hex) {
+    if (digits.length > 16) return 'does not fit in 64 bits';
+    if (digits.length <= 13) v = parseInt(digits, 16);
+    else {
+      const hi = parseInt(digits.slice(0, -8), 16);
+      const lo = parseInt(digits.slice(-8), 16);
+      if (hi >= 2 ** 21 && lo % 4096 !== 0) return 'is above 2^53 and not 4 KiB aligned, so it cannot be held exactly';
+      v = hi * 4294967296 + lo;
+    }
+  } else {
+    if (digits.length > 16) return 'is above 2^53';
+    v = parseInt(digits, 10);
+    if (!Number.isSafeInteger(v)) return 'is above 2^53';
+  }
+  return neg ? -v : v;
+}
+
+/** A range command's page count (NUM+1) × 2^SCALE can be written with NUM < 32 and SCALE < 32. */
+function encodablePages(pages: number): boolean {
+  if (!Number.isSafeInteger(pages) || pages < 1) return false;
+  let odd = pages;
+  let scale = 0;
+  while (odd % 2 === 0) {
+    odd /= 2;
+    scale++;
+  }
+  // canonicalNumScale moves powers of two from SCALE into NUM+1 while SCALE > 31.
+  while (scale > 31 && odd * 2 <= 32) {
+    odd *= 2;
+    scale--;
+  }
+  return odd <= 32 && scale <= 31;
 }
 
 /** The command being rebuilt from the lines that follow its opcode event. */
@@ -169,6 +234,34 @@ export class QemuTraceParser {
 
   constructor(private readonly sink: EntrySink) {}
 
+  /** A usage error for a traced operand, naming the line and the operand as written. */
+  private badOperand(key: string, text: string, next: number, why: string): never {
+    const shown = Number.isNaN(next) || next === 32 ? text : `${text}${String.fromCharCode(next)}…`;
+    throw new AuditInputError(`line ${this.lineNo}`, `${key}=${shown} ${why}`);
+  }
+
+  /** Operand `key` of the payload within [min, max] (`range` says it in words), or undefined if absent. */
+  private operand(payload: string, key: string, min: number, max: number, range: string): number | undefined {
+    const tok = fieldToken(payload, key);
+    if (tok === undefined) return undefined;
+    const v = operandValue(tok.text, tok.next);
+    if (typeof v === 'string') return this.badOperand(key, tok.text, tok.next, v);
+    if (v < min || v > max) return this.badOperand(key, tok.text, tok.next, `is out of range (${range})`);
+    return v;
+  }
+
+  /** An ASID or VMID: 16 bits, or QEMU's wildcard -1 (4294967295 when printed unsigned). -1 when absent. */
+  private tagOperand(payload: string, key: string): number | undefined {
+    const v = this.operand(payload, key, -1, 4294967295, `a 16-bit ${key.toUpperCase()}, or -1 for any`);
+    if (v === undefined) return undefined;
+    if (v === 4294967295) return -1;
+    if (v > 0xffff) {
+      const tok = fieldToken(payload, key)!;
+      return this.badOperand(key, tok.text, tok.next, `is out of range (a 16-bit ${key.toUpperCase()}, or -1 for any)`);
+    }
+    return v;
+  }
+
   private finish(): void {
     if (this.cur === null) return;
     emit(this.sink, this.stats, this.cur);
@@ -236,7 +329,7 @@ export class QemuTraceParser {
     switch (name) {
       case 'smmuv3_cmdq_consume': {
         this.finish();
-        this.consSlot = field(payload, 'cons') ?? -1;
+        this.consSlot = this.operand(payload, 'cons', 0, 2 ** 20 - 1, 'a queue index below 2^20') ?? -1;
         break;
       }
       case 'smmuv3_cmdq_opcode': {
@@ -258,16 +351,28 @@ export class QemuTraceParser {
       case 'smmuv3_cmdq_tlbi_nh_vaa': {
         if (this.cur === null) break;
         const c: Pending = this.cur;
-        const addr = field(payload, 'addr') ?? 0;
-        const tg = field(payload, 'tg') ?? 0;
-        const pages = field(payload, 'num_pages') ?? 1;
+        // Every operand is range-checked: a value the command cannot hold is refused, never masked into
+        // other fields (num_pages=0 once became NUM = -1, "SCALE bit 25 is RES0", a finding the tool made up).
+        const addr = this.operand(payload, 'addr', 0, 2 ** 64 - 1, '0 to 2^64 - 1') ?? 0;
+        const tg = this.operand(payload, 'tg', 0, 3, '0 to 3') ?? 0;
+        const pages =
+          this.operand(payload, 'num_pages', 1, 2 ** 36, '1 to 2^36, (NUM+1) × 2^SCALE with NUM and SCALE below 32') ??
+          1;
+        if (!encodablePages(pages)) {
+          const tok = fieldToken(payload, 'num_pages')!;
+          this.badOperand('num_pages', tok.text, tok.next, 'is not (NUM+1) × 2^SCALE with NUM and SCALE below 32');
+        }
+        const ttl = this.operand(payload, 'ttl', 0, 3, '0 to 3') ?? 0;
+        const leaf = this.operand(payload, 'leaf', 0, 1, '0 or 1') ?? 0;
+        const asid = tag(this.tagOperand(payload, 'asid'));
+        const vmid = tag(this.tagOperand(payload, 'vmid'));
         if (c.rangeEvents === 0) {
           c.addr = addr;
           c.tg = tg;
-          c.ttl = field(payload, 'ttl') ?? 0;
-          c.leaf = field(payload, 'leaf') ?? 0;
-          c.asid = tag(field(payload, 'asid'));
-          c.vmid = tag(field(payload, 'vmid'));
+          c.ttl = ttl;
+          c.leaf = leaf;
+          c.asid = asid;
+          c.vmid = vmid;
         } else if (addr !== c.nextAddr) c.discontiguous = true;
         const granule = 2 ** (tg === 0 ? 12 : 10 + 2 * tg);
         c.pages += pages;
@@ -288,9 +393,10 @@ export class QemuTraceParser {
       case 'smmu_iotlb_inv_asid':
       case 'smmu_iotlb_inv_asid_vmid': {
         if (this.cur === null) break;
-        const v = kv(payload);
-        if (v.has('asid')) this.cur.asid = tag(v.get('asid'));
-        if (v.has('vmid')) this.cur.vmid = tag(v.get('vmid'));
+        const asid = this.tagOperand(payload, 'asid');
+        const vmid = this.tagOperand(payload, 'vmid');
+        if (asid !== undefined) this.cur.asid = tag(asid);
+        if (vmid !== undefined) this.cur.vmid = tag(vmid);
         break;
       }
       case 'smmuv3_cmdq_tlbi_nh':
@@ -298,23 +404,25 @@ export class QemuTraceParser {
       case 'smmu_iotlb_inv_vmid':
       case 'smmu_iotlb_inv_vmid_s1': {
         if (this.cur === null) break;
-        const v = kv(payload);
-        if (v.has('vmid')) this.cur.vmid = tag(v.get('vmid'));
+        const vmid = this.tagOperand(payload, 'vmid');
+        if (vmid !== undefined) this.cur.vmid = tag(vmid);
         break;
       }
       case 'smmuv3_cmdq_cfgi_ste':
       case 'smmuv3_cmdq_cfgi_cd': {
         if (this.cur === null) break;
-        const v = kv(payload);
-        const sid = v.get('streamid') ?? v.get('sid');
+        const sid =
+          this.operand(payload, 'streamid', 0, 4294967295, 'a 32-bit StreamID') ??
+          this.operand(payload, 'sid', 0, 4294967295, 'a 32-bit StreamID');
         if (sid !== undefined) this.cur.sid = sid;
         break;
       }
       case 'smmuv3_cmdq_cfgi_ste_range': {
         if (this.cur === null) break;
-        const v = kv(payload);
-        const start = v.get('start');
-        const endSid = v.get('end');
+        const start = this.operand(payload, 'start', 0, 4294967295, 'a 32-bit StreamID');
+        const endSid = this.operand(payload, 'end', 0, 4294967295, 'a 32-bit StreamID');
+        if (start !== undefined && endSid !== undefined && endSid < start)
+          throw new AuditInputError(`line ${this.lineNo}`, `end=${endSid} is below start=${start}`);
         if (start !== undefined && endSid !== undefined) {
           this.cur.sid = start;
           const span = endSid - start + 1;
@@ -330,8 +438,7 @@ export class QemuTraceParser {
       }
       case 'smmuv3_unhandled_cmd': {
         if (this.cur === null) break;
-        const v = kv(payload);
-        const t = v.get('type');
+        const t = this.operand(payload, 'type', 0, 255, 'an 8-bit opcode');
         if (t !== undefined) this.cur.unhandledType = t;
         break;
       }
@@ -422,7 +529,10 @@ function emit(sink: EntrySink, stats: TraceStats, c: Pending): void {
       stats.rangeWithoutEvent++;
     } else {
       if (c.discontiguous) flags |= EntryFlag.Partial;
-      if (c.tg !== 0) {
+      if (c.tg !== 0 && !encodablePages(c.pages)) {
+        // The range events of one command add up to a count no NUM/SCALE holds: operands unknown.
+        flags |= EntryFlag.Partial;
+      } else if (c.tg !== 0) {
         const ns = canonicalNumScale(c.pages);
         if (ns.ambiguous) {
           flags |= EntryFlag.NumScaleInferred;

@@ -140,6 +140,14 @@ export function field(payload: string, key: string): number | undefined {
 
 /** The number text after `key` followed by `=` or `:` (as `field` reads it), or undefined. */
 export function fieldText(payload: string, key: string): string | undefined {
+  return fieldToken(payload, key)?.text;
+}
+
+/**
+ * As fieldText, with the character that follows the number (NaN at the end of the payload), so that a
+ * caller can refuse `1.5`, `12g` or `1e400` instead of reading the digits before the first odd character.
+ */
+export function fieldToken(payload: string, key: string): { text: string; next: number } | undefined {
   let p = payload.indexOf(key);
   while (p > 0) {
     const c = payload.charCodeAt(p - 1);
@@ -161,7 +169,7 @@ export function fieldText(payload: string, key: string): string | undefined {
     else break;
   }
   if (e === q) return undefined;
-  return payload.slice(q, e);
+  return { text: payload.slice(q, e), next: payload.charCodeAt(e) };
 }
 
 /**
