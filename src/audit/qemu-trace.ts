@@ -27,15 +27,7 @@
  */
 import { OPCODE_NAME, Opcode } from '../cmdq/index.js';
 import { AuditInputError } from './errors.js';
-import {
-  consumeError,
-  eventAnywhere,
-  field,
-  fieldText,
-  fieldToken,
-  opcodeFallback,
-  opcodeName,
-} from './trace-scan.js';
+import { consumeError, eventAnywhere, field, fieldText, fieldToken, opcodeFallback, opcodeName } from './trace-scan.js';
 import { AuditStream, EntryFlag, type EntrySink } from './stream.js';
 
 export type TraceLineFormat = 'log' | 'log-timestamp' | 'simple' | 'other-prefix';
