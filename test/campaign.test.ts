@@ -341,6 +341,25 @@ describe('counterexamples', () => {
       }
   });
 
+  it('a failing scenario case is shrunk by length: the fewest main-loop operations that still fail', () => {
+    const config = expandMatrix({
+      scenario: ['driver'],
+      granule: ['4K'],
+      ril: ['on'],
+      ats: ['on'],
+      policy: ['linux'],
+    })[0]!;
+    const spec = { index: 0, seed: 2, config, ops: 200, fault: 'no-atc-on-detach' as FaultName };
+    const bad = runCase(spec);
+    expect(bad.ok).toBe(false);
+    const n = bad.scenarioOps!;
+    expect(n).toBeGreaterThan(0);
+    expect(n).toBeLessThanOrEqual(200);
+    expect(bad.reproduce).toContain(`--ops ${n}`);
+    expect(runCase({ ...spec, ops: n, shrink: false }).ok).toBe(false);
+    expect(runCase({ ...spec, ops: n, fault: null }).ok).toBe(true);
+  });
+
   it('a campaign case carries its shrunk replay; a clean case none', () => {
     const config = expandMatrix({
       scenario: ['workload'],

@@ -5,6 +5,9 @@
  * worker threads, tests call it directly.
  */
 import { failures, runScenarioOnce, type ScenarioName } from '../sim/scenarios/index.js';
+import { DRIVER_DEFAULT_OPS } from '../sim/scenarios/driver.js';
+import { NESTED_DEFAULT_OPS } from '../sim/scenarios/nested.js';
+import { PKVM_DEFAULT_OPS } from '../sim/scenarios/pkvm.js';
 import type { FaultName } from '../sim/faults.js';
 import { runSimulation, type SimConfig, type SimOp } from '../sim/workload.js';
 import type { ModelMode, SmmuErratum } from '../smmu/model.js';
@@ -76,6 +79,12 @@ export interface CaseResult {
   /** A command line that reproduces the case. */
   readonly reproduce: string;
   readonly counterexample?: Counterexample | null;
+  /**
+   * Scenario cases that failed: the fewest main-loop operations found (doubling, then bisection) with which
+   * the same seed still fails; `reproduce` uses it. A scenario's operations are not recorded one by one (its
+   * consumers draw them), so it is shrunk by length only.
+   */
+  readonly scenarioOps?: number;
   /** Wall-clock milliseconds of the run (and of the shrinking); not part of the deterministic result. */
   readonly time: { readonly runMs: number; readonly shrinkMs: number };
 }
@@ -151,6 +160,41 @@ function scenarioCommand(spec: CaseSpec): string {
   ].join(' ');
 }
 
+function scenarioFails(spec: CaseSpec, ops: number): boolean {
+  const run = runScenarioOnce(spec.config.scenario as ScenarioName, {
+    granule: spec.config.granule,
+    ril: spec.config.ril,
+    ats: spec.config.ats,
+    seed: spec.seed,
+    policy: spec.config.policy,
+    fault: spec.fault,
+    planStatistics: false,
+    ops,
+  });
+  return failures(run) > 0;
+}
+
+/** The fewest main-loop operations found that still fail (null when none up to the case's own count fails). */
+function shrinkScenarioOps(spec: CaseSpec): number | null {
+  const defaults = { driver: DRIVER_DEFAULT_OPS, pkvm: PKVM_DEFAULT_OPS, nested: NESTED_DEFAULT_OPS } as const;
+  const cap = spec.ops ?? defaults[spec.config.scenario as ScenarioName];
+  let hi = 1;
+  while (hi < cap && !scenarioFails(spec, hi)) hi *= 2;
+  if (hi >= cap) {
+    hi = cap;
+    if (!scenarioFails(spec, hi)) return null;
+  }
+  // hi fails; bisect (lo does not fail, or is 0).
+  let lo = Math.floor(hi / 2);
+  if (lo > 0 && scenarioFails(spec, lo)) return lo;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (scenarioFails(spec, mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
 export function runCase(spec: CaseSpec, now: () => number = Date.now): CaseResult {
   const name = configName(spec.config);
   const t0 = now();
@@ -166,6 +210,9 @@ export function runCase(spec: CaseSpec, now: () => number = Date.now): CaseResul
       ...(spec.ops !== null ? { ops: spec.ops } : {}),
     });
     const total = failures(run);
+    const t1 = now();
+    const shrunkOps = total > 0 && spec.shrink !== false ? shrinkScenarioOps(spec) : null;
+    const shrinkMs = now() - t1;
     let first: string | null = null;
     const s = run.staleReports[0];
     if (s !== undefined)
@@ -184,8 +231,9 @@ export function runCase(spec: CaseSpec, now: () => number = Date.now): CaseResul
       violations: total - run.stale,
       ok: total === 0,
       first,
-      reproduce: scenarioCommand(spec),
-      time: { runMs: now() - t0, shrinkMs: 0 },
+      reproduce: scenarioCommand(shrunkOps !== null ? { ...spec, ops: shrunkOps } : spec),
+      ...(shrunkOps !== null ? { scenarioOps: shrunkOps } : {}),
+      time: { runMs: t1 - t0, shrinkMs },
     };
   }
   const cfg = workloadConfig(spec);
