@@ -86,20 +86,22 @@ export interface ReplanOptions {
   readonly nestedVmids: readonly number[];
   /** Page size assumed for a lone TG=0 command (default 4096). */
   readonly pageSize?: number;
+  /**
+   * The SMMU has IDR5.DS (from the registers, --idr5 or the capture): the engine plans with the 6-bit SCALE
+   * (up to 39), as a DS-aware Linux does (default false).
+   */
+  readonly ds?: boolean;
   /** Called every so often with (batches done, total). */
   readonly onProgress?: (done: number, total: number) => void;
 }
 
-/** One SMMU's options, indexed by ril × 2 + e2h. */
-const SMMU_TABLES: readonly SmmuTable[] = [
-  [{ ril: false, e2h: false, forceSync: false }],
-  [{ ril: false, e2h: true, forceSync: false }],
-  [{ ril: true, e2h: false, forceSync: false }],
-  [{ ril: true, e2h: true, forceSync: false }],
-];
+/** One SMMU's options, indexed by ds × 4 + ril × 2 + e2h. */
+const SMMU_TABLES: readonly SmmuTable[] = [false, true].flatMap((ds) =>
+  [false, true].flatMap((ril) => [false, true].map((e2h): SmmuTable => [{ ril, e2h, forceSync: false, ds }])),
+);
 
-function smmuTable(ril: boolean, op: number): SmmuTable {
-  return SMMU_TABLES[(ril ? 2 : 0) + (isE2h(op) ? 1 : 0)]!;
+function smmuTable(ril: boolean, op: number, ds: boolean): SmmuTable {
+  return SMMU_TABLES[(ds ? 4 : 0) + (ril ? 2 : 0) + (isE2h(op) ? 1 : 0)]!;
 }
 
 /** 2^n for n in [0, 63] (a table: `2 ** n` with a variable n is a slow library call). */
@@ -467,6 +469,7 @@ class Replanner {
   private planSyncs = 0;
   private readonly nested: Set<number>;
   private readonly pageSize: number;
+  private readonly ds: boolean;
   private readonly invsCache = new Map<number, Invs>();
 
   constructor(
@@ -476,6 +479,7 @@ class Replanner {
   ) {
     this.nested = new Set(o.nestedVmids);
     this.pageSize = o.pageSize ?? 4096;
+    this.ds = o.ds === true;
     // Every row holds at least one TLBI, and each TLBI is in at most one row.
     let tlbis = 0;
     for (let i = 0; i < r.n; i++) {
@@ -567,7 +571,7 @@ class Replanner {
     const invs = this.invs(t, c.pgsize);
     if (!plannableRequest(c.req, c.pgsize)) return false;
     this.out.clear();
-    invalidateRange(invs, c.req, smmuTable(c.ril, t.op), this.out);
+    invalidateRange(invs, c.req, smmuTable(c.ril, t.op, this.ds), this.out);
     return this.sameAs(run, t.op);
   }
 
@@ -593,7 +597,7 @@ class Replanner {
     let difference: DifferenceId | null = null;
     if (c !== null) {
       const invs = this.invs(t, c.pgsize);
-      const smmus = smmuTable(c.ril, t.op);
+      const smmus = smmuTable(c.ril, t.op, this.ds);
       if (plannableRequest(c.req, c.pgsize)) {
         if (!identical) {
           this.out.clear();

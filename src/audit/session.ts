@@ -261,6 +261,7 @@ export class AuditSession implements EntrySink {
   private replanWindow(v: AuditStream, r: Interpreted): void {
     const rp = replan(v, r, {
       nestedVmids: [...this.nested!],
+      ds: this.o.ds ?? this.checker.features.ds,
       ...(this.o.pageSize !== undefined ? { pageSize: this.o.pageSize } : {}),
     });
     const t = this.totals;

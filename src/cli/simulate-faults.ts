@@ -26,13 +26,14 @@ export interface FaultSettableOptions {
   ril: boolean;
   ats: boolean;
   e2h: boolean;
+  ds: boolean;
   scenario?: string | true;
   atsTimeouts?: number;
 }
 
 const GRANULE_NAMES = { 4096: '4K', 16384: '16K', 65536: '64K' } as const;
 
-type Key = 'granule' | 'stage' | 'ril' | 'ats' | 'e2h';
+type Key = 'granule' | 'stage' | 'ril' | 'ats' | 'e2h' | 'ds';
 
 function optionValue(key: Key, setup: FaultSetup): string | boolean | undefined {
   if (key === 'granule') return setup.granule === undefined ? undefined : GRANULE_NAMES[setup.granule];
@@ -59,7 +60,7 @@ export function applyFaultSetup(fault: FaultName, o: FaultSettableOptions, cmd: 
   const info = faultInfo(fault);
   const chosen: string[] = [];
   const fromCli = (k: string): boolean => cmd.getOptionValueSource(k) === 'cli';
-  const keys: Key[] = ['stage', 'granule', 'ril', 'ats', 'e2h'];
+  const keys: Key[] = ['stage', 'granule', 'ril', 'ats', 'e2h', 'ds'];
   for (const [setup, required] of [
     [info.requires, true],
     [info.prefers, false],

@@ -29,6 +29,7 @@ export interface ScenarioCliOptions {
   fault?: FaultName;
   json?: boolean;
   atsTimeouts?: number;
+  ds?: boolean;
 }
 
 const GRANULES = { '4K': 4096, '16K': 16384, '64K': 65536 } as const;
@@ -80,6 +81,7 @@ export function runScenarioCommand(o: ScenarioCliOptions, cmd: Command): number 
     fault: o.fault ?? null,
     ...(ops !== undefined ? { ops } : {}),
     ...(o.atsTimeouts !== undefined && o.atsTimeouts > 0 ? { atsTimeouts: o.atsTimeouts } : {}),
+    ...(o.ds === true ? { ds: true } : {}),
   });
   if (o.json) printJson({ ...scenarioDocument(report) });
   else {

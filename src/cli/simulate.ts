@@ -44,6 +44,7 @@ interface SimulateOpts {
   progress?: boolean;
   atsTimeouts?: number;
   emitStream?: string;
+  ds: boolean;
 }
 
 const GRANULES = { '4K': 4096, '16K': 16384, '64K': 65536 } as const;
@@ -80,6 +81,7 @@ export function simConfigFromOptions(o: SimulateOpts, seed: number): SimConfig {
     fault: o.fault ?? null,
     mode: o.mode,
     maxReports: o.reports,
+    ...(o.ds ? { ds: true } : {}),
   };
 }
 
@@ -87,7 +89,7 @@ function printHuman(r: SimReport): void {
   const c = r.config;
   out(
     `simulate: seed ${r.seed}, granule ${String(c.granule)}, stage ${String(c.stage)}, ril ${c.ril ? 'on' : 'off'}, ` +
-      `ats ${c.ats ? 'on' : 'off'}${c.e2h === true ? ', e2h on' : ''}, smmus ${String(c.smmus)}, policy ${String(c.policy)}, fault ${String(c.fault ?? 'none')}, model ${String(c.mode)}`,
+      `ats ${c.ats ? 'on' : 'off'}${c.e2h === true ? ', e2h on' : ''}${c.ds === true ? ', ds on' : ''}, smmus ${String(c.smmus)}, policy ${String(c.policy)}, fault ${String(c.fault ?? 'none')}, model ${String(c.mode)}`,
   );
   out(
     `operations   ${r.ops} (${r.maps} maps, ${r.unmaps} unmaps) in ${(r.elapsedMs / 1000).toFixed(1)} s, ${r.opsPerSecond} ops/s`,
@@ -145,6 +147,12 @@ export function registerSimulate(program: Program): void {
       '--e2h <on|off>',
       'stage 1 only: SMMUs with CR2.E2H, EL2-E2H address spaces (TLBI_EL2_*)',
       boolOption('--e2h'),
+      false,
+    )
+    .option(
+      '--ds <on|off>',
+      'SMMUs with IDR5.DS: 6-bit SCALE (up to 39) in the model and the engine (workload and scenarios)',
+      boolOption('--ds'),
       false,
     )
     .option('--smmus <n>', 'number of SMMUs every domain is attached through (1-16)', rangeOption('--smmus', 1, 16), 1)

@@ -47,6 +47,8 @@ export interface SmmuSpec {
   readonly repeat?: boolean;
   /** log2 of the command-queue entries (1..19). */
   readonly queueLog2Size: number;
+  /** IDR5.DS: the 6-bit SCALE (up to 39) is legal, and the engine plans with it. */
+  readonly ds?: boolean;
 }
 
 export const DEFAULT_SMMU_SPEC: SmmuSpec = Object.freeze({
@@ -92,14 +94,20 @@ export class SmmuPort {
   constructor(id: number, spec: SmmuSpec, mem: PhysMemory, seed: number, mode: ModelMode = 'adversarial') {
     this.id = id;
     this.spec = spec;
-    this.options = { ril: spec.ril, e2h: spec.e2h, forceSync: spec.forceSync, repeat: spec.repeat === true };
+    this.options = {
+      ril: spec.ril,
+      e2h: spec.e2h,
+      forceSync: spec.forceSync,
+      repeat: spec.repeat === true,
+      ...(spec.ds === true ? { ds: true } : {}),
+    };
     const errata: SmmuErratum[] = [];
     if (spec.forceSync) errata.push('mmu700-2812531');
     if (spec.repeat === true) errata.push('tegra264-repeat');
     this.model = new SmmuModel(mem, {
       id,
       errata,
-      features: { ril: spec.ril, ats: spec.ats },
+      features: { ril: spec.ril, ats: spec.ats, ...(spec.ds === true ? { ds: true } : {}) },
       e2h: spec.e2h,
       mode,
       queueLog2Size: spec.queueLog2Size,

@@ -50,6 +50,11 @@ export interface SimConfig {
   readonly fault: FaultName | null;
   /** Stage 1 only: the SMMUs run with CR2.E2H and the domains are EL2-E2H address spaces (EL2_VA / EL2_ASID). */
   readonly e2h?: boolean;
+  /**
+   * IDR5.DS on every SMMU: the model accepts the 6-bit SCALE (up to 39) and the engine plans with it (the
+   * SMMU option `ds`). Default off.
+   */
+  readonly ds?: boolean;
   /** The model's semantics (default adversarial). */
   readonly mode?: ModelMode;
   /**
@@ -296,13 +301,14 @@ class Simulation {
     this.block = blockSize(c.granule);
     this.maxReports = c.maxReports ?? 20;
     this.cap = c.capture ?? null;
-    const table: { ril: boolean; e2h: boolean; forceSync: boolean; repeat: boolean }[] = [];
+    const table: { ril: boolean; e2h: boolean; forceSync: boolean; repeat: boolean; ds: boolean }[] = [];
+    const ds = c.ds === true;
     const errata = c.errata ?? [];
     for (let s = 0; s < c.smmus; s++) {
       this.models.push(
         new SmmuModel(this.mem, {
           id: s,
-          features: { ats: c.ats, ril: c.ril },
+          features: { ats: c.ats, ril: c.ril, ...(ds ? { ds } : {}) },
           e2h: this.e2h,
           mode: c.mode ?? 'adversarial',
           seed: c.seed,
@@ -321,6 +327,7 @@ class Simulation {
         // Fault no-force-sync: the driver does not know the erratum (ARM_SMMU_OPT_CMDQ_FORCE_SYNC not set).
         forceSync: errata.includes('mmu700-2812531') && c.fault !== 'no-force-sync',
         repeat: errata.includes('tegra264-repeat'),
+        ds,
       });
       this.perSmmu.push([]);
     }
@@ -947,6 +954,7 @@ class Simulation {
         fault: c.fault,
         e2h: this.e2h,
         mode: c.mode ?? 'adversarial',
+        ...(c.ds === true ? { ds: true } : {}),
       },
       ops: this.opsRun,
       maps: this.maps,

@@ -36,6 +36,8 @@ export interface ScenarioOptions {
    * the device. Drawn from a random stream of its own: the operations are those of the run without it.
    */
   readonly atsTimeouts?: number;
+  /** IDR5.DS on every SMMU of the scenario (the model takes the 6-bit SCALE, the engine plans with it). */
+  readonly ds?: boolean;
 }
 
 export type NestedVmmChanges = 'ram' | 'tables' | 'both';

@@ -27,7 +27,7 @@ export function runDriverScenario(o: ScenarioOptions): ScenarioRun {
     { ril: o.ril, ats: o.ats, e2h: false, forceSync: false, queueLog2Size: 8 },
     { ril: o.ril, ats: o.ats, e2h: false, forceSync: true, queueLog2Size: 5 },
     { ril: o.ril, ats: false, e2h: true, forceSync: false, queueLog2Size: 6 },
-  ];
+  ].map((s): SmmuSpec => (o.ds === true ? { ...s, ds: true } : s));
   const drv = new Driver({
     smmus,
     granule: o.granule,

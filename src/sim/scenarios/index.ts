@@ -78,6 +78,8 @@ export interface ScenarioReport {
     ops: number | null;
     /** Only when set: the probability per operation that an ATS endpoint lets an invalidation time out. */
     atsTimeouts?: number;
+    /** Only when set: every SMMU has IDR5.DS. */
+    ds?: boolean;
   };
   /** The run under the chosen policy, in full. */
   run: ScenarioRun;
@@ -119,6 +121,7 @@ export function runScenario(name: ScenarioName, o: ScenarioOptions): ScenarioRep
       fault: o.fault,
       ops: o.ops ?? null,
       ...((o.atsTimeouts ?? 0) > 0 ? { atsTimeouts: o.atsTimeouts } : {}),
+      ...(o.ds === true ? { ds: true } : {}),
     },
     run: main,
     comparison: runs.map(compare),
@@ -227,6 +230,7 @@ export function formatScenarioReport(r: ScenarioReport): string[] {
   L.push(
     `scenario ${r.scenario}: seed ${r.seed}, granule ${kib(c.granule)}, ril ${c.ril ? 'on' : 'off'}, ats ${c.ats ? 'on' : 'off'}, ` +
       `policy ${c.policy}, fault ${c.fault ?? 'none'}` +
+      (c.ds === true ? ', ds on' : '') +
       (c.atsTimeouts !== undefined ? `, ATS endpoint timeouts ${c.atsTimeouts} per operation` : ''),
   );
   for (const line of describeScenario(r.scenario, c)) L.push(`  ${line}`);

@@ -25,7 +25,7 @@ export function runNestedScenario(o: ScenarioOptions): ScenarioRun {
   const smmus: SmmuSpec[] = [
     { ril: o.ril, ats: o.ats, e2h: false, forceSync: false, queueLog2Size: 8 },
     { ril: o.ril, ats: o.ats, e2h: false, forceSync: true, queueLog2Size: 6 },
-  ];
+  ].map((s): SmmuSpec => (o.ds === true ? { ...s, ds: true } : s));
   const drv = new Driver({
     smmus,
     granule: o.granule,

@@ -48,6 +48,7 @@ export function runPkvmScenario(o: ScenarioOptions): ScenarioRun {
     e2h: false,
     forceSync: i === 1,
     queueLog2Size: i === 2 ? 5 : 8,
+    ...(o.ds === true ? { ds: true } : {}),
   }));
   const hostDevices: HostDeviceSpec[] = [
     { smmu: 0, sid: 1, ats: o.ats },
