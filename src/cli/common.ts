@@ -8,6 +8,7 @@ import { EXIT_INTERNAL, EXIT_USAGE, UsageError } from './errors.js';
 import { readWhole } from './input.js';
 import { parseStrictJson } from '../schema/json.js';
 import { OutputClosed, OutputFailed, output } from './output.js';
+import { forStdout } from './colour.js';
 
 export { EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE } from './errors.js';
 
@@ -23,7 +24,7 @@ export function printJson(doc: Record<string, unknown>): void {
 
 /** Human text goes to stdout unless --json is active (then it must not be printed at all). */
 export function out(line: string): void {
-  output.write(line + '\n');
+  output.write(forStdout(line) + '\n');
 }
 
 export function warn(line: string): void {

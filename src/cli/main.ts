@@ -11,6 +11,7 @@ import { Command, CommanderError, Help } from 'commander';
 import { EXIT_OK, EXIT_USAGE } from './errors.js';
 import { packageVersion } from './package-root.js';
 import { SUMMARIES } from './summaries.js';
+import { quietStderr, takeQuiet } from './colour.js';
 
 type Register = (program: Command) => void;
 
@@ -36,7 +37,9 @@ function rootProgram(): Command {
     new Command('smmuv3-tlbi')
       .description(
         'Arm SMMUv3 invalidation toolkit: decode/encode command-queue entries, plan invalidations, model the SMMU.\n' +
-          'Exit status: 0 ok, 1 check failed or illegal entry, 2 usage error, 3 internal error.',
+          'Exit status: 0 ok, 1 check failed or illegal entry, 2 usage error, 3 internal error.\n' +
+          'On a terminal ILLEGAL entries, stale translations and findings are in colour (not when NO_COLOR is set or\n' +
+          'stdout is not a terminal); -q/--quiet anywhere on the line leaves only errors on stderr.',
       )
       .version(packageVersion(), '-V, --version')
       .exitOverride()
@@ -95,6 +98,7 @@ export function subcommandOf(argv: readonly string[]): string | undefined {
 export async function main(argv: string[]): Promise<void> {
   // stdout errors (a closed pipe, a full disk) are handled by the shared writer (output.ts).
   try {
+    if (takeQuiet(argv)) quietStderr();
     const name = subcommandOf(argv);
     const program = name === undefined ? summaryProgram() : await buildProgram(name);
     await program.parseAsync(argv);
