@@ -6,7 +6,8 @@
  * syncs, isolation checks, …), so ops/s measures the whole loop including the model and the checker.
  * (run: `npx tsx bench/scenario-throughput.ts [rounds] [opsScale]`).
  */
-import { runScenarioOnce, type ScenarioName, type ScenarioPolicy } from '../src/sim/scenarios/index.js';
+import { runScenarioOnce, type ScenarioName } from '../src/sim/scenarios/index.js';
+import { POLICIES } from '../src/tlbi/plan.js';
 
 const ROUNDS = Number(process.argv[2] ?? 5);
 const SCALE = Number(process.argv[3] ?? 1);
@@ -20,11 +21,11 @@ function median(xs: number[]): number {
 console.log(`scenario throughput, ${ROUNDS} seeds per case, 4K granule, RIL on, ATS on (Node ${process.version})`);
 // Warm-up (JIT): one short run of each scenario and policy, not reported.
 for (const name of ['driver', 'pkvm', 'nested'] as const)
-  for (const policy of ['linux', 'tlbi'] as ScenarioPolicy[])
+  for (const policy of POLICIES)
     runScenarioOnce(name, { granule: 4096, ril: true, ats: true, seed: 99, policy, fault: null, ops: 200 });
 console.log('scenario  policy  stats  ops/run  ms/run   ops/s  commands/s  stale');
 for (const name of ['driver', 'pkvm', 'nested'] as const)
-  for (const policy of ['linux', 'tlbi'] as ScenarioPolicy[])
+  for (const policy of POLICIES)
     for (const planStatistics of [false, true]) {
       const rates: number[] = [];
       const cmdRates: number[] = [];

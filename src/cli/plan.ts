@@ -32,11 +32,12 @@ import {
   U32,
   withExamples,
 } from './common.js';
+import type { Policy } from '../tlbi/plan.js';
 
 interface PlanOpts {
   input?: string;
   json?: boolean;
-  policy?: 'linux' | 'tlbi';
+  policy?: Policy;
   iova?: number;
   start?: number;
   size?: number;

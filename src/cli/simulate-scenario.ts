@@ -17,6 +17,7 @@ import {
 } from '../sim/scenarios/index.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, UsageError, out, printJson, warn } from './common.js';
 import { scenarioDocument } from './simulate-json.js';
+import type { Policy } from '../tlbi/plan.js';
 
 export interface ScenarioCliOptions {
   scenario?: string | true;
@@ -25,7 +26,7 @@ export interface ScenarioCliOptions {
   ats: boolean;
   ops: number;
   seed?: number;
-  policy: 'linux' | 'tlbi';
+  policy: Policy;
   fault?: FaultName;
   json?: boolean;
   atsTimeouts?: number;

@@ -26,6 +26,7 @@ import {
   warn,
   withExamples,
 } from './common.js';
+import type { Policy } from '../tlbi/plan.js';
 
 interface SimulateOpts {
   granule: '4K' | '16K' | '64K';
@@ -36,7 +37,7 @@ interface SimulateOpts {
   smmus: number;
   ops: number;
   seed?: number;
-  policy: 'linux' | 'tlbi';
+  policy: Policy;
   fault?: FaultName;
   mode: 'adversarial' | 'generous';
   reports: number;

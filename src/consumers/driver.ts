@@ -53,9 +53,11 @@ import {
   purgeInvs,
   tlbiInv,
   unrefInvs,
+  POLICIES,
   type Inv,
   type InvKey,
   type Invs,
+  type Policy,
   type SmmuOptions,
   type SmmuTable,
 } from '../tlbi/index.js';
@@ -64,8 +66,7 @@ import { HeldFrames, RangeAllocator } from './space.js';
 import { cdFields, cfgiCd, cfgiSte, steFields, updateSteps, usesCds } from './ste-update.js';
 import { CommandStats, PlanTotals, SmmuPort, StaleLog, routePlan, type SmmuSpec } from './smmu-port.js';
 
-export type Policy = 'linux' | 'tlbi';
-export const POLICIES: readonly Policy[] = ['linux', 'tlbi'];
+export { POLICIES, type Policy };
 export type FlushMode = 'strict' | 'lazy';
 export type DomainKind = 's1' | 's2' | 'nesting-parent';
 

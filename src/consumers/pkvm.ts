@@ -32,15 +32,22 @@ import { Kind, Regime, type AtcEntry } from '../smmu/caches.js';
 import { XlateStatus, type TrafficTarget } from '../smmu/model.js';
 import type { ContextDescriptor, StreamConfig } from '../smmu/streams.js';
 import type { TableConfig } from '../smmu/walker.js';
-import { PlanOutput, invalidateRange, invsOf, tlbiInv, type InvKey, type Invs, type SmmuTable } from '../tlbi/index.js';
+import {
+  PlanOutput,
+  invalidateRange,
+  invsOf,
+  tlbiInv,
+  type InvKey,
+  type Invs,
+  type Policy,
+  type SmmuTable,
+} from '../tlbi/index.js';
 import { filterHostCommands, HOST_VMID, type FilterAction, type FilterDecision } from './host-cmdq-filter.js';
 import { HeldFrames } from './space.js';
 import { CommandStats, PlanTotals, SmmuPort, StaleLog, routePlan, type SmmuSpec } from './smmu-port.js';
 
 /** The CMD_SYNC a host driver puts after its commands (SEV). */
 const HOST_SYNC: Command = { name: 'CMD_SYNC', cs: 2, msh: 3, msiattr: 0xf, msidata: 0, msiaddr: 0 };
-
-export type HypPolicy = 'linux' | 'tlbi';
 
 /** A host device: StreamIDs on one SMMU; `stage1` when the host gives it a stage-1 table of its own. */
 export interface HostDeviceSpec {
@@ -52,7 +59,7 @@ export interface HostDeviceSpec {
 export interface HypOptions {
   readonly smmus: readonly SmmuSpec[];
   readonly granule: Granule;
-  readonly policy: HypPolicy;
+  readonly policy: Policy;
   readonly seed?: number;
   readonly fault?: FaultName | undefined;
   /** Host RAM mapped page by page (donations of any page-multiple range). */
@@ -109,7 +116,7 @@ type Owner = 'host' | 'vm' | 'hyp' | 'shared';
 export class Hypervisor {
   readonly mem: PhysMemory;
   readonly granule: Granule;
-  readonly policy: HypPolicy;
+  readonly policy: Policy;
   readonly ports: SmmuPort[];
   readonly smmuTable: SmmuTable;
   readonly idmap: IoPageTable;

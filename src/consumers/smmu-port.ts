@@ -14,15 +14,9 @@ import { applyFault, type EntryList, type FaultName } from '../sim/faults.js';
 import { SmmuModel, type ModelMode, type SmmuErratum } from '../smmu/model.js';
 import { CmdqError } from '../smmu/queue.js';
 import { StaleChecker, type ChangeSpec, type StaleReport } from '../smmu/checker.js';
-import {
-  levelMask,
-  planStats,
-  tlbiShape,
-  type Invs,
-  type PlanOutput,
-  type SmmuOptions,
-  type TlbiDescription,
-} from '../tlbi/index.js';
+import { planStats, tlbiShape, type Invs, type PlanOutput, type SmmuOptions } from '../tlbi/index.js';
+import { levelMask, type TlbiDescription } from '../tlbi-description.js';
+import type { Policy } from '../tlbi/plan.js';
 
 /** The CMD_SYNC the consumers issue: SEV completion signal, Inner Shareable, write-back (as Linux without MSIs). */
 const SYNC: Command = { name: 'CMD_SYNC', cs: 2, msh: 3, msiattr: 0xf, msidata: 0, msiaddr: 0 };
@@ -318,7 +312,7 @@ export class PlanTotals {
   constructor(private readonly decode: boolean) {}
 
   /** Account one plan (`out` holds only it) made with `policy` for the change `desc` over `invs`. */
-  add(out: PlanOutput, desc: TlbiDescription, policy: 'linux' | 'tlbi', invs: Invs): void {
+  add(out: PlanOutput, desc: TlbiDescription, policy: Policy, invs: Invs): void {
     this.plans++;
     if (!this.decode) return;
     const size = desc.last - desc.start + 1;

@@ -12,7 +12,9 @@ import { PageTableError } from './errors.js';
 
 export type Stage = 1 | 2;
 export type Granule = 4096 | 16384 | 65536;
-export type Level = 0 | 1 | 2 | 3;
+import type { Level } from '../tlbi-description.js';
+
+export type { Level };
 
 export const GRANULES: readonly Granule[] = [4096, 16384, 65536];
 export const MinInputBits = 32;

@@ -12,8 +12,8 @@
  *   hull would otherwise invalidate everything in between; a driver asks `wouldMerge` and flushes first when
  *   it is false.
  */
-import type { Granule, Level } from './config.js';
-import type { FreedTable, LinuxRangeRequest, TlbiDescription, UnmapResult } from './pagetable.js';
+import { levelMask, levelsOf, type TlbiDescription } from '../tlbi-description.js';
+import type { FreedTable, LinuxRangeRequest, UnmapResult } from './pagetable.js';
 
 /** What a gather holds: the combined description (null when empty), freed tables, Linux-style requests. */
 export interface GatheredChanges {
@@ -24,14 +24,12 @@ export interface GatheredChanges {
   unmaps: number;
 }
 
-const Levels: readonly Level[] = [0, 1, 2, 3];
-
 export class Gather {
   private start = 0;
   private last = -1;
   private leafMask = 0;
   private tableMask = 0;
-  private granule: Granule | null = null;
+  private granule: number | null = null;
   private count = 0;
   private freedTables: FreedTable[] = [];
   private linuxRequests: LinuxRangeRequest[] = [];
@@ -68,8 +66,8 @@ export class Gather {
       if (t.last > this.last) this.last = t.last;
     }
     this.count++;
-    for (const l of t.leafLevels) this.leafMask |= 1 << l;
-    for (const l of t.tableLevels) this.tableMask |= 1 << l;
+    this.leafMask |= levelMask(t.leafLevels);
+    this.tableMask |= levelMask(t.tableLevels);
     for (const f of changes.freedTables) this.freedTables.push(f);
     for (const r of changes.linuxRequests) this.addRequest(r);
   }
@@ -94,8 +92,8 @@ export class Gather {
     return {
       start: this.start,
       last: this.last,
-      leafLevels: Levels.filter((l) => (this.leafMask & (1 << l)) !== 0),
-      tableLevels: Levels.filter((l) => (this.tableMask & (1 << l)) !== 0),
+      leafLevels: levelsOf(this.leafMask),
+      tableLevels: levelsOf(this.tableMask),
       granule: this.granule,
     };
   }

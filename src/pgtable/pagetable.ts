@@ -18,6 +18,7 @@
  * The hot loops walk down once per table, not once per page, and allocate nothing per descriptor.
  */
 import { hex64, hexAddr, modFloor, TWO_POW_32 } from '../bits.js';
+import { LEVELS, levelsOf, type TlbiDescription } from '../tlbi-description.js';
 import {
   DescriptorBytes,
   LastLevel,
@@ -71,18 +72,7 @@ export interface MapResult {
   tablesAllocated: number;
 }
 
-/**
- * The tlbi description of one unmap (or of a gather): the inclusive byte range [start, last] whose
- * translations changed, and the sorted levels (0-3) of the cleared leaf descriptors and of the cleared table
- * descriptors (a freed level-3 table was pointed to by a level-2 descriptor: level 2).
- */
-export interface TlbiDescription {
-  start: number;
-  last: number;
-  leafLevels: Level[];
-  tableLevels: Level[];
-  granule: Granule;
-}
+export type { TlbiDescription };
 
 /** A table frame freed by an unmap. */
 export interface FreedTable {
@@ -162,8 +152,6 @@ export interface WalkResult {
   pa: number | null;
 }
 
-const LevelList: readonly Level[] = [0, 1, 2, 3];
-
 function isUint(v: unknown): boolean {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
@@ -174,10 +162,6 @@ function notInteger(field: string, v: unknown): PageTableError {
 
 function misaligned(field: string, v: number, granule: number): PageTableError {
   return new PageTableError('misaligned', field, `${hexAddr(v)} is not a multiple of the ${granule / 1024}K granule`);
-}
-
-function levelsOf(mask: number): Level[] {
-  return LevelList.filter((l) => (mask & (1 << l)) !== 0);
 }
 
 export class IoPageTable {
@@ -221,8 +205,8 @@ export class IoPageTable {
     this.granule = granule;
     this.start = startLevelFor(granule, ias);
     this.tableEntries = 2 ** (granuleShift(granule) - 3);
-    this.spans = LevelList.map((l) => levelSpan(granule, l));
-    this.leafOk = LevelList.map((l) => l >= this.start && leafAllowed(granule, l));
+    this.spans = LEVELS.map((l) => levelSpan(granule, l));
+    this.leafOk = LEVELS.map((l) => l >= this.start && leafAllowed(granule, l));
     this.inputLimit = 2 ** ias;
     this.outputLimit = 2 ** oas;
     this.memory = options.memory ?? new PhysMemory();

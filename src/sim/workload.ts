@@ -19,7 +19,7 @@ import { FrameAllocator, PhysMemory } from '../pgtable/memory.js';
 import { IoPageTable, type UnmapResult } from '../pgtable/pagetable.js';
 import { invsOf, type InvKey, type Invs } from '../tlbi/invs.js';
 import { PlanOutput } from '../tlbi/output.js';
-import { invalidateRange, tlbiInv, type SmmuTable, type TlbiDescription } from '../tlbi/plan.js';
+import { invalidateRange, tlbiInv, type Policy, type SmmuTable, type TlbiDescription } from '../tlbi/plan.js';
 import { StaleChecker, type StaleReport } from '../smmu/checker.js';
 import { SmmuModel, type ModelMode, type SmmuErratum, type TrafficTarget } from '../smmu/model.js';
 import {
@@ -36,7 +36,6 @@ import { applyFault, type EntryList, type FaultName } from './faults.js';
 import { CONFIG_EVERY, changeTag, tagOf, type ConfigChangeEnv } from './config-change.js';
 
 export type SimStage = '1' | '2' | 'nested';
-export type SimPolicy = 'linux' | 'tlbi';
 
 export interface SimConfig {
   readonly granule: 4096 | 16384 | 65536;
@@ -46,7 +45,7 @@ export interface SimConfig {
   readonly smmus: number;
   readonly ops: number;
   readonly seed: number;
-  readonly policy: SimPolicy;
+  readonly policy: Policy;
   readonly fault: FaultName | null;
   /** Stage 1 only: the SMMUs run with CR2.E2H and the domains are EL2-E2H address spaces (EL2_VA / EL2_ASID). */
   readonly e2h?: boolean;

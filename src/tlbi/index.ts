@@ -40,6 +40,7 @@
 export * from './invs.js';
 export * from './output.js';
 export * from './plan.js';
+export { levelMask } from '../tlbi-description.js';
 export * from './range.js';
 export * from './report.js';
 export * from './validate.js';

@@ -38,6 +38,14 @@ import {
   tlbiShapeInto,
   type TlbiShape,
 } from './range.js';
+import { levelMask, type TlbiDescription } from '../tlbi-description.js';
+
+export type { TlbiDescription };
+
+/** The engine's two policies: `linux` (Linux's range loop, invalidateRange) and `tlbi` (tlbiInv). */
+export type Policy = 'linux' | 'tlbi';
+/** Both policies, in the order reports show them. */
+export const POLICIES: readonly Policy[] = ['linux', 'tlbi'];
 
 /** Per-SMMU options. */
 export interface SmmuOptions {
@@ -69,21 +77,6 @@ export interface RangeRequest {
   /** Size of the leaves being invalidated: a page or block size of every target's pgsize. */
   readonly granule: number;
   readonly leaf: boolean;
-}
-
-/**
- * What changed in a page table: the inclusive byte range [start, last], the architecture levels (0-3) whose
- * leaf descriptors were cleared (including leaves made unreachable by a freed table), the levels of the table
- * descriptors that were cleared (a freed level-3 table is reported as 2), and the translation granule
- * (4096, 16384 or 65536; it must equal the pgsize of every TLB target). The range covers every cleared
- * descriptor's span.
- */
-export interface TlbiDescription {
-  readonly start: number;
-  readonly last: number;
-  readonly leafLevels: readonly number[];
-  readonly tableLevels: readonly number[];
-  readonly granule: number;
 }
 
 /** Internal per-plan parameters shared by both policies (one reused object: no allocation per plan). */
@@ -329,13 +322,6 @@ export function invalidateRange(invs: Invs, req: RangeRequest, smmus: SmmuTable,
   c.strideShift = c.granuleShift;
   c.strictS1Clear = false;
   return planCore(c, invs, smmus, out);
-}
-
-/** Bitmap of a list of levels (bit L = level L). */
-export function levelMask(levels: readonly number[]): number {
-  let m = 0;
-  for (let k = 0; k < levels.length; k++) m |= 1 << levels[k]!;
-  return m;
 }
 
 /**

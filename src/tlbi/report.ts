@@ -9,14 +9,8 @@ import { withFeatures } from '../cmdq/features.js';
 import { fieldsToJson, wordsToJson, type JsonFields } from '../cmdq/json.js';
 import { isTlbType, type Invs } from './invs.js';
 import { PlanOutput } from './output.js';
-import {
-  invalidateRange,
-  levelMask,
-  tlbiInv,
-  type RangeRequest,
-  type SmmuTable,
-  type TlbiDescription,
-} from './plan.js';
+import { levelMask, type TlbiDescription } from '../tlbi-description.js';
+import { invalidateRange, tlbiInv, type RangeRequest, type SmmuTable } from './plan.js';
 import { tlbiShape } from './range.js';
 
 /** One planned entry, decoded. */

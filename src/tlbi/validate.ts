@@ -4,7 +4,7 @@
  */
 import { InputError, parseBool, parseUint } from '../parse.js';
 import { INV_TYPES, invsOf, isTlbType, type Inv, type InvKey, type InvType, type Invs } from './invs.js';
-import type { RangeRequest, SmmuOptions, SmmuTable, TlbiDescription } from './plan.js';
+import type { Policy, RangeRequest, SmmuOptions, SmmuTable, TlbiDescription } from './plan.js';
 import { leafLevelAllowed, levelShift, tableLevelAllowed } from './range.js';
 
 /** Addresses handled: 52-bit VA / IPA. */
@@ -231,8 +231,6 @@ export function parseTlbi(v: unknown, field = 'tlbi'): TlbiDescription {
     granule: o.granule === undefined ? 4096 : parseUint(o.granule, `${field}.granule`),
   };
 }
-
-export type Policy = 'linux' | 'tlbi';
 
 /** A whole, checked plan request (what `smmuv3-tlbi plan` reads). */
 export interface PlanRequest {

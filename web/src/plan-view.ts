@@ -10,7 +10,9 @@ import type { PlanStats } from '../../src/tlbi/index.js';
 import { h, s } from './dom.js';
 import { commandTag, tgShift, type CommandClass, type Span } from './span.js';
 
-export type Policy = 'linux' | 'tlbi';
+import type { Policy } from '../../src/tlbi/plan.js';
+
+export type { Policy };
 
 /** One entry of a plan, decoded from the words the engine wrote. */
 export interface PlanEntry {

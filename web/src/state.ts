@@ -3,6 +3,7 @@
  * link reproduces an invalid case too), and the whole state round-trips through that text so that a case can
  * be linked in a review (share.ts decides whether the link carries it as `?…` or compressed in `#z=…`).
  */
+import type { Policy } from '../../src/tlbi/plan.js';
 
 export const INV_TYPES = ['S1_ASID', 'S1_ASID_NESTED', 'S2_VMID', 'S2_VMID_S1_CLEAR', 'ATS', 'ATS_FULL'] as const;
 export type InvType = (typeof INV_TYPES)[number];
@@ -32,7 +33,7 @@ export interface PageState {
   /** Leaf size (bytes) of the Linux-style request: a page or block size of pgsize. */
   granule: number;
   /** Which description the user edits: the Linux request (leaf flag) or the tlbi description (levels). */
-  desc: 'linux' | 'tlbi';
+  desc: Policy;
   leaf: boolean;
   leafLevels: number[];
   tableLevels: number[];
@@ -51,7 +52,7 @@ export interface PageState {
   /** Simulate view (as typed; checked when run). */
   simStage: '1' | '2' | 'nested';
   simGranule: Pgsize;
-  simPolicy: 'linux' | 'tlbi';
+  simPolicy: Policy;
   simSmmus: string;
   simOps: string;
   simSeed: string;

@@ -9,16 +9,15 @@ import type { Granule } from '../../pgtable/config.js';
 import type { StaleReport } from '../../smmu/checker.js';
 import type { SmmuModel } from '../../smmu/model.js';
 import { Rng } from '../../smmu/rng.js';
+import type { Policy } from '../../tlbi/plan.js';
 import type { FaultName } from '../faults.js';
-
-export type ScenarioPolicy = 'linux' | 'tlbi';
 
 export interface ScenarioOptions {
   readonly granule: Granule;
   readonly ril: boolean;
   readonly ats: boolean;
   readonly seed: number;
-  readonly policy: ScenarioPolicy;
+  readonly policy: Policy;
   readonly fault: FaultName | null;
   /** Main-loop operations (each scenario has its own default). */
   readonly ops?: number;
@@ -43,7 +42,7 @@ export interface ScenarioOptions {
 export type NestedVmmChanges = 'ram' | 'tables' | 'both';
 
 export interface ScenarioRun {
-  readonly policy: ScenarioPolicy;
+  readonly policy: Policy;
   /** Operations by kind (maps, unmaps, attaches, donations, …). */
   readonly operations: Record<string, number>;
   /** Sum of the operations. */
@@ -88,7 +87,7 @@ export function now(): number {
 /** The run report of a scenario built on the driver layer, from its counters and the operations it counted. */
 export function driverRun(
   drv: Driver,
-  policy: ScenarioPolicy,
+  policy: Policy,
   operations: Record<string, number>,
   elapsedMs: number,
 ): ScenarioRun {

@@ -8,7 +8,8 @@
  * `formatScenarioReport(report)` gives the human text (lines). Both are free of Node APIs.
  */
 import { FAULT_HELP } from '../faults.js';
-import { failures, type ScenarioOptions, type ScenarioPolicy, type ScenarioRun } from './common.js';
+import { failures, type ScenarioOptions, type ScenarioRun } from './common.js';
+import { POLICIES, type Policy } from '../../tlbi/plan.js';
 import { runDriverScenario } from './driver.js';
 import { runNestedScenario } from './nested.js';
 import { runPkvmScenario } from './pkvm.js';
@@ -35,8 +36,6 @@ export function isScenarioName(s: string): s is ScenarioName {
   return (SCENARIO_NAMES as readonly string[]).includes(s);
 }
 
-const POLICIES: readonly ScenarioPolicy[] = ['linux', 'tlbi'];
-
 export function runScenarioOnce(name: ScenarioName, o: ScenarioOptions): ScenarioRun {
   switch (name) {
     case 'driver':
@@ -49,7 +48,7 @@ export function runScenarioOnce(name: ScenarioName, o: ScenarioOptions): Scenari
 }
 
 export interface PolicyComparison {
-  policy: ScenarioPolicy;
+  policy: Policy;
   commands: number;
   syncs: number;
   /** Whole-tag commands: wholeAsid + wholeVmid. */
@@ -73,7 +72,7 @@ export interface ScenarioReport {
     granule: number;
     ril: boolean;
     ats: boolean;
-    policy: ScenarioPolicy;
+    policy: Policy;
     fault: string | null;
     ops: number | null;
     /** Only when set: the probability per operation that an ATS endpoint lets an invalidation time out. */
