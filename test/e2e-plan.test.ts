@@ -24,6 +24,8 @@ interface Case {
   ril: boolean;
   e2h?: boolean;
   forceSync?: boolean;
+  /** IDR5.DS: 6-bit SCALE. */
+  ds?: boolean;
   invs: Target[];
 }
 
@@ -153,6 +155,18 @@ const CASES: Case[] = [
     forceSync: true,
     invs: S1,
   },
+  {
+    // With IDR5.DS one command (NUM 0, SCALE 33) covers 2^33 pages; without DS it takes SCALE 31, NUM 3.
+    name: 'DS: 32 TiB in one SCALE-33 command',
+    iova: 0,
+    size: 2 ** 45,
+    pgsize: 4096,
+    granule: 4096,
+    leaf: true,
+    ril: true,
+    ds: true,
+    invs: S1,
+  },
 ];
 
 const hex = (x: number): string => '0x' + x.toString(16);
@@ -169,6 +183,7 @@ function query(c: Case): string {
     ril: c.ril ? '1' : '0',
     e2h: c.e2h ? '1' : '0',
     fs: c.forceSync ? '1' : '0',
+    ...(c.ds ? { ds: '1' } : {}),
     invs: c.invs.map((t) => [t.smmu, t.type, t.id, t.extra ?? 0].join(':')).join(','),
   });
   return q.toString();
@@ -187,6 +202,7 @@ function request(c: Case, policy: 'linux' | 'tlbi'): Record<string, unknown> {
     ril: c.ril,
     e2h: !!c.e2h,
     forceSync: !!c.forceSync,
+    ...(c.ds ? { ds: true } : {}),
   }));
   const invs = c.invs.map((t) => ({
     smmu: t.smmu,
@@ -345,6 +361,20 @@ describe.skipIf(!enabled)('plan page in Chromium', () => {
       await page.close();
     });
   }
+
+  it('the DS box follows the link and goes into the URL only when ticked', async () => {
+    const ds = CASES.find((c) => c.ds === true)!;
+    const page = await hn.open(query(ds));
+    expect(await page.isChecked('#f-ds')).toBe(true);
+    await page.uncheck('#f-ds');
+    await page.waitForFunction(() => !location.search.includes('ds=1'));
+    // Without DS the same 32 TiB take SCALE 31 with NUM 3: still one command, still the whole range.
+    const drawn = await bars(page, 'linux');
+    checkCoverage({ ...ds, ds: false }, drawn);
+    const cli = await cliPlan(request({ ...ds, ds: false }, 'linux'));
+    expect(drawn.length).toBe(cli.filter((x) => x.name !== 'CMD_SYNC').length);
+    await page.close();
+  });
 
   it('typing a range into the form redraws the plan and records it in the URL', async () => {
     const page = await hn.open();

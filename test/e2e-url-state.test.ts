@@ -38,6 +38,7 @@ const stateArb: fc.Arbitrary<PageState> = fc.record({
   ril: fc.boolean(),
   e2h: fc.boolean(),
   forceSync: fc.boolean(),
+  ds: fc.boolean(),
   invs: fc.array(fc.record({ smmu: text, type: fc.constantFrom(...INV_TYPES), id: text, extra: text }), {
     maxLength: 5,
   }),

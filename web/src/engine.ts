@@ -4,6 +4,7 @@
  * entry is decoded back from its 16-byte words by the codec. Nothing here plans anything itself.
  */
 import { CommandChecker, decodeSlot } from '../../src/cmdq/index.js';
+import { withFeatures } from '../../src/cmdq/features.js';
 import {
   isTlbType,
   levelMask,
@@ -17,6 +18,8 @@ import { commandClass, commandSpan } from './span.js';
 
 /** Decoding what the planner wrote: a lax checker (the words are the engine's, judged elsewhere). */
 const Checker = new CommandChecker({ lax: true });
+/** The same for an SMMU with IDR5.DS, where SCALE is 6 bits wide (lax mode would drop its top bit otherwise). */
+const DsChecker = new CommandChecker({ lax: true, features: withFeatures({ ds: true }) });
 
 /**
  * Plan `doc` with the same calls `smmuv3-tlbi plan` makes (parsePlanRequest, then planLinuxReport or
@@ -52,7 +55,7 @@ export function planDocument(doc: Record<string, unknown>, requestText: string):
   const entries: PlanEntry[] = [];
   const u32 = out.buf.u32;
   for (let i = 0; i < out.count; i++) {
-    const r = decodeSlot(u32, i, Checker);
+    const r = decodeSlot(u32, i, req.table[out.smmuOf[i]!]?.ds === true ? DsChecker : Checker);
     if (!r.ok) throw new Error(`entry ${i} the engine wrote does not decode: ${r.error.field}: ${r.error.reason}`);
     const cmd = r.command;
     entries.push({

@@ -229,6 +229,7 @@ function fillForm(): void {
   byId<HTMLInputElement>('f-ril').checked = state.ril;
   byId<HTMLInputElement>('f-e2h').checked = state.e2h;
   byId<HTMLInputElement>('f-fs').checked = state.forceSync;
+  byId<HTMLInputElement>('f-ds').checked = state.ds;
   fillGranules();
   fillLevels();
   fillInvs();
@@ -264,6 +265,7 @@ function readForm(): void {
   state.ril = byId<HTMLInputElement>('f-ril').checked;
   state.e2h = byId<HTMLInputElement>('f-e2h').checked;
   state.forceSync = byId<HTMLInputElement>('f-fs').checked;
+  state.ds = byId<HTMLInputElement>('f-ds').checked;
   state.invs = all<HTMLTableRowElement>('tr', byId('invs-body')).map((tr) => {
     const get = (c: string): string =>
       (tr.querySelector<HTMLInputElement | HTMLSelectElement>(`[data-col=${c}]`)?.value ?? '').trim();

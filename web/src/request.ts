@@ -91,7 +91,9 @@ function smmusJson(st: PageState): Record<string, unknown>[] {
     }
   }
   if (ids.size === 0) ids.add(0);
-  return [...ids].sort((a, b) => a - b).map((id) => ({ id, ril: st.ril, e2h: st.e2h, forceSync: st.forceSync }));
+  return [...ids]
+    .sort((a, b) => a - b)
+    .map((id) => ({ id, ril: st.ril, e2h: st.e2h, forceSync: st.forceSync, ...(st.ds ? { ds: true } : {}) }));
 }
 
 const hex = (x: number): string => '0x' + x.toString(16);

@@ -40,6 +40,8 @@ export interface PageState {
   ril: boolean;
   e2h: boolean;
   forceSync: boolean;
+  /** IDR5.DS: the SMMUs take the 6-bit SCALE (up to 39). */
+  ds: boolean;
   invs: InvRow[];
   /** Selected command: `<policy>.<index>`, or empty. */
   sel: string;
@@ -79,6 +81,7 @@ export function defaultState(): PageState {
     ril: true,
     e2h: false,
     forceSync: false,
+    ds: false,
     invs: [
       { smmu: '0', type: 'S1_ASID', id: '5', extra: '0' },
       { smmu: '0', type: 'ATS', id: '0x10', extra: '0' },
@@ -152,6 +155,7 @@ export function stateFromQuery(query: string): PageState {
     ril: flag(q.get('ril'), d.ril),
     e2h: flag(q.get('e2h'), d.e2h),
     forceSync: flag(q.get('fs'), d.forceSync),
+    ds: flag(q.get('ds'), d.ds),
     invs: parseInvs(q.get('invs'), d.invs),
     sel: q.get('sel') ?? '',
     words: q.get('words') ?? '',
@@ -189,6 +193,8 @@ export function stateToQuery(st: PageState): string {
   q.set('ril', st.ril ? '1' : '0');
   q.set('e2h', st.e2h ? '1' : '0');
   q.set('fs', st.forceSync ? '1' : '0');
+  // Written only when on: links made before the option existed stay the same.
+  if (st.ds) q.set('ds', '1');
   q.set('invs', st.invs.map((r) => [r.smmu, r.type, r.id, r.extra].map(encodeURIComponent).join(':')).join(','));
   if (st.sel) q.set('sel', st.sel);
   if (st.words) q.set('words', st.words);
