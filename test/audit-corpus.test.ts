@@ -17,7 +17,8 @@ import { runSimulation, type SimConfig } from '../src/sim/workload.js';
 import { found, run, sync, va } from './audit-helpers.js';
 import { runCliFromSource } from './cli-source-run.js';
 
-const atc = (sid: number) => makeCommand('ATC_INV', { sid, ssid: 0, ssv: 0, global: 0, size: 52, addr: 0 });
+const atc = (sid: number, size = 52, addr = 0) =>
+  makeCommand('ATC_INV', { sid, ssid: 0, ssv: 0, global: 0, size, addr });
 const nhAsid = (asid: number, vmid: number) => makeCommand('TLBI_NH_ASID', { asid, vmid });
 const nhAll = (vmid: number) => makeCommand('TLBI_NH_ALL', { vmid });
 const s2 = (vmid: number, addr: number) =>
@@ -67,6 +68,44 @@ describe('corpus rules on hand-written streams', () => {
     const pages = (n: number) => Array.from({ length: n }, (_, k) => va(1, 0x1000 * (k + 1), { tg: 0, ttl: 0 }));
     expect(found(run([...pages(64), sync()], { maxBatch: 63 }))).toEqual(['long-batch@63']);
     expect(found(run([...pages(63), sync()], { maxBatch: 63 }))).toEqual([]);
+  });
+});
+
+describe('performance lints (audit --lints; exit 0 unless --strict)', () => {
+  const lints = { lints: true } as const;
+  it('sync-without-work (L5): a CMD_SYNC right after a CMD_SYNC; one after a command is clean', () => {
+    expect(found(run([va(1, 0x1000), sync(), sync()], lints))).toEqual(['sync-without-work@2']);
+    expect(found(run([va(1, 0x1000), sync(), sync()]))).toEqual([]); // lints are opt-in
+    expect(found(run([va(1, 0x1000), sync(), va(1, 0x2000), sync()], lints))).toEqual([]);
+    // The stream's first entry may complete commands from before the dump.
+    expect(found(run([sync(), va(1, 0x1000), sync()], lints))).toEqual([]);
+  });
+
+  it('per-page-storm (L12): 512 address TLBIs of one ASID in one batch; 511, or two ASIDs of 256, are clean', () => {
+    const pages = (n: number, asid = 1) =>
+      Array.from({ length: n }, (_, k) => va(asid, 0x1000 * (k + 1), { tg: 0, ttl: 0 }));
+    expect(found(run([...pages(512), sync()], lints))).toEqual(['per-page-storm@511']);
+    expect(found(run([...pages(511), sync()], lints))).toEqual([]);
+    expect(found(run([...pages(256, 1), ...pages(256, 2), sync()], lints))).toEqual([]);
+  });
+
+  it('whole-tag-small-range (L20): NH_ASID, then ATC_INVs of 8 pages; a full ATC flush or a range TLBI is clean', () => {
+    expect(found(run([nhAsid(1, 0), sync(), atc(5, 3, 0x8000), sync()], lints))).toEqual(['whole-tag-small-range@0']);
+    expect(found(run([nhAsid(1, 0), sync(), atc(5, 52), sync()], lints))).toEqual([]);
+    expect(found(run([va(1, 0x8000, { num: 7 }), sync(), atc(5, 3, 0x8000), sync()], lints))).toEqual([]);
+    // 511 pages is below the threshold, 512 is not.
+    expect(found(run([nhAsid(1, 0), sync(), atc(5, 9, 0), sync()], lints))).toEqual([]);
+  });
+
+  it('the real Linux 6.1 ring: 0 findings by default; --lints shows its two empty CMD_SYNCs (exit 0); --strict exit 1', () => {
+    const plain = runCliFromSource(['audit', '--sample', '--no-replan']);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toContain('Findings: 0');
+    const l = runCliFromSource(['audit', '--sample', '--no-replan', '--lints']);
+    expect(l.code).toBe(0);
+    expect(l.stdout).toMatch(/sync-without-work +2/);
+    const strict = runCliFromSource(['audit', '--sample', '--no-replan', '--strict']);
+    expect(strict.code).toBe(1);
   });
 });
 

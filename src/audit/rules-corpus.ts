@@ -15,6 +15,18 @@
  * - MMU-700 erratum 2812531 (L15) is the existing `long-batch` rule: a registers file whose SMMU_IIDR names
  *   an MMU-700 sets --max-batch 63 (src/cli/audit.ts).
  *
+ *
+ * Performance lints (category `perf`, checked with `lints`: `audit --lints` reports them and still exits 0,
+ * `audit --strict` counts them as findings), each naming its threshold:
+ * - `sync-without-work` (L5): a CMD_SYNC whose batch holds no command (it follows another CMD_SYNC): it
+ *   completes nothing and costs a round trip.
+ * - `per-page-storm` (L12 d5afb4b47e13, CVE-2023-52484): at least PER_PAGE_STORM (512 = 1 << (PAGE_SHIFT − 3)
+ *   at 4K, Linux's CMDQ_MAX_TLBI_OPS) address TLBIs of one tag in one batch: one whole-tag command (or range
+ *   invalidation) does the same work.
+ * - `whole-tag-small-range` (L20 f7edb07ad7c6): a whole-ASID/VMID TLBI in the batch right before ATC_INVs that
+ *   all span fewer than WHOLE_TAG_PAGES (512) pages: the invalidation was for a small range, and flushing the
+ *   whole tag throws away every other translation of the address space.
+ *
  * Not a rule: a TTL hint on a non-leaf TLBI (L10 6833b8f2e199). Whether it is wrong depends on the levels the
  * freed tables held, which a stream does not show (the tlbi policy sets it exactly where a teardown removed
  * leaves of that one level only); L10 is a model vector instead (test/corpus-vectors.test.ts).
@@ -26,7 +38,14 @@ import type { RuleId } from './rules-table.js';
 export interface CorpusRuleOptions {
   /** SMMU_CR2.E2H (from the registers file): stage-1 host domains are EL2-E2H. */
   readonly e2h?: boolean | undefined;
+  /** Check the performance lints (default false: `audit --lints` / `--strict`). */
+  readonly lints?: boolean | undefined;
 }
+
+/** Address TLBIs of one tag in one batch from which a whole-tag command is cheaper (Linux CMDQ_MAX_TLBI_OPS at 4K). */
+export const PER_PAGE_STORM = 512;
+/** ATC_INV spans (pages) below which a whole-tag TLBI of the batch before was for a small range. */
+export const WHOLE_TAG_PAGES = 512;
 
 export type AddFinding = (
   rule: RuleId,
@@ -51,6 +70,90 @@ export function checkCorpusRules(
   atcBeforeTlbi(r, add, offset);
   if (nested.size > 0) nestedVmidMissing(r, nested, add);
   if (o.e2h === true) nhUnderE2h(r, nested, add);
+  if (o.lints === true) {
+    syncWithoutWork(r, add, offset);
+    perPageStorm(r, add);
+    wholeTagSmallRange(r, add, offset);
+  }
+}
+
+function syncWithoutWork(r: Interpreted, add: AddFinding, offset: number): void {
+  for (let b = 0; b < r.batchCount; b++) {
+    const sync = r.batchSync[b]!;
+    // The stream's first entry may complete commands from before the dump: not judged.
+    if (sync < 0 || sync !== batchStart(r, b) || sync + offset === 0) continue;
+    add(
+      'sync-without-work',
+      sync,
+      sync > 0 ? [sync - 1] : [],
+      'a CMD_SYNC right after another CMD_SYNC: nothing was issued for it to complete (threshold: 0 commands in the batch)',
+      'a CMD_SYNC only guarantees completion of the commands before it (IHI 0070 4.7.3); with none since the last one it waits for nothing (Linux: no CMD_SYNC for an empty gather)',
+    );
+  }
+}
+
+function perPageStorm(r: Interpreted, add: AddFinding): void {
+  for (let b = 0; b < r.batchCount; b++) {
+    const start = batchStart(r, b);
+    const end = batchEnd(r, b);
+    if (end - start <= PER_PAGE_STORM) continue;
+    const counts = new Map<number, { n: number; first: number }>();
+    for (let i = start; i < end; i++) {
+      if (r.kind[i] !== Kind.RangeTlbi) continue;
+      const key = r.op[i]! * 2 ** 34 + (r.asid[i]! + 1) * 2 ** 17 + (r.vmid[i]! + 1);
+      const c = counts.get(key);
+      if (c === undefined) counts.set(key, { n: 1, first: i });
+      else if (++c.n === PER_PAGE_STORM) {
+        const asid = r.asid[i]! >= 0 ? ` ASID=${r.asid[i]}` : '';
+        const vmid = r.vmid[i]! >= 0 ? ` VMID=${r.vmid[i]}` : '';
+        add(
+          'per-page-storm',
+          i,
+          [c.first],
+          `${PER_PAGE_STORM} ${r.name(i)} commands for${asid}${vmid} in one batch (threshold ${PER_PAGE_STORM} = 1 << (PAGE_SHIFT − 3) at 4K, Linux CMDQ_MAX_TLBI_OPS)`,
+          'one whole-ASID/VMID command (or a range command where IDR3.RIL is set) removes the same entries; thousands of per-page commands kept a CPU spinning on the queue for seconds (Linux d5afb4b47e13, CVE-2023-52484)',
+        );
+      }
+    }
+  }
+}
+
+function wholeTagSmallRange(r: Interpreted, add: AddFinding, offset: number): void {
+  for (let b = 0; b + 1 < r.batchCount; b++) {
+    const start = batchStart(r, b);
+    const end = batchEnd(r, b);
+    let whole = -1;
+    let other = false;
+    for (let i = start; i < end && !other; i++) {
+      const k = r.kind[i]!;
+      if (k === Kind.TagTlbi) whole = whole < 0 ? i : whole;
+      else if (k !== Kind.Sync) other = true;
+    }
+    if (whole < 0 || other) continue;
+    // The next batch: ATC_INVs only, all of them small.
+    const ns = batchStart(r, b + 1);
+    const ne = batchEnd(r, b + 1);
+    let atcs = 0;
+    let widest = 0;
+    let small = true;
+    for (let i = ns; i < ne && small; i++) {
+      const k = r.kind[i]!;
+      if (k === Kind.Atc) {
+        atcs++;
+        const pages = r.span[i]! / 4096;
+        widest = Math.max(widest, pages);
+        if (pages >= WHOLE_TAG_PAGES) small = false;
+      } else if (k !== Kind.Sync) small = false;
+    }
+    if (atcs === 0 || !small) continue;
+    add(
+      'whole-tag-small-range',
+      whole,
+      [ns],
+      `${r.name(whole)} flushes the whole tag, but the ATC_INVs that follow (#${ns + offset}…) span at most ${widest} pages (threshold ${WHOLE_TAG_PAGES} pages)`,
+      'the invalidation was for a small range (its ATC_INVs say so): a whole-tag command throws away every other cached translation of the address space (Linux f7edb07ad7c6: an emptied range turned every SVA flush into invalidate-all)',
+    );
+  }
 }
 
 function atcBeforeTlbi(r: Interpreted, add: AddFinding, offset: number): void {

@@ -1,6 +1,6 @@
 /** The rules an audit checks (ids, categories, titles) and the shape of a finding. */
 
-export type RuleCategory = 'illegal' | 'error' | 'unpredictable' | 'ordering' | 'identity' | 'waste';
+export type RuleCategory = 'illegal' | 'error' | 'unpredictable' | 'ordering' | 'identity' | 'waste' | 'perf';
 
 export const RULES = {
   illegal: { category: 'illegal', title: 'illegal entry (CERROR_ILL)' },
@@ -19,6 +19,10 @@ export const RULES = {
   'atc-before-tlbi': { category: 'ordering', title: 'ATC_INV before a TLBI of the same batch' },
   'nested-vmid-missing': { category: 'identity', title: 'NH_VA/NH_ASID without the nesting VMID of its ASID' },
   'nh-under-e2h': { category: 'identity', title: 'TLBI_NH_* for a host stage 1 under CR2.E2H' },
+  // Performance lints: exit 0 unless audit --strict.
+  'sync-without-work': { category: 'perf', title: 'CMD_SYNC with nothing to complete' },
+  'per-page-storm': { category: 'perf', title: '512 or more address TLBIs of one tag in one batch' },
+  'whole-tag-small-range': { category: 'perf', title: 'whole-tag TLBI for a small range (its ATC_INVs)' },
 } as const satisfies Record<string, { category: RuleCategory; title: string }>;
 
 export type RuleId = keyof typeof RULES;

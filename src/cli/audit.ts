@@ -24,6 +24,7 @@ import {
   type SessionOptions,
   type TraceStats,
 } from '../audit/index.js';
+import { RULES, type RuleId } from '../audit/rules-table.js';
 import { parseUint } from '../parse.js';
 import { parseRegisters } from '../schema/index.js';
 import { buildChecker, readEntries, type InputInfo } from './decode.js';
@@ -54,6 +55,8 @@ import { output } from './output.js';
 import type { CommandChecker, QueueKind } from '../cmdq/index.js';
 
 interface AuditOpts {
+  lints?: boolean;
+  strict?: boolean;
   capture?: string;
   file?: string;
   qemuTrace?: string;
@@ -173,7 +176,7 @@ class Progress {
 }
 
 /** The report options that do not depend on the input. */
-type CheckOptions = Pick<SessionOptions, 'replan' | 'maxBatch' | 'ipaBits' | 'vaBits' | 'pageSize'>;
+type CheckOptions = Pick<SessionOptions, 'replan' | 'maxBatch' | 'ipaBits' | 'vaBits' | 'pageSize' | 'e2h' | 'lints'>;
 
 /** Entries read between two `output.drain()` calls of a text input given in one piece. */
 const DRAIN_ENTRIES = 1 << 14;
@@ -302,7 +305,8 @@ async function runAudit(
     keepFindings: streamed ? 0 : maxFindings,
     keepRows: streamed ? 0 : 10,
     onFinding: (f) => {
-      output.status = EXIT_CHECK_FAILED;
+      // Performance lints are warnings: exit 0 for them unless --strict.
+      if (o.strict === true || RULES[f.rule as RuleId]?.category !== 'perf') output.status = EXIT_CHECK_FAILED;
       if (json) json.finding(f);
       else ndjson?.finding(f);
     },
@@ -429,7 +433,11 @@ async function runAudit(
   else if (ndjson) ndjson.end(report);
   else output.write(formatReport(report, { maxFindings }));
   if (!streamed && report.counts.findings > 0) warn(`${report.counts.findings} finding(s)`);
-  return report.counts.findings > 0 ? EXIT_CHECK_FAILED : EXIT_OK;
+  let counted = report.counts.findings;
+  if (o.strict !== true)
+    for (const [id, n] of Object.entries(report.counts.byRule))
+      if (RULES[id as RuleId].category === 'perf') counted -= n ?? 0;
+  return counted > 0 ? EXIT_CHECK_FAILED : EXIT_OK;
 }
 
 function concatHalves(parts: readonly Uint32Array[]): Uint32Array {
@@ -502,6 +510,11 @@ export function registerAudit(program: Program): void {
       'report batches with more than n commands before a CMD_SYNC (MMU-700 erratum 2812531: 63)',
       uintOption('--max-batch', { min: 1 }),
     )
+    .option(
+      '--lints',
+      'also report performance lints (CMD_SYNC with nothing to complete, 512+ per-page TLBIs, whole-tag flush for a small range); they keep exit 0',
+    )
+    .option('--strict', 'performance lints count as findings (exit 1); implies --lints')
     .option(
       '--ipa-bits <n>',
       'IPA size for S2_IPA ranges (default: from IDR5.OAS, else 52)',
@@ -578,6 +591,7 @@ export function registerAudit(program: Program): void {
             replan: o.replan,
             ...(o.maxBatch !== undefined ? { maxBatch: o.maxBatch } : {}),
             ...(e2h ? { e2h } : {}),
+            ...(o.lints === true || o.strict === true ? { lints: true } : {}),
             ...((o.ipaBits ?? oas) !== undefined ? { ipaBits: o.ipaBits ?? oas } : {}),
             ...(o.vaBits !== undefined ? { vaBits: o.vaBits } : {}),
             ...(o.pageSize !== undefined ? { pageSize: o.pageSize } : {}),
