@@ -181,6 +181,12 @@ describe('simulate --fault picks what the new faults need', () => {
     expect((JSON.parse(clean.stdout) as { workload: { illegal: number } }).workload.illegal).toBe(0);
   });
 
+  it('scale-beyond-smmu refuses --ds on (on a DS SMMU SCALE 36 is legal: the fault would not be a fault)', () => {
+    const r = runCliFromSource(['simulate', '--fault', 'scale-beyond-smmu', '--ds', 'on', '--ops', '10']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--ds');
+  });
+
   it('nh-under-e2h refuses --e2h off (exit 2, one line naming the option)', () => {
     const r = runCliFromSource(['simulate', '--fault', 'nh-under-e2h', '--e2h', 'off', '--ops', '10']);
     expect(r.code).toBe(2);

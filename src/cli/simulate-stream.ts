@@ -3,7 +3,7 @@
  * little-endian ring dump (FILE) and a registers file (FILE.json, the shape of samples/…/cmdq.json) that
  * `audit --file FILE --regs FILE.json` reads: the ring holds the whole run from slot 0 (2^LOG2SIZE entries,
  * the smallest power of two that holds it, at least 2^8), PROD = CONS = the entry count (everything
- * consumed), ID registers from the simulated SMMU's features, CR2.E2H when the SMMUs run with E2H, and an
+ * consumed), ID registers from the simulated SMMU's features (RIL, ATS, DS), CR2.E2H when the SMMUs run with E2H, and an
  * IIDR naming an Arm MMU-700 when the SMMUs have its erratum 2812531.
  */
 import { writeFileSync } from 'node:fs';
@@ -69,8 +69,8 @@ export class StreamRecorder {
       IDR0: hex(idr0),
       IDR1: hex(MAX_LOG2SIZE << 21),
       IDR3: hex(cfg.ril ? 1 << 10 : 0),
-      // OAS 48 bits (5); IDR5.DS clear: the simulated SMMUs have no DS.
-      IDR5: hex(5),
+      // OAS 48 bits (5); IDR5.DS (bit 7, as src/cmdq/features.ts reads it) when the SMMUs have DS.
+      IDR5: hex(5 | (cfg.ds === true ? 1 << 7 : 0)),
       IIDR: hex(cfg.errata?.includes('mmu700-2812531') === true ? MMU700_IIDR : 0),
       CR2: hex(e2h ? 1 : 0),
       log2size: log2,

@@ -153,7 +153,7 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     class: 'scale-beyond-smmu',
     layer: 'codec',
     caughtBy: 'codec / SMMU model: CERROR_ILL (SCALE above 31 without IDR5.DS); the lost flush leaves the old ASID',
-    requires: { stage: '1', granule: 4096 },
+    requires: { stage: '1', granule: 4096, ds: false },
     prefers: {},
   },
   'end-off-by-one': {
