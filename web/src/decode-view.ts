@@ -80,6 +80,10 @@ export function setupDecodeView(host: DecodeHost): void {
       return;
     }
     dropped = { name: f.name, u32: halvesFromBytes(bytes).slice() };
+    // The dump replaces the pasted words: the box must not show entries that are no longer decoded.
+    text.value = '';
+    host.state.words = '';
+    host.changed();
     renderDecode(host.state);
   };
   file.addEventListener('change', () => {

@@ -5,13 +5,13 @@
  */
 import './style.css';
 import { InputError } from '../../src/parse.js';
-import { leafLevelAllowed, leafSizes, tableLevelAllowed } from '../../src/tlbi/index.js';
+import { leafLevelAllowed, leafSizes, parsePlanRequest, tableLevelAllowed } from '../../src/tlbi/index.js';
 import { renderDecode, setupDecodeView } from './decode-view.js';
 import { all, byId, h } from './dom.js';
 import { planDocument } from './engine.js';
 import { drawPlan, entryDetails, sharedWindow, sizeText, type PlanModel, type Policy } from './plan-view.js';
 import type { PlanStats } from '../../src/tlbi/index.js';
-import { buildRequests, fieldOf, levelOfGranule, type FieldError } from './request.js';
+import { allFieldErrors, buildRequests, fieldOf, levelOfGranule, type FieldError } from './request.js';
 import { UrlMaxChars, hasPackedState, inlineLink, linkFor, queryOfLocation, type Link } from './share.js';
 import { runAndShow, setupSimulateView } from './simulate-view.js';
 import {
@@ -534,6 +534,13 @@ function legend(): HTMLElement {
   );
 }
 
+/** The core's parser over both requests, in the order update() checks them (the one the user wrote first). */
+function checkRequests(r: ReturnType<typeof buildRequests>): void {
+  const docs = [r.linux, r.tlbi];
+  if (state.by === 'last') docs.reverse();
+  for (const d of docs) if (d) parsePlanRequest(d);
+}
+
 /** Recompute everything from the state. Never throws: errors end up at their fields or in the banner. */
 function update(): void {
   syncUrl();
@@ -548,6 +555,8 @@ function update(): void {
       if (!(e instanceof InputError)) throw e;
       showError(fieldOf(e, state));
       failed.linux = failed.tlbi = e.message;
+      // The derived description belongs to the last request that could be built: not this one.
+      byId('desc-derived').textContent = '';
     }
     if (reqs) {
       byId('desc-derived').textContent =
@@ -573,6 +582,9 @@ function update(): void {
         }
       }
     }
+    // Every other wrong input is marked too, not only the first the parser met.
+    if (failed.linux !== undefined || failed.tlbi !== undefined)
+      for (const fe of allFieldErrors(state, checkRequests)) showError(fe);
     byId('compare').replaceChildren(compareTable(failed));
     renderDrawings();
     const nothing = !models.linux && !models.tlbi;

@@ -178,3 +178,69 @@ export function fieldOf(e: InputError, st: PageState): FieldError {
   if (f.startsWith('tlbi.tableLevels')) return { at: st.desc === 'tlbi' ? 'tableLevels' : 'leaf', message };
   return { at: '', message };
 }
+
+/** A copy of the state with the input an error was shown at set to a value that parses, or null if none. */
+function repaired(st: PageState, at: FieldError['at']): PageState | null {
+  const s: PageState = { ...st, invs: st.invs.map((r) => ({ ...r })) };
+  const inv = /^invs\.(\d+)\.(smmu|type|id|extra)$/.exec(at);
+  if (inv) {
+    const row = s.invs[Number(inv[1])];
+    if (!row) return null;
+    const col = inv[2] as 'smmu' | 'type' | 'id' | 'extra';
+    const good = { smmu: '0', type: 'S1_ASID', id: '1', extra: '0' } as const;
+    if (row[col] === good[col]) return null;
+    if (col === 'type') row.type = good.type;
+    else row[col] = good[col];
+    return s;
+  }
+  // Whole leaves of the leaf size, from address 0: the range inputs are valid whatever else is wrong.
+  const leaf = s.desc === 'linux' ? s.granule : s.pgsize;
+  switch (at) {
+    case 'start':
+      s.start = '0x0';
+      if (s.by === 'last') s.last = hex(leaf - 1);
+      return s;
+    case 'size':
+      s.size = hex(leaf);
+      return s;
+    case 'last':
+      s.start = '0x0';
+      s.last = hex(leaf - 1);
+      return s;
+    case 'granule':
+      if (s.granule === s.pgsize) return null;
+      s.granule = s.pgsize;
+      return s;
+    case 'leafLevels':
+      s.leafLevels = [3];
+      return s;
+    case 'tableLevels':
+      s.tableLevels = [];
+      return s;
+    default:
+      return null;
+  }
+}
+
+/**
+ * Every input that is wrong, not only the first: the requests are built and `check`ed (the core's parser, as
+ * the CLI runs it); after each error its input is set to a value that parses and the check runs again, until
+ * the request passes or an error cannot be set aside. Each input appears once, with the first message for it.
+ */
+export function allFieldErrors(st: PageState, check: (r: Requests) => void, maxErrors = 12): FieldError[] {
+  const found: FieldError[] = [];
+  let s: PageState | null = st;
+  while (s !== null && found.length < maxErrors) {
+    try {
+      check(buildRequests(s));
+      break;
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      const fe = fieldOf(e, s);
+      if (found.some((f) => f.at === fe.at)) break;
+      found.push(fe);
+      s = fe.at === '' ? null : repaired(s, fe.at);
+    }
+  }
+  return found;
+}
