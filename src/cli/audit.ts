@@ -253,6 +253,21 @@ async function feedDump(
   return al.bytes / 16;
 }
 
+/**
+ * The first pass over a dump without registers: the VMIDs of its stage-2 and NH_* TLBIs, and its entry count.
+ * Every entry goes to the scan as it is (a never-written slot or a SYNC overwritten by its MSI write is no TLBI,
+ * so the written-slot reading would give the scan the same TLBIs).
+ */
+async function scanDump(src: InputSource, scan: VmidScan, limit: InputLimit, tick: Tick): Promise<number> {
+  const al = new EntryAligner();
+  for await (const c of inputChunks(src, limit)) {
+    scan.pushHalves(al.push(c));
+    await tick(c.length);
+  }
+  if (al.tail !== 0) throw notWholeEntries(al.bytes);
+  return al.bytes / 16;
+}
+
 /** Read a whole dump that its registers bound (at most a ring of 2^19 entries) into memory. */
 async function readBounded(src: InputSource, limit: InputLimit): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
@@ -384,7 +399,7 @@ async function runAudit(
       let ringEntries = src.regular && !src.gzip ? src.bytes! / 16 : null;
       if (src.regular && (list === undefined || src.gzip)) {
         const scan = new VmidScan(checker);
-        const n = await feedDump(src, scan, null, dumpLimit, ticker(src, 'scan'));
+        const n = await scanDump(src, scan, dumpLimit, ticker(src, 'scan'));
         list ??= scan.nested;
         ringEntries = n;
       }
