@@ -118,6 +118,21 @@ export function readRing(bytes: Uint8Array, regs: RingRegisters = {}): AuditStre
       `${pending} entries would be pending between CONS and PROD, but only ${total} were ever written`,
     );
   const first = wrapped ? prodIdx : 0;
+  // The registers say which slots were written: all of them once PROD's wrap bit is set (the producer has
+  // gone round the ring), else [0, PROD). A never-written (all-zero) slot among them means the registers do
+  // not belong to this ring; reading it would turn each zero slot into an illegal opcode-0 command.
+  let zeros = 0;
+  for (let k = 0; k < total; k++) if (isZero(u32, (first + k) & idxMask)) zeros++;
+  if (zeros > 0 && (prodWrap === 1 || zeros === total)) {
+    const why =
+      prodWrap === 1
+        ? `CMDQ_PROD 0x${prod.toString(16)} has its wrap bit (bit ${log2size}) set, so all ${size} slots were written, but ${zeros} of them are all zero (never written)`
+        : `CMDQ_PROD 0x${prod.toString(16)} says ${total} entries were written, but all of them are zero`;
+    throw new AuditInputError(
+      '--prod',
+      `the registers and the ring disagree: ${why}; check that --prod/--cons/--regs were read from the SMMU this ring belongs to`,
+    );
+  }
   const stream = new AuditStream('dump', Math.max(1, total));
   const ringBytes = size * 16;
   for (let k = 0; k < total; k++) {
@@ -209,6 +224,12 @@ export class WrittenSlotReader {
   end(): void {
     const n = this.slot;
     if (n === 0) throw new AuditInputError('byte offset 0', 'the dump is empty');
+    // Every slot zero: nothing was ever written, so there is nothing to audit (not "0 findings").
+    if (this.zero === n)
+      throw new AuditInputError(
+        'byte offset 0',
+        `the dump holds no command (${n === 1 ? 'its one entry is' : `all ${n} entries are`} zero: never written)`,
+      );
     if (this.ringEntries === null && Number.isInteger(Math.log2(n))) {
       let seen = 0;
       for (let j = 0; j < this.maybe.length; j += 2) if (this.maybe[j + 1]! % (n * 16) === this.maybe[j]! * 16) seen++;
