@@ -52,6 +52,7 @@ const T_FAULTS = 'test/sim-faults.test.ts';
 const T_SEEDS = 'test/corpus-seeds.test.ts';
 const T_CF = 'test/corpus-faults.test.ts';
 const T_AUDIT = 'test/audit-corpus.test.ts';
+const T_VEC = 'test/corpus-vectors.test.ts';
 
 export const CORPUS: readonly CorpusCase[] = [
   {
@@ -188,9 +189,9 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'ttl-on-non-leaf',
     layer: 'engine',
     catch: 'vector',
-    status: 'planned',
+    status: 'caught',
     caughtBy: 'SMMU model: a non-leaf TLBI with TTL 3 need not remove a level-2 block below a freed table',
-    tests: [],
+    tests: [T_VEC],
   },
   {
     id: 'L11',
@@ -429,9 +430,9 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'ril-arithmetic-overflow',
     layer: 'emulator',
     catch: 'vector',
-    status: 'planned',
+    status: 'caught',
     caughtBy: 'vector: NH_VA SCALE=31 NUM=31 covers 2^36 pages in the decoder and the model',
-    tests: [],
+    tests: [T_VEC],
   },
   {
     id: 'Q2',
@@ -442,9 +443,9 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'tg-code-as-shift',
     layer: 'emulator',
     catch: 'vector',
-    status: 'planned',
+    status: 'caught',
     caughtBy: 'vector: TG 1/2/3 decode to 4K/16K/64K pages',
-    tests: [],
+    tests: [T_VEC],
   },
   {
     id: 'Q3',
@@ -455,9 +456,9 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'asid-wildcard',
     layer: 'emulator',
     catch: 'vector',
-    status: 'planned',
+    status: 'caught',
     caughtBy: 'vector: NH_VAA with TTL and one page removes the entries of every ASID',
-    tests: [],
+    tests: [T_VEC],
   },
   {
     id: 'Q4',
@@ -468,9 +469,9 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'range-pow2-split',
     layer: 'emulator',
     catch: 'vector',
-    status: 'planned',
+    status: 'caught',
     caughtBy: 'vector: a range of (NUM+1)·2^SCALE pages is removed whole, whatever its power-of-two split',
-    tests: [],
+    tests: [T_VEC],
   },
   {
     id: 'Q5',
@@ -481,9 +482,9 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'unaligned-start-split',
     layer: 'emulator',
     catch: 'vector',
-    status: 'planned',
+    status: 'caught',
     caughtBy: 'vector: 32 pages of 4K from 0xff395000 are removed exactly',
-    tests: [],
+    tests: [T_VEC],
   },
   {
     id: 'Q6',
@@ -494,9 +495,9 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'cfgi-range-overflow',
     layer: 'emulator',
     catch: 'vector',
-    status: 'planned',
+    status: 'caught',
     caughtBy: 'vector: CFGI_ALL (CFGI_STE_RANGE Range=31) decodes to every StreamID',
-    tests: [],
+    tests: [T_VEC],
   },
   {
     id: 'Q7',
@@ -520,9 +521,9 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'vmid-tagging',
     layer: 'emulator',
     catch: 'vector',
-    status: 'planned',
+    status: 'caught',
     caughtBy: 'vector: two VMIDs with the same IPA are invalidated independently',
-    tests: [],
+    tests: [T_VEC],
   },
   {
     id: 'Q9',
@@ -548,9 +549,9 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'ril-advertised-vs-host',
     layer: 'emulator',
     catch: 'engine-property',
-    status: 'planned',
+    status: 'caught',
     caughtBy: 'engine: without IDR3.RIL no command carries TG, NUM, SCALE or TTL',
-    tests: [],
+    tests: [T_VEC],
   },
 ];
 
