@@ -30,3 +30,39 @@ export function registerValue(bits: 32 | 64): Record<string, unknown> {
     anyOf: [{ type: 'integer', minimum: 0, maximum: max }, hexString(bits / 4)],
   };
 }
+
+// ---- building blocks of the output schemas (src/schema/defs/*-output.ts: what `--json` prints) ----
+
+/** A non-negative integer. */
+export const count = { type: 'integer', minimum: 0 } as const;
+
+/** A 64-bit word as the CLI prints it: "0x" and 16 hex digits. */
+export const word64 = { type: 'string', pattern: '^0x[0-9a-f]{16}$' } as const;
+
+/** An object with exactly these properties, all required but those named optional. */
+export function exact(
+  properties: Record<string, unknown>,
+  optional: readonly string[] = [],
+  description?: string,
+): Record<string, unknown> {
+  return {
+    ...(description !== undefined ? { description } : {}),
+    type: 'object',
+    properties,
+    required: Object.keys(properties).filter((k) => !optional.includes(k)),
+    additionalProperties: false,
+  };
+}
+
+/** An object whose values are all of one schema (counts by name, fields by name). */
+export function mapOf(values: Record<string, unknown>): Record<string, unknown> {
+  return { type: 'object', additionalProperties: values };
+}
+
+/** One value, or JSON null. */
+export function orNull(s: Record<string, unknown>): Record<string, unknown> {
+  return { anyOf: [s, { type: 'null' }] };
+}
+
+/** A command's fields as printed: numbers, or strings for addresses and named values. */
+export const commandFields = mapOf({ anyOf: [{ type: 'integer' }, { type: 'string' }, { type: 'boolean' }] });
