@@ -53,6 +53,7 @@ const T_SEEDS = 'test/corpus-seeds.test.ts';
 const T_CF = 'test/corpus-faults.test.ts';
 const T_AUDIT = 'test/audit-corpus.test.ts';
 const T_VEC = 'test/corpus-vectors.test.ts';
+const T_QEMU = 'test/audit-qemu-conformance.test.ts';
 
 export const CORPUS: readonly CorpusCase[] = [
   {
@@ -471,7 +472,7 @@ export const CORPUS: readonly CorpusCase[] = [
     catch: 'vector',
     status: 'caught',
     caughtBy: 'vector: a range of (NUM+1)·2^SCALE pages is removed whole, whatever its power-of-two split',
-    tests: [T_VEC],
+    tests: [T_VEC, T_QEMU],
   },
   {
     id: 'Q5',
@@ -484,7 +485,7 @@ export const CORPUS: readonly CorpusCase[] = [
     catch: 'vector',
     status: 'caught',
     caughtBy: 'vector: 32 pages of 4K from 0xff395000 are removed exactly',
-    tests: [T_VEC],
+    tests: [T_VEC, T_QEMU],
   },
   {
     id: 'Q6',
