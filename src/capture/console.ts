@@ -58,7 +58,15 @@ export function parseProbeDefinition(def: string): { type: 'p' | 'r'; event: str
   return { type: m[1] as 'p' | 'r', event: m[3]!, target: m[4]! };
 }
 
-const WARN_RE = /Kernel panic|Oops|BUG:|soft lockup|arm-smmu-v3.*(event|error|timeout)|CMD_SYNC timeout/;
+const WARN_RE = /Kernel panic|Oops|BUG:|soft lockup|CMD_SYNC timeout/;
+const SMMU_WARN_RE = /event|error|timeout/;
+
+/** A console line worth a warning. Found without `arm-smmu-v3.*(…)`, which is quadratic (ReDoS check, issue 18). */
+function isWarning(line: string): boolean {
+  if (WARN_RE.test(line)) return true;
+  const k = line.indexOf('arm-smmu-v3');
+  return k >= 0 && SMMU_WARN_RE.test(line.slice(k + 11));
+}
 
 export function parseConsole(text: string): ConsoleSections {
   const lines = text.split('\n');
@@ -97,9 +105,10 @@ export function parseConsole(text: string): ConsoleSections {
         const s = rest.split(/\s+/);
         if (s.length >= 3) symbols.push({ addr: s[0]!, type: s[1]!, name: s[2]! });
       } else if (tag === '_PROBE') {
-        const sm = /^(ok|fail)\s+(.*)$/.exec(rest);
-        const d = sm ? parseProbeDefinition(sm[2]!) : null;
-        if (sm && d) probes.push({ ok: sm[1] === 'ok', definition: sm[2]!, ...d });
+        const sm = /^(ok|fail)\s(.*)$/.exec(rest);
+        const def = sm ? sm[2]!.trimStart() : '';
+        const d = sm ? parseProbeDefinition(def) : null;
+        if (sm && d) probes.push({ ok: sm[1] === 'ok', definition: def, ...d });
       } else if (tag === '_STEP') steps.push(rest);
       else if (tag === '_TRACE_BEGIN') {
         inTrace = k + 1;
@@ -114,7 +123,7 @@ export function parseConsole(text: string): ConsoleSections {
     const body = raw.replace(/^\[\s*\d+\.\d+\]\s*/, '');
     if (linuxVersion === null && body.startsWith('Linux version ')) linuxVersion = body.slice(14).trim();
     if (kernelCmdline === null && body.startsWith('Kernel command line: ')) kernelCmdline = body.slice(21).trim();
-    if (WARN_RE.test(body) && warnings.length < 20) warnings.push(body.trim());
+    if (isWarning(body) && warnings.length < 20) warnings.push(body.trim());
   }
   if (inTrace >= 0)
     throw new ConsoleFormatError(

@@ -78,8 +78,17 @@ export function crashWords(text: string): string[] | null {
 
 /** The kernel's "skipping command in error state:" line, which the command's words follow. */
 export const DMESG_HEAD = /skipping command in error state:\s*$/;
-/** The kernel's "CMDQ error (cons 0x%08x): <reason>" line, printed just before. */
-export const DMESG_CERROR = /CMDQ error \(cons (0x[0-9a-fA-F]+)\):\s*(.*?)\s*$/;
+/**
+ * The kernel's "CMDQ error (cons 0x%08x): <reason>" line, printed just before; the reason is the rest of the
+ * line after the match (cerrorReason). No `.*` after an unanchored literal: that is quadratic on a line that
+ * repeats the literal (ReDoS check, issue 18).
+ */
+export const DMESG_CERROR = /CMDQ error \(cons (0x[0-9a-fA-F]+)\):/;
+
+/** The reason text after a DMESG_CERROR match. */
+export function cerrorReason(text: string, m: RegExpExecArray): string {
+  return text.slice(m.index + m[0].length).trim();
+}
 /** A kernel line that ends with one 0x%016llx word (after the prefix's colon, a tab or spaces). */
 export const DMESG_WORD = /(?:^|:)\s*0x([0-9a-fA-F]{16})\s*$/;
 /** Signs of a kernel log line: a [seconds.micro] timestamp (maybe after a <level>), journalctl's " kernel: ". */

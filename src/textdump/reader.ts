@@ -15,6 +15,7 @@
 import { InputError, parseWord64 } from '../parse.js';
 import {
   DMESG_CERROR,
+  cerrorReason,
   DMESG_HEAD,
   DMESG_WORD,
   TEXT_FORMAT_NAMES,
@@ -266,7 +267,7 @@ export class TextDumpReader {
   private dmesgLine(text: string, no: number): void {
     const c = DMESG_CERROR.exec(text);
     if (c) {
-      this.cerror = `CMDQ error (cons ${c[1]}): ${c[2]} (line ${no})`;
+      this.cerror = `CMDQ error (cons ${c[1]}): ${cerrorReason(text, c)} (line ${no})`;
       return;
     }
     if (DMESG_HEAD.test(text)) {
