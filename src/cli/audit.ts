@@ -206,28 +206,24 @@ async function feedTrace(src: InputSource, sink: EntrySink, tick: Tick): Promise
 }
 
 /**
- * Words without which a trace rebuilds no stage-2 TLBI (QEMU's names SMMU_CMD_TLBI_S2_IPA and
- * SMMU_CMD_TLBI_S12_VMALL, or an unhandled command whose type the parser takes as the opcode), or no NH_* TLBI:
- * a trace that lacks all the words of either group has no nested VMID (a VMID must be in both), so the first pass
- * can be a byte search instead of a parse.
+ * Words without which a trace rebuilds no stage-2 TLBI: the parser gives an entry the opcode of S2_IPA or
+ * S12_VMALL only for QEMU's names SMMU_CMD_TLBI_S2_IPA and SMMU_CMD_TLBI_S12_VMALL (both hold "TLBI_S"; no other
+ * command name does) or for an unhandled command's type. A trace that holds neither word has no stage-2 VMID,
+ * so no nested VMID (a VMID must be in both kinds of TLBI), and the first pass can be a byte search; when one is
+ * there, a parse decides.
  */
-const STAGE2_WORDS = ['S2_IPA', 'S12_VMALL', 'smmuv3_unhandled_cmd'];
-const NH_WORDS = ['TLBI_NH', 'smmuv3_unhandled_cmd'];
+const STAGE2_WORDS = ['TLBI_S', 'smmuv3_unhandled_cmd'];
 const WORD_OVERLAP = 32;
 
 /** Whether a trace may hold nested VMIDs (false: it cannot; true: a parse must tell). Reads it once, bytes only. */
 async function traceMayNest(src: InputSource, tick: Tick): Promise<boolean> {
-  const words = [...new Set([...STAGE2_WORDS, ...NH_WORDS])];
-  const seen = new Set<string>();
   let tail: Buffer = Buffer.alloc(0);
   for await (const c of inputChunks(src, null)) {
     const b = Buffer.from(c.buffer, c.byteOffset, c.length);
     // Words cut by a chunk boundary are found in the joined edges.
     const edge = tail.length > 0 ? Buffer.concat([tail, b.subarray(0, WORD_OVERLAP)]) : null;
-    for (const w of words)
-      if (!seen.has(w) && (b.indexOf(w, 0, 'latin1') >= 0 || edge?.includes(w, 0, 'latin1'))) seen.add(w);
+    for (const w of STAGE2_WORDS) if (b.indexOf(w, 0, 'latin1') >= 0 || edge?.includes(w, 0, 'latin1')) return true;
     tail = Buffer.from(b.subarray(Math.max(0, b.length - WORD_OVERLAP)));
-    if (STAGE2_WORDS.some((w) => seen.has(w)) && NH_WORDS.some((w) => seen.has(w))) return true;
     await tick(c.length);
   }
   return false;
