@@ -98,6 +98,27 @@ describe('the readable report streamed equals the whole-input report', () => {
       expect(cli(['audit', '--qemu-trace', '-'], text).stdout).toBe(ref);
     }
   });
+  it('nesting evidence whose name is cut by the 1 MiB read boundary is still found by the first pass', () => {
+    const dir = tempDir();
+    const head = 'smmuv3_cmdq_consume prod=3 cons=0 prod.wrap=0 cons.wrap=0\nsmmuv3_cmdq_opcode <--- SMMU_CMD_';
+    // Filler lines (not SMMU events) so that "TLBI_S12_VMALL" starts 3 bytes before byte 2^20.
+    const fill = 2 ** 20 - 3 - head.length;
+    const filler = ('x'.repeat(99) + '\n').repeat(Math.floor(fill / 100)) + 'y'.repeat((fill % 100) - 1) + '\n';
+    const text =
+      filler +
+      head +
+      'TLBI_S12_VMALL\nsmmuv3_cmdq_tlbi_s12_vmid vmid=3\n' +
+      'smmuv3_cmdq_consume prod=3 cons=1 prod.wrap=0 cons.wrap=0\nsmmuv3_cmdq_opcode <--- SMMU_CMD_TLBI_NH_ALL\n' +
+      'smmuv3_cmdq_tlbi_nh vmid=3\nsmmuv3_cmdq_consume prod=3 cons=2 prod.wrap=0 cons.wrap=0\n' +
+      'smmuv3_cmdq_opcode <--- SMMU_CMD_SYNC\n';
+    expect(text.indexOf('TLBI_S12_VMALL')).toBe(2 ** 20 - 3);
+    const f = join(dir, 'edge.log');
+    writeFileSync(f, text);
+    const whole = parseQemuTrace(text);
+    const ref = formatReport(auditStream(whole.stream, { trace: whole.stats }));
+    expect(ref).toMatch(/nested VMIDs: 3 \(inferred/);
+    expect(cli(['audit', '--qemu-trace', f]).stdout).toBe(ref);
+  });
   it('hex words on stdin (read once: the nested VMIDs from the look-ahead) and as arguments', () => {
     const items = [ipa(5, 0x40000000), nhAll(5), sync(), va(1, 0x1000), sync(), va(2, 0x2000)];
     const u = halvesOf(items);
