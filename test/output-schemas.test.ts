@@ -1,9 +1,10 @@
 /**
  * Every `--json` document checked against its published schema (schemas/*-output.schema.json), through the
  * validators ajv compiled from them (src/schema/generated/, the same set-up `npm run schemas` builds for the
- * input schemas): decode, plan, pgtable, serve and simulate (the workload and every scenario carry one shape).
+ * input schemas): decode, plan, pgtable, serve, simulate (the workload and every scenario carry one shape) and
+ * simulate --list-faults.
  * Each schema also refuses a damaged twin of a real document (a field missing, one added), so that it is
- * not a schema that accepts anything. (Not covered yet: audit, capture, campaign, simulate --list-faults.)
+ * not a schema that accepts anything. (Not covered yet: audit, capture, campaign, simulate --replay.)
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { validate as decodeOutput } from '../src/schema/generated/decode-output.js';
+import { validate as faultListOutput } from '../src/schema/generated/fault-list-output.js';
 import { validate as pgtableOutput } from '../src/schema/generated/pgtable-output.js';
 import { validate as planOutput } from '../src/schema/generated/plan-output.js';
 import { validate as serveOutput } from '../src/schema/generated/serve-output.js';
@@ -113,6 +115,12 @@ describe('each --json document matches its schema', () => {
     refusesTwins(simulateOutput, docs[0]!, 'stale');
     // The kind decides which of workload/scenario is filled: a workload document claiming to be a scenario is refused.
     expect(simulateOutput({ ...docs[0]!, kind: 'scenario' })).toBe(false);
+  });
+
+  it('simulate --list-faults: every fault with its configuration', () => {
+    const doc = json(['simulate', '--list-faults', '--json']);
+    valid(faultListOutput, doc, 'fault list');
+    refusesTwins(faultListOutput, doc, 'faults');
   });
 
   it('serve: the document printed once it listens', async () => {
