@@ -4,7 +4,9 @@
  * run) conform; hand-written traces of QEMU's historical mistakes (Q5: a power-of-two split that leaves pages
  * out; over-invalidation; a wrong ASID) are reported, each beside a correct trace of the same command.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { AuditStream, readRing } from '../src/audit/index.js';
@@ -12,6 +14,7 @@ import { interpret } from '../src/audit/interpret.js';
 import { compareQemuRanges, traceRangesBySlot } from '../src/audit/qemu-conformance.js';
 import { CommandChecker } from '../src/cmdq/index.js';
 import { SYNC, cmd } from './smmu-fixtures.js';
+import { runCliFromSource } from './cli-source-run.js';
 
 function ring(name: string): AuditStream {
   const dir = new URL(`../samples/${name}/`, import.meta.url);
@@ -103,5 +106,60 @@ describe("QEMU's historical mistakes, written as traces", () => {
       'smmuv3_cmdq_opcode <--- SMMU_CMD_SYNC',
     ]);
     expect(rep).toEqual({ compared: 0, untraced: 1, issues: [] });
+  });
+});
+
+describe('audit --qemu-trace T --qemu-ring DUMP', () => {
+  it('the real 6.1 run: every range TLBI compared, 0 issues, exit 0', () => {
+    const d = 'samples/linux-6.1-qemu-7.2-strict';
+    const r = runCliFromSource([
+      'audit',
+      '--qemu-trace',
+      `${d}/qemu-trace.log.gz`,
+      '--qemu-ring',
+      `${d}/cmdq.bin.gz`,
+      '--regs',
+      `${d}/cmdq.json`,
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { schemaVersion: number; compared: number; issues: unknown[] };
+    expect(doc.schemaVersion).toBeGreaterThan(0);
+    expect(doc.compared).toBeGreaterThan(9000);
+    expect(doc.issues).toEqual([]);
+  });
+
+  it('a trace with the Q5 split: exit 1 naming the under-invalidation; --qemu-ring alone is exit 2', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'smmuv3-qemu-conf-'));
+    try {
+      const ring = new Uint32Array(2 ** 8 * 4);
+      ring.set(cmd('TLBI_NH_VA', { asid: 1, tg: 1, ttl: 3, num: 31, scale: 0, leaf: 1, addr: 0xff39_5000 }), 0);
+      ring.set(SYNC(), 4);
+      writeFileSync(join(dir, 'ring.bin'), new Uint8Array(ring.buffer));
+      writeFileSync(
+        join(dir, 'trace.log'),
+        [
+          'smmuv3_cmdq_consume prod=2 cons=0 prod.wrap=0 cons.wrap=0',
+          'smmuv3_cmdq_opcode <--- SMMU_CMD_TLBI_NH_VA',
+          'smmuv3_range_inval vmid=0 asid=1 addr=0xff395000 tg=1 num_pages=0x10 ttl=3 leaf=1 stage=1',
+          'smmuv3_range_inval vmid=0 asid=1 addr=0xff3a5000 tg=1 num_pages=0x8 ttl=3 leaf=1 stage=1',
+          '',
+        ].join('\n'),
+      );
+      const args = [
+        '--qemu-ring',
+        join(dir, 'ring.bin'),
+        '--regs',
+        '{"CMDQ_PROD":"0x2","CMDQ_CONS":"0x2","log2size":8}',
+      ];
+      const r = runCliFromSource(['audit', '--qemu-trace', join(dir, 'trace.log'), ...args]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain('under-invalidation');
+      const alone = runCliFromSource(['audit', ...args]);
+      expect(alone.code).toBe(2);
+      expect(alone.stderr).toContain('--qemu-ring');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -25,6 +25,7 @@ import {
   type TraceStats,
 } from '../audit/index.js';
 import { RULES, type RuleId } from '../audit/rules-table.js';
+import { runQemuConformance } from './audit-qemu-conformance.js';
 import { parseUint } from '../parse.js';
 import { parseRegisters } from '../schema/index.js';
 import { buildChecker, readEntries, type InputInfo } from './decode.js';
@@ -55,6 +56,7 @@ import { output } from './output.js';
 import type { CommandChecker, QueueKind } from '../cmdq/index.js';
 
 interface AuditOpts {
+  qemuRing?: string;
   lints?: boolean;
   strict?: boolean;
   capture?: string;
@@ -527,6 +529,10 @@ export function registerAudit(program: Program): void {
     )
     .option('--strict', 'performance lints count as findings (exit 1); implies --lints')
     .option(
+      '--qemu-ring <path>',
+      "with --qemu-trace: the same run's ring dump (and --regs); compare QEMU's decode of each range TLBI with what its words must invalidate",
+    )
+    .option(
       '--ipa-bits <n>',
       'IPA size for S2_IPA ranges (default: from IDR5.OAS, else 52)',
       uintOption('--ipa-bits', { min: 16, max: 52 }),
@@ -591,6 +597,10 @@ export function registerAudit(program: Program): void {
         if (o.maxBatch === undefined && regs.IIDR !== undefined && isMmu700(regs.IIDR)) {
           o.maxBatch = 63;
           warn('audit: SMMU_IIDR names an Arm MMU-700 (erratum 2812531): --max-batch 63');
+        }
+        if (o.qemuRing !== undefined) {
+          if (o.qemuTrace === undefined) throw new UsageError("--qemu-ring: give the same run's --qemu-trace too");
+          return runQemuConformance(o.qemuTrace, o.qemuRing, regs, checker, o.json ?? false);
         }
         const oas = idr5 !== undefined ? OAS_BITS[idr5 & 7] : undefined;
         return runAudit(
