@@ -14,6 +14,7 @@ import {
   type CommandName,
 } from '../cmdq/index.js';
 import type { AuditStream } from './stream.js';
+import { granuleLog2OfTg } from '../units.js';
 
 /** What kind of command an entry is, for the rules. */
 export const Kind = {
@@ -183,7 +184,7 @@ export function interpret(
         const scale = Math.min(v[F_SCALE]!, SCALE_CLAMP);
         const pages = (v[F_NUM]! + 1) * POW2[scale]!;
         r.pages[i] = pages;
-        r.span[i] = pages * POW2[10 + 2 * tg]!;
+        r.span[i] = pages * POW2[granuleLog2OfTg(tg)]!;
       }
     } else if (kind === Kind.Atc) {
       r.addr[i] = v[F_ADDR]!;

@@ -29,6 +29,7 @@ import { OPCODE_NAME, Opcode } from '../cmdq/index.js';
 import { AuditInputError } from './errors.js';
 import { consumeError, eventAnywhere, field, fieldText, fieldToken, opcodeFallback, opcodeName } from './trace-scan.js';
 import { AuditStream, EntryFlag, type EntrySink } from './stream.js';
+import { granuleLog2OfTg, log2Of } from '../units.js';
 
 export type TraceLineFormat = 'log' | 'log-timestamp' | 'simple' | 'other-prefix';
 
@@ -366,7 +367,7 @@ export class QemuTraceParser {
           c.asid = asid;
           c.vmid = vmid;
         } else if (addr !== c.nextAddr) c.discontiguous = true;
-        const granule = 2 ** (tg === 0 ? 12 : 10 + 2 * tg);
+        const granule = 2 ** (tg === 0 ? 12 : granuleLog2OfTg(tg));
         c.pages += pages;
         c.nextAddr = addr + pages * granule;
         c.rangeEvents++;
@@ -418,7 +419,7 @@ export class QemuTraceParser {
         if (start !== undefined && endSid !== undefined) {
           this.cur.sid = start;
           const span = endSid - start + 1;
-          const r = Math.round(Math.log2(span)) - 1;
+          const r = log2Of(span) - 1;
           if (2 ** (r + 1) === span && r >= 0 && r <= 31) this.cur.range = r;
         }
         break;

@@ -17,7 +17,6 @@ import {
   PlanOutput,
   invalidateRange,
   invsOf,
-  levelShift,
   tlbiInv,
   type InvKey,
   type Invs,
@@ -27,6 +26,7 @@ import {
 } from '../tlbi/index.js';
 import { Kind, batchEnd, batchStart, nameOfOpcode, type Interpreted } from './interpret.js';
 import type { AuditStream } from './stream.js';
+import { granuleLog2OfTg, levelShift, log2Of } from '../units.js';
 
 /** Why a request's commands differ from the `linux` policy. */
 export const DIFFERENCES = {
@@ -548,7 +548,7 @@ class Replanner {
     const tg = r.tg[first]!;
     const leaf = r.leaf[first] === 1;
     if (tg !== 0) {
-      const pgShift = 10 + 2 * tg;
+      const pgShift = granuleLog2OfTg(tg);
       const pgsize = 2 ** pgShift;
       let size = 0;
       for (const i of run) size += r.span[i]!;
@@ -653,7 +653,7 @@ class Replanner {
       const scale = (u[e * 4]! >>> 20) & 0x3f;
       const num = (u[e * 4]! >>> 12) & 0x1f;
       const tg = (u[e * 4 + 2]! >>> 10) & 3;
-      span += tg === 0 ? c.req.granule : (num + 1) * 2 ** scale * 2 ** (10 + 2 * tg);
+      span += tg === 0 ? c.req.granule : (num + 1) * 2 ** scale * 2 ** granuleLog2OfTg(tg);
     }
     return span === c.req.size ? 'split' : 'span';
   }
@@ -669,7 +669,7 @@ class Replanner {
     req.iova = r.addr[first]!;
     req.leaf = leaf;
     if (tg !== 0) {
-      const pgShift = 10 + 2 * tg;
+      const pgShift = granuleLog2OfTg(tg);
       const pgsize = POW2[pgShift]!;
       let size = 0;
       for (let k = 0; k < run.length; k++) size += r.span[run[k]!]!;
@@ -856,7 +856,7 @@ function tlbiDescriptionInto(d: MutableDescription, req: RangeRequest, pgsize: n
 /** The tlbi description of a Linux request: which levels changed, as far as the request tells. */
 export function tlbiDescription(req: RangeRequest, pgsize: number): TlbiDescription | null {
   if (req.size === 0) return null;
-  const pgShift = Math.log2(pgsize);
+  const pgShift = log2Of(pgsize);
   const start = req.iova;
   const last = req.iova + req.size - 1;
   if (req.leaf) {

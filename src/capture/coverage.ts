@@ -25,6 +25,7 @@
 import { decodeSlot, type CommandChecker } from '../cmdq/index.js';
 import { flowKey, iommuEventOf, numField, type TraceEvent } from './ftrace.js';
 import type { CmdList, Request, RequestTarget, TiedCapture } from './requests.js';
+import { granuleLog2OfTg, log2Of } from '../units.js';
 
 export type Evidence =
   'return-probe' | 'next-event-same-cpu' | 'end-of-trace' | 'iova-free-probe' | 'next-overlapping-map';
@@ -111,7 +112,7 @@ function levelBytes(pgShift: number, level: number): number {
 
 /** The level whose entries are `granule` bytes (3 for a page), or −1. */
 function levelOfGranule(granule: number, pgsize: number): number {
-  const s = Math.log2(pgsize);
+  const s = log2Of(pgsize);
   for (let l = 0; l <= 3; l++) if (levelBytes(s, l) === granule) return l;
   return -1;
 }
@@ -164,7 +165,7 @@ function coverOf(
   const addr = c.addr!;
   let bytes: number;
   if (c.tg === 0) bytes = req.granule > 0 ? req.granule : t.pgsize;
-  else bytes = (c.num! + 1) * 2 ** c.scale! * 2 ** (10 + 2 * c.tg!);
+  else bytes = (c.num! + 1) * 2 ** c.scale! * 2 ** granuleLog2OfTg(c.tg!);
   return { start: addr, end: addr + bytes, leafOnly, slot, list, request: req.id, target: t };
 }
 

@@ -10,7 +10,6 @@ import {
   isS1Type,
   isTlbType,
   leafSizes,
-  levelShift,
   parsePlanRequest,
   planLinuxReport,
   planTlbiReport,
@@ -33,6 +32,7 @@ import {
   withExamples,
 } from './common.js';
 import type { Policy } from '../tlbi/plan.js';
+import { levelShift, log2Of } from '../units.js';
 
 interface PlanOpts {
   input?: string;
@@ -111,7 +111,7 @@ export function requestFromFlags(o: PlanOpts): Record<string, unknown> {
   let leafLevels: number[];
   if (o.leafLevels !== undefined) leafLevels = levelList(o.leafLevels, '--leaf-levels');
   else {
-    const g = Math.round(Math.log2(o.pgsize));
+    const g = log2Of(o.pgsize);
     const lvl = [3, 2, 1].find((l) => 2 ** levelShift(g, l) === granule);
     if (lvl === undefined || !PAGE_SIZES.includes(o.pgsize) || !leafSizes(o.pgsize).includes(granule))
       throw new InputError('--leaf-size', `${granule} is not a page or block size of pgsize ${o.pgsize}`);

@@ -65,6 +65,7 @@ import { GuestPhysView } from './guest-memory.js';
 import { HeldFrames, RangeAllocator } from './space.js';
 import { cdFields, cfgiCd, cfgiSte, steFields, updateSteps, usesCds } from './ste-update.js';
 import { CommandStats, PlanTotals, SmmuPort, StaleLog, routePlan, type SmmuSpec } from './smmu-port.js';
+import { log2Of } from '../units.js';
 
 export { POLICIES, type Policy };
 export type FlushMode = 'strict' | 'lazy';
@@ -199,7 +200,7 @@ export class Domain {
     this.vsmmu = init.vsmmu;
     this.data = init.data;
     const c = init.table.config;
-    this.tableConfig = { root: c.rootPa, granuleLog2: Math.log2(c.granule), ias: c.ias, stage: c.stage };
+    this.tableConfig = { root: c.rootPa, granuleLog2: log2Of(c.granule), ias: c.ias, stage: c.stage };
     this.iova = new RangeAllocator(LAYOUT.iovaBase, LAYOUT.iovaLimit);
   }
 
@@ -372,7 +373,7 @@ export class Driver {
     // The first block of the window is mapped with pages, so that the VMM can move a table page there
     // (moveGuestTablePage); the rest with blocks.
     const base = LAYOUT.guestTableIpa;
-    const block = 2 ** (Math.log2(this.granule) * 2 - 3);
+    const block = 2 ** (log2Of(this.granule) * 2 - 3);
     const paged = Math.min(block, LAYOUT.guestTableBytes);
     this.map(d, base, base, this.granule, ProtRW);
     if (paged > this.granule) this.map(d, base + this.granule, base + this.granule, paged - this.granule, ProtRW);
@@ -996,7 +997,7 @@ const EVERYTHING = { iova: 0, size: 0, granule: 4096, leaf: false } as const;
 
 /** The largest leaf size of the granule (page, level-2 block, level-1 block) that divides `size`. */
 function largestAlign(granule: Granule, size: number): number {
-  const g = Math.log2(granule);
+  const g = log2Of(granule);
   const l2 = 2 ** (g + (g - 3));
   const l1 = granule === 4096 ? 2 ** 30 : Infinity;
   if (size % l1 === 0) return l1;

@@ -45,6 +45,7 @@ import {
 import { filterHostCommands, HOST_VMID, type FilterAction, type FilterDecision } from './host-cmdq-filter.js';
 import { HeldFrames } from './space.js';
 import { CommandStats, PlanTotals, SmmuPort, StaleLog, routePlan, type SmmuSpec } from './smmu-port.js';
+import { log2Of } from '../units.js';
 
 /** The CMD_SYNC a host driver puts after its commands (SEV). */
 const HOST_SYNC: Command = { name: 'CMD_SYNC', cs: 2, msh: 3, msiattr: 0xf, msidata: 0, msiaddr: 0 };
@@ -190,7 +191,7 @@ export class Hypervisor {
       allocator: this.frames,
     });
     const c = this.idmap.config;
-    this.idmapCfg = { root: c.rootPa, granuleLog2: Math.log2(c.granule), ias: c.ias, stage: 2 };
+    this.idmapCfg = { root: c.rootPa, granuleLog2: log2Of(c.granule), ias: c.ias, stage: 2 };
     for (let off = 0; off < opts.pagedRam.size; off += opts.granule)
       this.idmap.map(opts.pagedRam.base + off, opts.pagedRam.base + off, opts.granule, ProtRW);
     if (opts.blockRam.size > 0) this.idmap.map(opts.blockRam.base, opts.blockRam.base, opts.blockRam.size, ProtRW);
@@ -451,7 +452,7 @@ export class Hypervisor {
       ranges: ranges.map((r) => ({ ...r })),
       s2,
       frames,
-      cfg: { root: c.rootPa, granuleLog2: Math.log2(c.granule), ias: c.ias, stage: 2 },
+      cfg: { root: c.rootPa, granuleLog2: log2Of(c.granule), ias: c.ias, stage: 2 },
       device,
     };
     if (device !== null) {

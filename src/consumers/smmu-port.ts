@@ -17,6 +17,7 @@ import { StaleChecker, type ChangeSpec, type StaleReport } from '../smmu/checker
 import { planStats, tlbiShape, type Invs, type PlanOutput, type SmmuOptions } from '../tlbi/index.js';
 import { levelMask, type TlbiDescription } from '../tlbi-description.js';
 import type { Policy } from '../tlbi/plan.js';
+import { log2Of } from '../units.js';
 
 /** The CMD_SYNC the consumers issue: SEV completion signal, Inner Shareable, write-back (as Linux without MSIs). */
 const SYNC: Command = { name: 'CMD_SYNC', cs: 2, msh: 3, msiattr: 0xf, msidata: 0, msiaddr: 0 };
@@ -316,7 +317,7 @@ export class PlanTotals {
     this.plans++;
     if (!this.decode) return;
     const size = desc.last - desc.start + 1;
-    const g = Math.log2(desc.granule);
+    const g = log2Of(desc.granule);
     const stride =
       policy === 'tlbi'
         ? 2 ** tlbiShape(levelMask(desc.leafLevels), levelMask(desc.tableLevels), desc.start, size, g).strideShift

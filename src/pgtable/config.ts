@@ -13,6 +13,7 @@ import { PageTableError } from './errors.js';
 export type Stage = 1 | 2;
 export type Granule = 4096 | 16384 | 65536;
 import type { Level } from '../tlbi-description.js';
+import { levelShift } from '../units.js';
 
 export type { Level };
 
@@ -52,15 +53,9 @@ export function bitsPerLevel(granule: Granule): number {
   return granuleShift(granule) - 3;
 }
 
-/** The lowest address bit resolved at `level`: the log2 of the size one descriptor at that level maps. */
-export function levelShift(granule: Granule, level: number): number {
-  const g = granuleShift(granule);
-  return g + (LastLevel - level) * (g - 3);
-}
-
 /** Bytes mapped by one descriptor at `level`. */
 export function levelSpan(granule: Granule, level: number): number {
-  return 2 ** levelShift(granule, level);
+  return 2 ** levelShift(granuleShift(granule), level);
 }
 
 /** The start level for an input size: the level whose descriptors together cover `ias` bits. */
@@ -73,7 +68,7 @@ export function startLevelFor(granule: Granule, ias: number): Level {
 /** Descriptors in the table at `level` (fewer than a full table only at the start level). */
 export function entriesAt(granule: Granule, ias: number, level: number): number {
   const start = startLevelFor(granule, ias);
-  if (level === start) return 2 ** (ias - levelShift(granule, level));
+  if (level === start) return 2 ** (ias - levelShift(granuleShift(granule), level));
   return 2 ** bitsPerLevel(granule);
 }
 

@@ -6,6 +6,7 @@
 import { CheckedEntry, CommandChecker, FIELD_IDS } from '../cmdq/check.js';
 import { OPCODE_SPECS, Opcode, type CommandName } from '../cmdq/opcodes.js';
 import { writeTlbiRange } from '../cmdq/writers.js';
+import { granuleLog2OfTg } from '../units.js';
 
 export const FAULT_NAMES = [
   'drop-sync',
@@ -260,7 +261,7 @@ export function applyFault(fault: FaultName, list: EntryList): void {
         list.splice(i, 1);
         return;
       }
-      const g = 2 ** (10 + 2 * tg);
+      const g = 2 ** granuleLog2OfTg(tg);
       if (v[F.scale] === 0 && v[F.num]! > 0) list[i] = rewrite(h, e, { num: v[F.num]! - 1 });
       else if (v[F.scale] === 0) list.splice(i, 1);
       else list[i] = rewrite(h, e, { addr: v[F.addr]! + g }); // the range now starts one page late

@@ -34,6 +34,7 @@ import type { StreamConfig } from '../smmu/streams.js';
 import type { TableConfig } from '../smmu/walker.js';
 import { applyFault, type EntryList, type FaultName } from './faults.js';
 import { CONFIG_EVERY, changeTag, tagOf, type ConfigChangeEnv } from './config-change.js';
+import { log2Of } from '../units.js';
 
 export type SimStage = '1' | '2' | 'nested';
 
@@ -337,7 +338,7 @@ class Simulation {
   // ------------------------------------------------------------------ set-up
 
   private tableCfg(pt: IoPageTable): TableConfig {
-    return { root: pt.config.rootPa, granuleLog2: Math.log2(this.g), ias: pt.config.ias, stage: pt.config.stage };
+    return { root: pt.config.rootPa, granuleLog2: log2Of(this.g), ias: pt.config.ias, stage: pt.config.stage };
   }
 
   private build(): void {

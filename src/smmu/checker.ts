@@ -16,10 +16,11 @@
 import { hexAddr } from '../bits.js';
 import { AtcEntry, GLOBAL_ASID, KIND_NAMES, Kind, REGIME_NAMES, Regime, TlbEntry, WalkEntry } from './caches.js';
 import type { ResolvedContext, SmmuModel } from './model.js';
-import { WalkResult, WalkStatus, canRead, canWrite, levelShift, permText, walk, type TableConfig } from './walker.js';
+import { WalkResult, WalkStatus, canRead, canWrite, permText, walk, type TableConfig } from './walker.js';
 import type { PhysMemory } from '../pgtable/memory.js';
 import type { TableUse } from './table-uses.js';
 import { cdDiffs, cdText, steDiffs, steText, type CachedConfig } from './config-cache.js';
+import { levelShift } from '../units.js';
 
 /** One change to a table: which table (by stage and root) and the input range whose descriptors changed. */
 export interface ChangeSpec {

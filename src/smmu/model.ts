@@ -51,12 +51,12 @@ import {
   WalkStatus,
   canRead,
   canWrite,
-  levelShift,
   s1NotGlobal,
   startLevel,
   walkFrom,
   type TableConfig,
 } from './walker.js';
+import { granuleLog2OfTg, levelShift } from '../units.js';
 
 export type ModelMode = 'adversarial' | 'generous';
 
@@ -1019,7 +1019,7 @@ export class SmmuModel {
     let ttl = 0;
     const generous = this.mode === 'generous';
     if (eff.tg !== 0) {
-      g = 10 + 2 * eff.tg;
+      g = granuleLog2OfTg(eff.tg);
       ttl = eff.tg === 2 && eff.ttl === 1 && !this.features.ds ? 0 : eff.ttl;
       // With DS, SCALE is 6 bits (w0[25:20]); a SCALE above 39 "is treated as 39" but software must not
       // rely on it (IHI 0070 4.4.1.1): the adversary takes the range to be nothing at all.

@@ -9,6 +9,7 @@
  */
 import { modFloor, TWO_POW_32 } from '../bits.js';
 import type { PhysMemory } from '../pgtable/memory.js';
+import { levelShift } from '../units.js';
 
 export type Stage = 1 | 2;
 
@@ -20,11 +21,6 @@ export interface TableConfig {
   /** Input address size in bits (e.g. 48). */
   readonly ias: number;
   readonly stage: Stage;
-}
-
-/** log2 of the span one descriptor at `level` maps. */
-export function levelShift(granuleLog2: number, level: number): number {
-  return granuleLog2 + (3 - level) * (granuleLog2 - 3);
 }
 
 /** The level a walk of `ias` input bits starts at. */

@@ -39,6 +39,7 @@ import {
   type TlbiShape,
 } from './range.js';
 import { levelMask, type TlbiDescription } from '../tlbi-description.js';
+import { log2Of } from '../units.js';
 
 export type { TlbiDescription };
 
@@ -106,11 +107,6 @@ const core: Core = {
   strideShift: 12,
   strictS1Clear: false,
 };
-
-/** log2 of a power of two below 2^31 (the page and granule sizes here: at most 1 GiB). */
-function log2(x: number): number {
-  return 31 - Math.clz32(x);
-}
 
 // Numeric type codes (TYPE_ORDER, kept in `Invs.typeCode`): the walk compares numbers, not strings.
 const T_S1_ASID = TYPE_ORDER.S1_ASID;
@@ -184,7 +180,7 @@ function planTlb(c: Core, cur: Inv, type: number, o: SmmuOptions, out: PlanOutpu
   }
   const op = vaOpcode(type, o.e2h);
   if (o.ril) {
-    const pgShift = log2(cur.pgsize);
+    const pgShift = log2Of(cur.pgsize);
     const ttl = c.linuxTtl ? (c.leaf === 1 ? linuxLeafTtl(c.granuleShift, pgShift) : 0) : c.ttl;
     if (!emitRilOne(out, c.span, op, asid, vmid, pgShift, ttl, c.leaf))
       emitRilSpan(out, c.span, op, asid, vmid, pgShift, ttl, c.leaf);
@@ -302,8 +298,8 @@ export function invalidateRange(invs: Invs, req: RangeRequest, smmus: SmmuTable,
     const type = singleRilTarget(invs, smmus);
     if (type >= 0) {
       const leaf = req.leaf ? 1 : 0;
-      const pgShift = log2(invs.inv[0]!.pgsize);
-      const ttl = leaf === 1 ? linuxLeafTtl(log2(req.granule), pgShift) : 0;
+      const pgShift = log2Of(invs.inv[0]!.pgsize);
+      const ttl = leaf === 1 ? linuxLeafTtl(log2Of(req.granule), pgShift) : 0;
       // The span travels in core.span (no boxed doubles in calls); the other fields of core are not used.
       const span = core.span;
       span[0] = req.iova;
@@ -317,7 +313,7 @@ export function invalidateRange(invs: Invs, req: RangeRequest, smmus: SmmuTable,
   c.everything = req.size === 0;
   c.leaf = req.leaf ? 1 : 0;
   c.linuxTtl = true;
-  c.granuleShift = log2(req.granule);
+  c.granuleShift = log2Of(req.granule);
   c.ttl = 0;
   c.strideShift = c.granuleShift;
   c.strictS1Clear = false;
@@ -337,11 +333,11 @@ export function tlbiInv(tlbi: TlbiDescription, invs: Invs, smmus: SmmuTable, out
   const span = c.span;
   span[0] = tlbi.start;
   span[1] = tlbi.last - tlbi.start + 1;
-  const pgShift = log2(tlbi.granule);
+  const pgShift = log2Of(tlbi.granule);
   const shape = tlbiShapeInto(SHAPE, levelMask(tlbi.leafLevels), levelMask(tlbi.tableLevels), span, pgShift);
   const type = singleRilTarget(invs, smmus);
   if (type >= 0) {
-    return planSingleRil(invs, type, smmus, out, span, shape.leaf, shape.ttl, log2(invs.inv[0]!.pgsize));
+    return planSingleRil(invs, type, smmus, out, span, shape.leaf, shape.ttl, log2Of(invs.inv[0]!.pgsize));
   }
   c.everything = false;
   c.leaf = shape.leaf;

@@ -12,6 +12,7 @@
 import { bitLength53, ctz53, xor53 } from '../bits.js';
 import { writeTlbiRange } from '../cmdq/writers.js';
 import { FORCE_SYNC_BATCH, type PlanOutput } from './output.js';
+import { levelShift, tgOfGranuleLog2 } from '../units.js';
 
 /**
  * 2^32 and 2^-32 (multiplying by 2^-32 is exact, and cheaper than dividing by 2^32). Local constants (bits.ts
@@ -52,22 +53,12 @@ export const ATC_PAGE_SHIFT = 12;
 /** ATC_INV Size that covers every address. */
 export const ATC_SIZE_ALL = 52;
 
-/** TG field for a translation granule of 2^pgShift bytes: 4K → 1, 16K → 2, 64K → 3. */
-export function tgField(pgShift: number): number {
-  return (pgShift - 10) >> 1;
-}
-
 /**
  * Linux's TTL for a leaf invalidation of `2^granuleShift`-byte leaves in a table of 2^pgShift-byte pages:
  * 4 − ((granuleShift − 3) / (pgShift − 3)), integer division (4K: 4K → 3, 2M → 2, 1G → 1).
  */
 export function linuxLeafTtl(granuleShift: number, pgShift: number): number {
   return 4 - (((granuleShift - 3) / (pgShift - 3)) | 0); // truncation = floor: both are positive
-}
-
-/** log2 of the bytes one descriptor at `level` (0-3) maps in a table of 2^pgShift-byte pages. */
-export function levelShift(pgShift: number, level: number): number {
-  return pgShift + (3 - level) * (pgShift - 3);
 }
 
 /**
@@ -153,7 +144,7 @@ export function emitRilSpan(
   let s = buf.count;
   out.batchLen -= s;
   const h1 = vmid | (asid << 16);
-  const h2 = leaf | (ttl << 8) | (((pgShift - 10) >> 1) << 10); // TG = tgField(pgShift)
+  const h2 = leaf | (ttl << 8) | (tgOfGranuleLog2(pgShift) << 10);
   let addr = span[0]!;
   // The remaining page count reaches 0 exactly when the address reaches iova + size: p counts the pages
   // still to cover, and after the non-leaf extra page p stays even, so it never stops at 1 (past the end).
@@ -233,7 +224,7 @@ export function writeRilOne(
   const i = s << 2;
   q[i] = opcode | numScale;
   q[i + 1] = vmid | (asid << 16);
-  q[i + 2] = leaf | (ttl << 8) | (((pgShift - 10) >> 1) << 10) | (addr - hi * TWO_POW_32);
+  q[i + 2] = leaf | (ttl << 8) | (tgOfGranuleLog2(pgShift) << 10) | (addr - hi * TWO_POW_32);
   q[i + 3] = hi;
 }
 
@@ -250,7 +241,7 @@ function emitRilRangeGeneral(
 ): void {
   const iova = span[0]!;
   const size = span[1]!;
-  const tg = tgField(pgShift);
+  const tg = tgOfGranuleLog2(pgShift);
   let pages = size / POW2[pgShift]!;
   if (ttl === 0 && pages % 32 === 1) pages++;
   const end = iova + size;

@@ -12,6 +12,7 @@ import { PlanOutput } from './output.js';
 import { levelMask, type TlbiDescription } from '../tlbi-description.js';
 import { invalidateRange, tlbiInv, type RangeRequest, type SmmuTable } from './plan.js';
 import { tlbiShape } from './range.js';
+import { granuleLog2OfTg, log2Of } from '../units.js';
 
 /** One planned entry, decoded. */
 export interface PlannedEntryJson {
@@ -116,7 +117,7 @@ export function planStats(
     else s.commands++;
     if (WHOLE.has(c.name)) s.wholeTag++;
     if (RANGED.has(c.name) && 'tg' in c) {
-      bytes += c.tg === 0 ? strideBytes : (c.num + 1) * 2 ** c.scale * 2 ** (10 + 2 * c.tg);
+      bytes += c.tg === 0 ? strideBytes : (c.num + 1) * 2 ** c.scale * 2 ** granuleLog2OfTg(c.tg);
     }
     if (c.name === 'ATC_INV') {
       s.atcCommands++;
@@ -162,7 +163,7 @@ export function planTlbiReport(
     levelMask(tlbi.tableLevels),
     tlbi.start,
     size,
-    Math.round(Math.log2(tlbi.granule)),
+    log2Of(tlbi.granule),
   );
   return {
     out,

@@ -5,7 +5,8 @@
 import { InputError, parseBool, parseUint } from '../parse.js';
 import { INV_TYPES, invsOf, isTlbType, type Inv, type InvKey, type InvType, type Invs } from './invs.js';
 import type { Policy, RangeRequest, SmmuOptions, SmmuTable, TlbiDescription } from './plan.js';
-import { leafLevelAllowed, levelShift, tableLevelAllowed } from './range.js';
+import { leafLevelAllowed, tableLevelAllowed } from './range.js';
+import { levelShift, log2Of } from '../units.js';
 
 /** Addresses handled: 52-bit VA / IPA. */
 export const ADDRESS_BITS = 52;
@@ -123,13 +124,9 @@ export function parseInvKeys(v: unknown, smmus: SmmuTable, field = 'invs'): InvK
   });
 }
 
-function log2(x: number): number {
-  return Math.round(Math.log2(x));
-}
-
 /** Sizes a leaf may have with a given page size: the page and the block sizes of its levels. */
 export function leafSizes(pgsize: number): number[] {
-  const g = log2(pgsize);
+  const g = log2Of(pgsize);
   return [3, 2, 1].filter((l) => leafLevelAllowed(g, l)).map((l) => 2 ** levelShift(g, l));
 }
 
@@ -183,7 +180,7 @@ export function checkTlbi(t: TlbiDescription, invs: Invs, field = 'tlbi'): void 
     throw new InputError(p('start'), `0x${t.start.toString(16)} is not aligned to the granule ${t.granule}`);
   if ((t.last + 1) % t.granule !== 0)
     throw new InputError(p('last'), `0x${t.last.toString(16)} is not the last byte of a ${t.granule}-byte page`);
-  const g = log2(t.granule);
+  const g = log2Of(t.granule);
   t.leafLevels.forEach((l, k) => {
     if (!Number.isInteger(l) || !leafLevelAllowed(g, l))
       throw new InputError(

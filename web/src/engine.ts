@@ -15,6 +15,7 @@ import {
 } from '../../src/tlbi/index.js';
 import type { PlanEntry, PlanModel, Policy } from './plan-view.js';
 import { commandClass, commandSpan } from './span.js';
+import { log2Of } from '../../src/units.js';
 
 /** Decoding what the planner wrote: a lax checker (the words are the engine's, judged elsewhere). */
 const Checker = new CommandChecker({ lax: true });
@@ -46,7 +47,7 @@ export function planDocument(doc: Record<string, unknown>, requestText: string):
       levelMask(t.tableLevels),
       t.start,
       t.last + 1 - t.start,
-      Math.log2(t.granule),
+      log2Of(t.granule),
     );
     stride = 2 ** shape.strideShift;
     pgsize = t.granule;

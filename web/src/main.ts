@@ -25,6 +25,7 @@ import {
   type PageState,
   type Pgsize,
 } from './state.js';
+import { log2Of } from '../../src/units.js';
 
 /** The page state: filled from the link in boot() before anything reads it. */
 const state: PageState = defaultState();
@@ -134,7 +135,7 @@ function fillGranules(): void {
 }
 
 function fillLevels(): void {
-  const g = Math.log2(state.pgsize);
+  const g = log2Of(state.pgsize);
   const box = (kind: 'll' | 'tl', l: number, allowed: boolean, on: boolean): HTMLElement =>
     h(
       'label',
@@ -283,8 +284,8 @@ function setupForm(): void {
     readForm();
     if (state.pgsize !== prevPgsize) {
       fillGranules();
-      state.leafLevels = state.leafLevels.filter((l) => leafLevelAllowed(Math.log2(state.pgsize), l));
-      state.tableLevels = state.tableLevels.filter((l) => tableLevelAllowed(Math.log2(state.pgsize), l));
+      state.leafLevels = state.leafLevels.filter((l) => leafLevelAllowed(log2Of(state.pgsize), l));
+      state.tableLevels = state.tableLevels.filter((l) => tableLevelAllowed(log2Of(state.pgsize), l));
       fillLevels();
     }
     if (state.invs.map((r) => r.type).join() !== prevTypes) {

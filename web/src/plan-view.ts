@@ -8,7 +8,8 @@ import { fieldsToJson, wordsToJson, type Command } from '../../src/cmdq/index.js
 import { hexAddr } from '../../src/bits.js';
 import type { PlanStats } from '../../src/tlbi/index.js';
 import { h, s } from './dom.js';
-import { commandTag, tgShift, type CommandClass, type Span } from './span.js';
+import { commandTag, type CommandClass, type Span } from './span.js';
+import { granuleLog2OfTg } from '../../src/units.js';
 
 import type { Policy } from '../../src/tlbi/plan.js';
 
@@ -433,7 +434,7 @@ function barLabel(c: Command, e: PlanEntry, w: number): string {
         : `Size ${sz}`;
   }
   if (w >= LongLabel * 1.35 && e.span.kind === 'range' && r.tg !== 0) {
-    const pages = (e.span.end - e.span.start) / 2 ** tgShift(r.tg!);
+    const pages = (e.span.end - e.span.start) / 2 ** granuleLog2OfTg(r.tg!);
     return `NUM ${r.num} · SCALE ${r.scale} · TTL ${r.ttl} · TG ${r.tg}  (${pages} page${pages === 1 ? '' : 's'})`;
   }
   if (w >= LongLabel) return `NUM ${r.num} · SCALE ${r.scale} · TTL ${r.ttl} · TG ${r.tg}`;

@@ -11,9 +11,10 @@
  *   (or of the level below the deepest table level when no leaf changed).
  */
 import { InputError, parseUint } from '../../src/parse.js';
-import { levelShift } from '../../src/tlbi/range.js';
 import { parsePlanRequest } from '../../src/tlbi/validate.js';
 import type { InvRow, PageState } from './state.js';
+import { levelShift } from '../../src/units.js';
+import { log2Of } from '../../src/units.js';
 
 /** Form inputs an error can be shown at. */
 export type FieldKey =
@@ -34,13 +35,9 @@ export interface Requests {
   readonly tlbiText: string;
 }
 
-function log2(x: number): number {
-  return Math.round(Math.log2(x));
-}
-
 /** The architecture level (1-3) whose entries are `granule` bytes in a table of `pgsize` pages, or -1. */
 export function levelOfGranule(pgsize: number, granule: number): number {
-  for (let l = 3; l >= 0; l--) if (2 ** levelShift(log2(pgsize), l) === granule) return l;
+  for (let l = 3; l >= 0; l--) if (2 ** levelShift(log2Of(pgsize), l) === granule) return l;
   return -1;
 }
 
@@ -50,7 +47,7 @@ export function linuxFromLevels(
   leafLevels: readonly number[],
   tableLevels: readonly number[],
 ): { leaf: boolean; granule: number } {
-  const g = log2(pgsize);
+  const g = log2Of(pgsize);
   const leaf = tableLevels.length === 0;
   const level =
     leafLevels.length > 0

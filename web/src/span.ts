@@ -5,6 +5,7 @@
  * 4 KiB pages; whole-tag commands (and ATC_INV Size 52) cover everything under their tag.
  */
 import type { Command } from '../../src/cmdq/index.js';
+import { granuleLog2OfTg } from '../../src/units.js';
 
 export type Span =
   | { readonly kind: 'range'; readonly start: number; readonly end: number }
@@ -14,11 +15,6 @@ export type Span =
 /** log2 of the ATC's unit (4 KiB) and the Size that means everything. */
 const AtcPageShift = 12;
 const AtcSizeAll = 52;
-
-/** TG field → log2 of the translation granule (1 → 4K, 2 → 16K, 3 → 64K). */
-export function tgShift(tg: number): number {
-  return 10 + 2 * tg;
-}
 
 export type CommandClass = 'tlbi-range' | 'tlbi-whole' | 'atc' | 'sync' | 'other';
 
@@ -57,7 +53,7 @@ export function commandSpan(cmd: Command, stride: number): Span {
     case 'TLBI_EL2_VAA':
     case 'TLBI_EL3_VA':
     case 'TLBI_S2_IPA': {
-      const len = cmd.tg === 0 ? stride : (cmd.num + 1) * 2 ** cmd.scale * 2 ** tgShift(cmd.tg);
+      const len = cmd.tg === 0 ? stride : (cmd.num + 1) * 2 ** cmd.scale * 2 ** granuleLog2OfTg(cmd.tg);
       return { kind: 'range', start: cmd.addr, end: cmd.addr + len };
     }
     case 'ATC_INV':

@@ -11,6 +11,7 @@ import type { SmmuModel } from '../../smmu/model.js';
 import { Rng } from '../../smmu/rng.js';
 import type { Policy } from '../../tlbi/plan.js';
 import type { FaultName } from '../faults.js';
+import { log2Of } from '../../units.js';
 
 export interface ScenarioOptions {
   readonly granule: Granule;
@@ -76,7 +77,7 @@ export function sumValues(o: Record<string, number>): number {
 
 /** The level-2 block size of a granule (2 MiB, 32 MiB, 512 MiB). */
 export function blockSize(granule: Granule): number {
-  const g = Math.log2(granule);
+  const g = log2Of(granule);
   return 2 ** (g + (g - 3));
 }
 

@@ -19,6 +19,7 @@ import { IoPageTable } from '../../pgtable/pagetable.js';
 import { Rng } from '../../smmu/rng.js';
 import { PlanOutput, invalidateRange, invsOf, tlbiInv, type InvKey, type SmmuTable } from '../../tlbi/index.js';
 import { atsTimeoutArmer, blockSize, now, sumValues, type ScenarioOptions, type ScenarioRun } from './common.js';
+import { log2Of } from '../../units.js';
 
 export const PKVM_DEFAULT_OPS = 300;
 
@@ -82,7 +83,7 @@ export function runPkvmScenario(o: ScenarioOptions): ScenarioRun {
   });
   const hostCd = {
     asid: HOST_ASID,
-    table: { root: hostS1.config.rootPa, granuleLog2: Math.log2(g), ias: 48, stage: 1 as const },
+    table: { root: hostS1.config.rootPa, granuleLog2: log2Of(g), ias: 48, stage: 1 as const },
   };
   const s1Devices = [hostDevices[1]!, hostDevices[2]!];
   for (const d of s1Devices) hyp.hostSetStage1(d.smmu, d.sid, hostCd);
