@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { vi } from 'vitest';
 import { build } from 'vite';
-import { buildProgram } from '../src/cli/main.js';
+import { main } from '../src/cli/main.js';
 import { startServer, type RunningServer } from '../src/cli/serve.js';
 import { CHROMIUM_MISSING, ChromiumPath, chromiumPresent } from './chromium.js';
 
@@ -132,10 +132,10 @@ export async function runCli(
     return true;
   });
   const before = process.exitCode;
+  process.exitCode = undefined;
   try {
-    await (await buildProgram()).parseAsync(['node', 'smmuv3-tlbi', ...argv]);
-  } catch {
-    // commander's exitOverride: the code is in process.exitCode or below
+    // The CLI's own entry point, so that parse errors map to their exit status as they do for a user.
+    await main(['node', 'smmuv3-tlbi', ...argv]);
   } finally {
     out.mockRestore();
     err.mockRestore();

@@ -13,6 +13,7 @@
 import { Opcode } from '../cmdq/index.js';
 import { Kind, type Interpreted } from './interpret.js';
 import { field, fieldText } from './trace-scan.js';
+import { granuleLog2OfTg } from '../units.js';
 
 /** One chunk QEMU reports for a range command. */
 interface Chunk {
@@ -109,7 +110,7 @@ export function traceRangesBySlot(lines: Iterable<string>): Map<number, { op: nu
         const p = ev.payload;
         const tg = field(p, 'tg') ?? 0;
         const pages = field(p, 'num_pages') ?? 1;
-        const granule = 2 ** (tg === 0 ? 12 : 10 + 2 * tg);
+        const granule = 2 ** (tg === 0 ? 12 : granuleLog2OfTg(tg));
         cur.range.chunks.push({ addr: field(p, 'addr') ?? 0, bytes: pages * granule });
         const r = cur.range;
         if (fieldText(p, 'asid') !== undefined) r.asid = field(p, 'asid');
