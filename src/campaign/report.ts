@@ -267,14 +267,20 @@ function failureText(c: CaseResult): string {
   return parts.join('\n');
 }
 
-/** JUnit XML (the Ant/Jenkins schema): a testsuite per configuration, a testcase per seed. */
-export function junitXml(doc: CampaignDocument): string {
+/** The cases of a campaign grouped by configuration name, in case order. */
+function casesByConfig(doc: CampaignDocument): Map<string, CaseResult[]> {
   const by = new Map<string, CaseResult[]>();
   for (const c of doc.cases) {
     let l = by.get(c.config);
     if (l === undefined) by.set(c.config, (l = []));
     l.push(c);
   }
+  return by;
+}
+
+/** JUnit XML (the Ant/Jenkins schema): a testsuite per configuration, a testcase per seed. */
+export function junitXml(doc: CampaignDocument): string {
+  const by = casesByConfig(doc);
   const time = (l: readonly CaseResult[]): number => l.reduce((s, c) => s + c.time.runMs + c.time.shrinkMs, 0);
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
   out.push(
@@ -308,12 +314,7 @@ export function junitXml(doc: CampaignDocument): string {
 
 /** KTAP text (version 1, as kunit prints it): a test per configuration, a subtest per seed. */
 export function ktapText(doc: CampaignDocument): string {
-  const by = new Map<string, CaseResult[]>();
-  for (const c of doc.cases) {
-    let l = by.get(c.config);
-    if (l === undefined) by.set(c.config, (l = []));
-    l.push(c);
-  }
+  const by = casesByConfig(doc);
   const configs = doc.matrix.configurations.filter((c) => by.has(c));
   // Names may not hold '#' (it starts a directive or a diagnostic); the names here never do.
   const clean = (s: string): string => s.replace(/#/g, '_').replace(/\n/g, ' ');

@@ -160,8 +160,9 @@ function scenarioCommand(spec: CaseSpec): string {
   ].join(' ');
 }
 
-function scenarioFails(spec: CaseSpec, ops: number): boolean {
-  const run = runScenarioOnce(spec.config.scenario as ScenarioName, {
+/** A scenario case's run, with `ops` main-loop operations (null: the scenario's own count). */
+function runScenarioCase(spec: CaseSpec, ops: number | null): ReturnType<typeof runScenarioOnce> {
+  return runScenarioOnce(spec.config.scenario as ScenarioName, {
     granule: spec.config.granule,
     ril: spec.config.ril,
     ats: spec.config.ats,
@@ -169,9 +170,12 @@ function scenarioFails(spec: CaseSpec, ops: number): boolean {
     policy: spec.config.policy,
     fault: spec.fault,
     planStatistics: false,
-    ops,
+    ...(ops !== null ? { ops } : {}),
   });
-  return failures(run) > 0;
+}
+
+function scenarioFails(spec: CaseSpec, ops: number): boolean {
+  return failures(runScenarioCase(spec, ops)) > 0;
 }
 
 /** The fewest main-loop operations found that still fail (null when none up to the case's own count fails). */
@@ -199,16 +203,7 @@ export function runCase(spec: CaseSpec, now: () => number = Date.now): CaseResul
   const name = configName(spec.config);
   const t0 = now();
   if (spec.config.scenario !== 'workload') {
-    const run = runScenarioOnce(spec.config.scenario as ScenarioName, {
-      granule: spec.config.granule,
-      ril: spec.config.ril,
-      ats: spec.config.ats,
-      seed: spec.seed,
-      policy: spec.config.policy,
-      fault: spec.fault,
-      planStatistics: false,
-      ...(spec.ops !== null ? { ops: spec.ops } : {}),
-    });
+    const run = runScenarioCase(spec, spec.ops);
     const total = failures(run);
     const t1 = now();
     const shrunkOps = total > 0 && spec.shrink !== false ? shrinkScenarioOps(spec) : null;

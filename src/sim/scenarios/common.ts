@@ -3,8 +3,8 @@
  * the pKVM hypervisor) over SMMU models for a seeded sequence of operations and reports operations,
  * commands by kind, CMD_SYNCs, stale translations and the consumer's own invariants (violations).
  */
-import type { Driver } from '../../consumers/driver.js';
-import type { PlanTotalsJson } from '../../consumers/smmu-port.js';
+import { Driver } from '../../consumers/driver.js';
+import type { PlanTotalsJson, SmmuSpec } from '../../consumers/smmu-port.js';
 import type { Granule } from '../../pgtable/config.js';
 import type { StaleReport } from '../../smmu/checker.js';
 import type { SmmuModel } from '../../smmu/model.js';
@@ -138,4 +138,23 @@ export function atsTimeoutArmer(
     const e = endpoints[rng.below(endpoints.length)]!;
     e.model.setEndpointTimeouts(e.sid, e.model.endpoints.timeoutsLeft(e.sid) + 1);
   };
+}
+
+/**
+ * The Driver the driver and nested scenarios run: the given SMMUs (IDR5.DS on each when the options ask for
+ * it), the scenario's granule, seed and fault, and plan statistics unless turned off.
+ */
+export function scenarioDriver(
+  o: ScenarioOptions,
+  smmus: readonly SmmuSpec[],
+  extra: { readonly flushQueueDepth?: number } = {},
+): Driver {
+  return new Driver({
+    smmus: smmus.map((s): SmmuSpec => (o.ds === true ? { ...s, ds: true } : s)),
+    granule: o.granule,
+    seed: o.seed,
+    fault: o.fault ?? undefined,
+    ...extra,
+    planStatistics: o.planStatistics ?? true,
+  });
 }

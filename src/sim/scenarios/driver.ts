@@ -6,10 +6,17 @@
  * attach / detach, and domains freed and re-created (their ASIDs / VMIDs reused). The checker runs after
  * every completed invalidation and over every cache periodically and at the end.
  */
-import { Driver, type DmaBuffer, type Domain, type FlushMode, type Master } from '../../consumers/driver.js';
-import type { SmmuSpec } from '../../consumers/smmu-port.js';
+import type { DmaBuffer, Domain, FlushMode, Master } from '../../consumers/driver.js';
 import { Rng } from '../../smmu/rng.js';
-import { atsTimeoutArmer, blockSize, driverRun, now, type ScenarioOptions, type ScenarioRun } from './common.js';
+import {
+  atsTimeoutArmer,
+  blockSize,
+  driverRun,
+  now,
+  scenarioDriver,
+  type ScenarioOptions,
+  type ScenarioRun,
+} from './common.js';
 
 export const DRIVER_DEFAULT_OPS = 400;
 
@@ -23,19 +30,15 @@ interface Slot {
 export function runDriverScenario(o: ScenarioOptions): ScenarioRun {
   const t0 = now();
   const rng = new Rng(o.seed);
-  const smmus: SmmuSpec[] = [
-    { ril: o.ril, ats: o.ats, e2h: false, forceSync: false, queueLog2Size: 8 },
-    { ril: o.ril, ats: o.ats, e2h: false, forceSync: true, queueLog2Size: 5 },
-    { ril: o.ril, ats: false, e2h: true, forceSync: false, queueLog2Size: 6 },
-  ].map((s): SmmuSpec => (o.ds === true ? { ...s, ds: true } : s));
-  const drv = new Driver({
-    smmus,
-    granule: o.granule,
-    seed: o.seed,
-    fault: o.fault ?? undefined,
-    flushQueueDepth: 6,
-    planStatistics: o.planStatistics ?? true,
-  });
+  const drv = scenarioDriver(
+    o,
+    [
+      { ril: o.ril, ats: o.ats, e2h: false, forceSync: false, queueLog2Size: 8 },
+      { ril: o.ril, ats: o.ats, e2h: false, forceSync: true, queueLog2Size: 5 },
+      { ril: o.ril, ats: false, e2h: true, forceSync: false, queueLog2Size: 6 },
+    ],
+    { flushQueueDepth: 6 },
+  );
   const masters: Master[] = [
     drv.addMaster(0, [1, 2], o.ats),
     drv.addMaster(0, [3], false),

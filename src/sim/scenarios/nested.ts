@@ -7,10 +7,9 @@
  * move between guest domains, detach and come back (the last one leaving a vSMMU flushes its VMID); a host
  * stage-2 domain shares the first SMMU.
  */
-import { Driver, LAYOUT, type DmaBuffer, type Domain, type Master, type VSmmu } from '../../consumers/driver.js';
-import type { SmmuSpec } from '../../consumers/smmu-port.js';
+import { LAYOUT, type DmaBuffer, type Domain, type Master, type VSmmu } from '../../consumers/driver.js';
 import { Rng } from '../../smmu/rng.js';
-import { driverRun, now, type ScenarioOptions, type ScenarioRun } from './common.js';
+import { driverRun, now, scenarioDriver, type ScenarioOptions, type ScenarioRun } from './common.js';
 
 export const NESTED_DEFAULT_OPS = 300;
 
@@ -22,17 +21,10 @@ interface Guest {
 export function runNestedScenario(o: ScenarioOptions): ScenarioRun {
   const t0 = now();
   const rng = new Rng(o.seed);
-  const smmus: SmmuSpec[] = [
+  const drv = scenarioDriver(o, [
     { ril: o.ril, ats: o.ats, e2h: false, forceSync: false, queueLog2Size: 8 },
     { ril: o.ril, ats: o.ats, e2h: false, forceSync: true, queueLog2Size: 6 },
-  ].map((s): SmmuSpec => (o.ds === true ? { ...s, ds: true } : s));
-  const drv = new Driver({
-    smmus,
-    granule: o.granule,
-    seed: o.seed,
-    fault: o.fault ?? undefined,
-    planStatistics: o.planStatistics ?? true,
-  });
+  ]);
   const parent = drv.createNestingParent(o.policy);
   const vs: VSmmu[] = [drv.createVSmmu(parent, 0), drv.createVSmmu(parent, 1)];
   const guests: Guest[][] = vs.map((v) => [
