@@ -573,10 +573,10 @@ export function registerCampaign(program: Program): void {
   withExamples(
     cmd,
     'smmuv3-tlbi campaign --list',
-    'smmuv3-tlbi campaign --scenario workload --stage 1,nested --granule 4K --seeds 1..20 --ops 5000  # needs minutes: many runs of 5,000 operations',
-    'smmuv3-tlbi campaign --time-budget 60m --ops 100000 --junit campaign.xml  # needs an hour (--time-budget 60m)',
-    'smmuv3-tlbi campaign --fault drop-sync --scenario workload --seeds 1..2 --stop-on-failure  # exits 1: the fault is caught',
-    'smmuv3-tlbi campaign --shard 2/8 --seeds 1..100 --json > shard-2.json  # needs minutes: an eighth of 100 seeds of the matrix',
-    'smmuv3-tlbi campaign merge shard-*.json  # needs the shard files of the example above',
+    'smmuv3-tlbi campaign --scenario workload --stage 1 --granule 4K --ril on --ats on --e2h off --force-sync off --repeat off --seeds 1..4 --ops 2000',
+    'smmuv3-tlbi campaign --scenario driver --granule 4K --time-budget 5s --junit campaign.xml',
+    'smmuv3-tlbi campaign --fault drop-sync --scenario workload --stage 1 --granule 4K --seeds 1..2 --stop-on-failure --replay-dir campaign-replays  # exits 1: the fault is caught, shrunk and written as a replay file',
+    'smmuv3-tlbi campaign --scenario driver --granule 4K --ril on --seeds 1..3 --shard 1/2 --json > shard-1.json && smmuv3-tlbi campaign --scenario driver --granule 4K --ril on --seeds 1..3 --shard 2/2 --json > shard-2.json && smmuv3-tlbi campaign merge shard-1.json shard-2.json',
+    'smmuv3-tlbi campaign --time-budget 60m --ops 100000 --junit campaign.xml  # needs an hour (--time-budget 60m): the whole default matrix',
   );
 }

@@ -273,6 +273,6 @@ export function registerSimulate(program: Program): void {
     'smmuv3-tlbi simulate --ril off --stage 2 --ops 100000',
     'smmuv3-tlbi simulate --scenario driver',
     'smmuv3-tlbi simulate --scenario pkvm --granule 16K --ril off --seed 3 --json',
-    'smmuv3-tlbi simulate --replay campaign-replays/workload_s1_4K_ril-on_ats-on_e2h-off_linux_force-sync-off_repeat-off_seed1.replay.json  # needs a replay file written by a failing campaign',
+    'smmuv3-tlbi simulate --replay examples/drop-sync.replay.json  # exits 1: the counterexample a drop-sync campaign shrank to 2 operations',
   );
 }
