@@ -24,7 +24,10 @@ export function levelShift(granuleLog2: number, level: number): number {
   return granuleLog2 + (3 - level) * (granuleLog2 - 3);
 }
 
-/** log2 of a power of two (a page, granule, block or ring size, up to 2^53); not meaningful for other values. */
+/**
+ * log2 of a power of two (a page, granule, block or ring size, up to 2^53); not meaningful for other values
+ * (to test whether a value is one, use log2Exact in bits.ts).
+ */
 export function log2Of(x: number): number {
   return x <= 0x7fffffff ? 31 - Math.clz32(x) : Math.round(Math.log2(x));
 }

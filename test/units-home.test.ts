@@ -19,6 +19,7 @@ const PATTERNS: readonly { re: RegExp; use: string }[] = [
   { re: /Math\.round\(Math\.log2\(/, use: 'log2Of' },
   { re: /function levelShift\s*\(/, use: 'levelShift' },
   { re: /function tgField\s*\(|function tgShift\s*\(/, use: 'tgOfGranuleLog2 / granuleLog2OfTg' },
+  { re: /=== 4096 \? 12\b/, use: 'log2Of' },
 ];
 
 function sources(dir: string): string[] {
@@ -52,6 +53,7 @@ describe('unit facts live in src/units.ts', () => {
       'const s = Math.round(Math.log2(pgsize));',
       'export function levelShift(g: number, l: number) { return 0; }',
       'function tgField(s: number) { return 0; }',
+      'return granule === 4096 ? 12 : granule === 16384 ? 14 : 16;',
     ];
     expect(planted.map((l) => copies('x.ts', l).length)).toEqual(planted.map(() => 1));
     const clean = 'const g = granuleLog2OfTg(tg);\nconst s = log2Of(pgsize); // 10 + 2 * tg\n * 10 + 2 * tg in a doc';

@@ -8,13 +8,12 @@
  * resolves the b bits above level L + 1. The start level is the highest level needed to cover `ias` bits;
  * its table may hold fewer than 2^b entries (e.g. 64K granule, 48-bit input: a level-1 table of 64 entries).
  */
+import type { Level } from '../tlbi-description.js';
+import { levelShift, log2Of } from '../units.js';
 import { PageTableError } from './errors.js';
 
 export type Stage = 1 | 2;
 export type Granule = 4096 | 16384 | 65536;
-import type { Level } from '../tlbi-description.js';
-import { levelShift } from '../units.js';
-
 export type { Level };
 
 export const GRANULES: readonly Granule[] = [4096, 16384, 65536];
@@ -43,24 +42,19 @@ export interface PageTableConfig {
   readonly rootPa: number;
 }
 
-/** log2 of a granule. */
-export function granuleShift(granule: Granule): number {
-  return granule === 4096 ? 12 : granule === 16384 ? 14 : 16;
-}
-
 /** Address bits resolved by one full table of this granule (g - 3). */
 export function bitsPerLevel(granule: Granule): number {
-  return granuleShift(granule) - 3;
+  return log2Of(granule) - 3;
 }
 
 /** Bytes mapped by one descriptor at `level`. */
 export function levelSpan(granule: Granule, level: number): number {
-  return 2 ** levelShift(granuleShift(granule), level);
+  return 2 ** levelShift(log2Of(granule), level);
 }
 
 /** The start level for an input size: the level whose descriptors together cover `ias` bits. */
 export function startLevelFor(granule: Granule, ias: number): Level {
-  const g = granuleShift(granule);
+  const g = log2Of(granule);
   const levels = Math.ceil((ias - g) / (g - 3));
   return (4 - levels) as Level;
 }
@@ -68,7 +62,7 @@ export function startLevelFor(granule: Granule, ias: number): Level {
 /** Descriptors in the table at `level` (fewer than a full table only at the start level). */
 export function entriesAt(granule: Granule, ias: number, level: number): number {
   const start = startLevelFor(granule, ias);
-  if (level === start) return 2 ** (ias - levelShift(granuleShift(granule), level));
+  if (level === start) return 2 ** (ias - levelShift(log2Of(granule), level));
   return 2 ** bitsPerLevel(granule);
 }
 

@@ -12,10 +12,10 @@
  * Every leaf written has AF = 1, so no access-flag fault is taken. Contiguous is never set by `map`.
  */
 import type { Granule, Stage } from './config.js';
-import { granuleShift, leafAllowed } from './config.js';
+import { leafAllowed } from './config.js';
 import { TWO_POW_32 } from '../bits.js';
 import { PageTableError } from './errors.js';
-import { levelShift } from '../units.js';
+import { levelShift, log2Of } from '../units.js';
 
 export const DescValid = 1 << 0;
 /** Bit 1: table (levels 0-2) or page (level 3) when set; block when clear. */
@@ -136,13 +136,13 @@ export function descriptorKind(lo: number, level: number, granule: Granule): Des
 
 /** Next-level table address of a table descriptor (bits [47:g]). */
 export function tableAddress(lo: number, hi: number, granule: Granule): number {
-  const g = granuleShift(granule);
+  const g = log2Of(granule);
   return (lo >>> g) * 2 ** g + (hi & HiOaMask) * TWO_POW_32;
 }
 
 /** Output address of a leaf at `level` (bits [47:levelShift]). */
 export function leafAddress(lo: number, hi: number, granule: Granule, level: number): number {
-  const s = levelShift(granuleShift(granule), level);
+  const s = levelShift(log2Of(granule), level);
   const full = (hi & HiOaMask) * TWO_POW_32 + (lo >>> 0);
   return Math.floor(full / 2 ** s) * 2 ** s;
 }

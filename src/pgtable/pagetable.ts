@@ -19,12 +19,12 @@
  */
 import { hex64, hexAddr, modFloor, TWO_POW_32 } from '../bits.js';
 import { LEVELS, levelsOf, type TlbiDescription } from '../tlbi-description.js';
+import { log2Of } from '../units.js';
 import {
   DescriptorBytes,
   LastLevel,
   checkGeometry,
   entriesAt,
-  granuleShift,
   leafAllowed,
   levelSpan,
   startLevelFor,
@@ -204,7 +204,7 @@ export class IoPageTable {
     });
     this.granule = granule;
     this.start = startLevelFor(granule, ias);
-    this.tableEntries = 2 ** (granuleShift(granule) - 3);
+    this.tableEntries = 2 ** (log2Of(granule) - 3);
     this.spans = LEVELS.map((l) => levelSpan(granule, l));
     this.leafOk = LEVELS.map((l) => l >= this.start && leafAllowed(granule, l));
     this.inputLimit = 2 ** ias;
