@@ -6,7 +6,8 @@
  * every file that is stale, missing or left over (test/schema.test.ts runs it).
  *
  * To add a schema: add src/schema/defs/NAME.ts exporting `schema` (a draft 2020-12 schema with
- * `$id: schemaId('NAME')`), run `npm run schemas`, commit the three files.
+ * `$id: schemaId('NAME')`), run `npm run schemas`, commit the three files. Parts shared by several schemas go
+ * in src/schema/defs/NAME-parts.ts (no schema is made from them).
  */
 import { readFileSync, readdirSync, writeFileSync, existsSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
@@ -19,13 +20,13 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DEFS = join(ROOT, 'src/schema/defs');
 const OUT_JSON = join(ROOT, 'schemas');
 const OUT_TS = join(ROOT, 'src/schema/generated');
-/** Modules of src/schema/defs that hold helpers, not a schema. */
-const NOT_SCHEMAS = new Set(['common.ts']);
+/** Modules of src/schema/defs that hold helpers, not a schema: common.ts and the shared parts (NAME-parts.ts). */
+const isHelper = (f: string): boolean => f === 'common.ts' || f.endsWith('-parts.ts');
 
 /** The schema names, from the definition files. */
 export function schemaNames(): string[] {
   return readdirSync(DEFS)
-    .filter((f) => f.endsWith('.ts') && !NOT_SCHEMAS.has(f))
+    .filter((f) => f.endsWith('.ts') && !isHelper(f))
     .map((f) => basename(f, '.ts'))
     .sort();
 }

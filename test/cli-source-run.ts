@@ -33,6 +33,8 @@ export function runCliFromSource(args: string[], input?: string): SourceRun {
       encoding: 'utf8',
       env: { ...process.env, NO_COLOR: '1', SMMUV3_TLBI_DEBUG: '' },
       timeout: 120_000,
+      // Whole --json documents of real samples run to megabytes (the default is 1 MiB).
+      maxBuffer: 256 * 2 ** 20,
     },
   );
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
