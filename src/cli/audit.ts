@@ -150,6 +150,35 @@ export function readRegs(value: string): Record<string, number> {
   return out;
 }
 
+/** The ring registers options and what they override in the registers file. */
+const RING_OPTIONS = [
+  ['--prod', 'prod', 'CMDQ_PROD'],
+  ['--cons', 'cons', 'CMDQ_CONS'],
+  ['--log2size', 'log2size', 'LOG2SIZE'],
+] as const;
+
+/** The registers of a ring dump: the file's, with --prod/--cons/--log2size over them. */
+function ringRegisters(o: AuditOpts, regs: Record<string, number>): Record<string, number> {
+  const out = { ...regs };
+  for (const [, key, reg] of RING_OPTIONS) if (o[key] !== undefined) out[reg] = o[key];
+  return out;
+}
+
+/**
+ * --prod/--cons/--log2size say how to read a ring dump (--file, or --qemu-ring): with any other input they would
+ * be ignored, so they are refused (exit 2 naming the option).
+ */
+function refuseRingOptions(o: AuditOpts): void {
+  if (o.file !== undefined) return;
+  const input =
+    o.qemuTrace !== undefined
+      ? '--qemu-trace rebuilds the stream in queue order from the trace itself'
+      : 'hex words are audited in the order given';
+  for (const [name, key] of RING_OPTIONS)
+    if (o[key] !== undefined)
+      throw new UsageError(`${name}: reads a ring dump (--file, or --qemu-ring with --qemu-trace); ${input}`);
+}
+
 class Progress {
   private bar: cliProgress.SingleBar | null = null;
   private phase = '';
@@ -600,8 +629,9 @@ export function registerAudit(program: Program): void {
         }
         if (o.qemuRing !== undefined) {
           if (o.qemuTrace === undefined) throw new UsageError("--qemu-ring: give the same run's --qemu-trace too");
-          return runQemuConformance(o.qemuTrace, o.qemuRing, regs, checker, o.json ?? false);
+          return runQemuConformance(o.qemuTrace, o.qemuRing, ringRegisters(o, regs), checker, o.json ?? false);
         }
+        refuseRingOptions(o);
         const oas = idr5 !== undefined ? OAS_BITS[idr5 & 7] : undefined;
         return runAudit(
           words,
