@@ -12,6 +12,7 @@ import { FAULT_HELP, FAULT_NAMES, type FaultName } from '../../src/sim/faults.js
 import { runSimulation, type SimConfig, type SimReport } from '../../src/sim/workload.js';
 import { captureSection } from './cache-view.js';
 import { all, byId, h } from './dom.js';
+import { replayPicker } from './replay-view.js';
 import type { PageState } from './state.js';
 
 /** Operations a page run may take (a few seconds at most); longer runs belong to the CLI. */
@@ -118,6 +119,7 @@ export function setupSimulateView(host: SimulateHost): void {
       h('p', { class: 'hint', id: 's-fault-help' }, faultHelp(st.simFault)),
       h('div', { class: 'buttons' }, h('button', { type: 'submit', id: 's-run', class: 'primary' }, 'run')),
     ),
+    replayPicker(),
     h('div', { id: 'sim-out', class: 'sim-out' }),
   );
   const form = byId<HTMLFormElement>('sim-form');
@@ -164,6 +166,7 @@ function clearErrors(): void {
 export function runAndShow(st: PageState): void {
   clearErrors();
   const out = byId('sim-out');
+  delete out.dataset.replayShown;
   let report: SimReport;
   let cfg: SimConfig;
   try {
@@ -272,45 +275,49 @@ function reportView(r: SimReport, caches: HTMLElement): HTMLElement[] {
       ),
     ),
     caches,
-    ...(r.staleReports.length
-      ? [
-          h('h3', {}, `Stale translations (first ${r.staleReports.length} of ${r.stale})`),
-          ...r.staleReports.map((s, k) =>
+    ...staleSection(r),
+  ];
+}
+
+/** Every stale translation the report lists, the first one open. */
+function staleSection(r: SimReport): HTMLElement[] {
+  if (!r.staleReports.length) return [];
+  return [
+    h('h3', {}, `Stale translations (first ${r.staleReports.length} of ${r.stale})`),
+    ...r.staleReports.map((s, k) =>
+      h(
+        'details',
+        { class: 'stale', open: k === 0 },
+        h(
+          'summary',
+          { class: 'stale-head' },
+          `operation ${s.op} · SMMU ${s.smmu} · ${s.cache} · address ${s.address} → ${s.cached}, live: ${s.live}`,
+        ),
+        h(
+          'div',
+          { class: 'stale-body' },
+          h(
+            'div',
+            {},
+            h('span', { class: 'k' }, 'cached entry'),
             h(
-              'details',
-              { class: 'stale', open: k === 0 },
-              h(
-                'summary',
-                { class: 'stale-head' },
-                `operation ${s.op} · SMMU ${s.smmu} · ${s.cache} · address ${s.address} → ${s.cached}, live: ${s.live}`,
-              ),
-              h(
-                'div',
-                { class: 'stale-body' },
-                h(
-                  'div',
-                  {},
-                  h('span', { class: 'k' }, 'cached entry'),
-                  h(
-                    'code',
-                    {},
-                    Object.entries(s.entry)
-                      .map(([k2, v]) => `${k2}=${String(v)}`)
-                      .join(' '),
-                  ),
-                ),
-                h('div', {}, h('span', { class: 'k' }, 'still translates to'), h('code', { class: 'bad' }, s.cached)),
-                h('div', {}, h('span', { class: 'k' }, 'live tables say'), h('code', {}, s.live)),
-                h(
-                  'div',
-                  {},
-                  h('span', { class: 'k' }, 'commands issued'),
-                  h('ol', { class: 'cmds' }, ...s.commands.map((c) => h('li', {}, h('code', {}, c)))),
-                ),
-              ),
+              'code',
+              {},
+              Object.entries(s.entry)
+                .map(([k2, v]) => `${k2}=${String(v)}`)
+                .join(' '),
             ),
           ),
-        ]
-      : []),
+          h('div', {}, h('span', { class: 'k' }, 'still translates to'), h('code', { class: 'bad' }, s.cached)),
+          h('div', {}, h('span', { class: 'k' }, 'live tables say'), h('code', {}, s.live)),
+          h(
+            'div',
+            {},
+            h('span', { class: 'k' }, 'commands issued'),
+            h('ol', { class: 'cmds' }, ...s.commands.map((c) => h('li', {}, h('code', {}, c)))),
+          ),
+        ),
+      ),
+    ),
   ];
 }
