@@ -15,25 +15,20 @@ const ASIDS = 8;
 const SPAN_PAGES = 16 * 2 ** 20; // 64 GiB of 4 KiB pages
 
 function entry(asid: number, page: number): TlbEntry {
-  return new TlbEntry(
-    Regime.NH,
-    Kind.S1,
-    0,
+  return new TlbEntry({
+    regime: Regime.NH,
+    kind: Kind.S1,
+    vmid: 0,
     asid,
-    asid,
-    page * 4096,
-    12,
-    0x8000_0000 + page * 4096,
-    3,
-    12,
-    0xc00,
-    0,
-    -1,
-    0,
-    0,
-    0,
-    0,
-  );
+    srcAsid: asid,
+    inStart: page * 4096,
+    sizeLog2: 12,
+    outStart: 0x8000_0000 + page * 4096,
+    level: 3,
+    granuleLog2: 12,
+    attrLo: 0xc00,
+    attrHi: 0,
+  });
 }
 
 function build(n: number, seed: number): TlbEntry[] {

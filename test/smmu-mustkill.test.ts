@@ -157,30 +157,42 @@ describe('invalidation by the interval index equals the linear mustKill referenc
           seen.add(key);
           kept.push(e);
           if (e.tlb) {
-            const t = new TlbEntry(
-              Regime.NH,
-              e.kind,
-              e.vmid,
-              e.asid,
-              Math.max(e.asid, 0),
-              e.start,
-              e.sizeLog2,
-              0,
-              e.level,
-              e.g,
-              0,
-              0,
-              e.kind === 2 ? e.start : -1,
-              3,
-              e.g,
-              0,
-              0,
-              e.matchLog2,
-            );
+            const t = new TlbEntry({
+              regime: Regime.NH,
+              kind: e.kind,
+              vmid: e.vmid,
+              asid: e.asid,
+              srcAsid: Math.max(e.asid, 0),
+              inStart: e.start,
+              sizeLog2: e.sizeLog2,
+              outStart: 0,
+              level: e.level,
+              granuleLog2: e.g,
+              attrLo: 0,
+              attrHi: 0,
+              nested: {
+                ipa: e.kind === 2 ? e.start : -1,
+                s2Level: 3,
+                s2GranuleLog2: e.g,
+                s2AttrLo: 0,
+                s2AttrHi: 0,
+                matchLog2: e.matchLog2,
+              },
+            });
             model.tlb.insert(t);
             objs.set(t, e);
           } else {
-            const w = new WalkEntry(Regime.NH, e.kind, e.vmid, e.asid, e.start, e.sizeLog2, e.level, e.g, 0x1000);
+            const w = new WalkEntry({
+              regime: Regime.NH,
+              kind: e.kind,
+              vmid: e.vmid,
+              asid: e.asid,
+              inStart: e.start,
+              sizeLog2: e.sizeLog2,
+              level: e.level,
+              granuleLog2: e.g,
+              next: 0x1000,
+            });
             model.walkCache.insert(w);
             objs.set(w, e);
           }

@@ -30,6 +30,9 @@ export interface TaggedEntry {
   asid: number;
   inStart: number;
   sizeLog2: number;
+  /** Level and granule an invalidation by address matches against (TTL, TG). */
+  level: number;
+  granuleLog2: number;
   /**
    * log2 of the span an invalidation by address matches the entry on: its own span, except for a nested
    * entry splintered by a smaller stage 2, which any address of its stage-1 leaf invalidates.
@@ -41,62 +44,144 @@ export interface TaggedEntry {
   idx: IntervalIndex<unknown> | null;
 }
 
+/** Every field of a TLB entry, named (see `TlbEntry`). */
+export interface TlbEntryInit {
+  readonly regime: RegimeValue;
+  readonly kind: KindValue;
+  readonly vmid: number;
+  /** ASID key: the ASID, GLOBAL_ASID for a global entry, 0 for stage 2. */
+  readonly asid: number;
+  /** For a global entry: the ASID of the context whose walk produced it (to check it against). */
+  readonly srcAsid: number;
+  readonly inStart: number;
+  readonly sizeLog2: number;
+  readonly outStart: number;
+  /** Level and granule of the stage TLBIs match against (stage 1 for S1 and nested entries). */
+  readonly level: number;
+  readonly granuleLog2: number;
+  readonly attrLo: number;
+  readonly attrHi: number;
+  /** Nested entries only: the stage-2 part (single-stage entries have none). */
+  readonly nested?: NestedPart;
+}
+
+/** The stage-2 half of a combined nested TLB entry. */
+export interface NestedPart {
+  /** The IPA of the entry's span start. */
+  readonly ipa: number;
+  /** The stage-2 leaf's level, granule and attributes. */
+  readonly s2Level: number;
+  readonly s2GranuleLog2: number;
+  readonly s2AttrLo: number;
+  readonly s2AttrHi: number;
+  /** log2 of the stage-1 leaf's span: an invalidation by address matches the entry on it. */
+  readonly matchLog2: number;
+}
+
 /** A leaf translation. */
 export class TlbEntry implements TaggedEntry {
   slot = -1;
   idx: IntervalIndex<unknown> | null = null;
-  constructor(
-    public regime: RegimeValue,
-    public kind: KindValue,
-    public vmid: number,
-    public asid: number,
-    /** For a global entry: the ASID of the context whose walk produced it (to check it against). */
-    public srcAsid: number,
-    public inStart: number,
-    public sizeLog2: number,
-    public outStart: number,
-    /** Level and granule of the stage TLBIs match against (stage 1 for S1 and nested entries). */
-    public level: number,
-    public granuleLog2: number,
-    public attrLo: number,
-    public attrHi: number,
-    /** Nested only: the IPA of the span start, the stage-2 leaf's level/granule/attributes. */
-    public ipa: number,
-    public s2Level: number,
-    public s2GranuleLog2: number,
-    public s2AttrLo: number,
-    public s2AttrHi: number,
-    /** Nested: log2 of the stage-1 leaf's span (defaults to the entry's own span). */
-    public matchLog2: number = sizeLog2,
-  ) {}
+  regime: RegimeValue;
+  kind: KindValue;
+  vmid: number;
+  asid: number;
+  /** For a global entry: the ASID of the context whose walk produced it (to check it against). */
+  srcAsid: number;
+  inStart: number;
+  sizeLog2: number;
+  outStart: number;
+  /** Level and granule of the stage TLBIs match against (stage 1 for S1 and nested entries). */
+  level: number;
+  granuleLog2: number;
+  attrLo: number;
+  attrHi: number;
+  /** Nested only: the IPA of the span start, the stage-2 leaf's level/granule/attributes (-1, 0, … otherwise). */
+  ipa: number;
+  s2Level: number;
+  s2GranuleLog2: number;
+  s2AttrLo: number;
+  s2AttrHi: number;
+  /** Nested: log2 of the stage-1 leaf's span (otherwise the entry's own span). */
+  matchLog2: number;
+
+  constructor(f: TlbEntryInit) {
+    this.regime = f.regime;
+    this.kind = f.kind;
+    this.vmid = f.vmid;
+    this.asid = f.asid;
+    this.srcAsid = f.srcAsid;
+    this.inStart = f.inStart;
+    this.sizeLog2 = f.sizeLog2;
+    this.outStart = f.outStart;
+    this.level = f.level;
+    this.granuleLog2 = f.granuleLog2;
+    this.attrLo = f.attrLo;
+    this.attrHi = f.attrHi;
+    const n = f.nested;
+    this.ipa = n === undefined ? -1 : n.ipa;
+    this.s2Level = n === undefined ? 0 : n.s2Level;
+    this.s2GranuleLog2 = n === undefined ? 0 : n.s2GranuleLog2;
+    this.s2AttrLo = n === undefined ? 0 : n.s2AttrLo;
+    this.s2AttrHi = n === undefined ? 0 : n.s2AttrHi;
+    this.matchLog2 = n === undefined ? f.sizeLog2 : n.matchLog2;
+  }
+}
+
+/** Every field of a walk-cache entry, named (see `WalkEntry`). */
+export interface WalkEntryInit {
+  readonly regime: RegimeValue;
+  /** S1 (stage-1 tables), S2 (stage-2 tables), NESTED (stage-1 tables of a nested stream). */
+  readonly kind: KindValue;
+  readonly vmid: number;
+  readonly asid: number;
+  readonly inStart: number;
+  readonly sizeLog2: number;
+  /** Level of the table descriptor (the table it points to is at level + 1). */
+  readonly level: number;
+  readonly granuleLog2: number;
+  /** The next table's address (an IPA under nesting). */
+  readonly next: number;
+  /** The next table's PA (default `next`; under nesting its stage-2 translation). */
+  readonly nextPa?: number;
 }
 
 /** A cached table descriptor: the walk for any address in [inStart, +2^sizeLog2) continues at `next`. */
 export class WalkEntry implements TaggedEntry {
   slot = -1;
   idx: IntervalIndex<unknown> | null = null;
-  constructor(
-    public regime: RegimeValue,
-    /** S1 (stage-1 tables), S2 (stage-2 tables), NESTED (stage-1 tables of a nested stream: `next` is an IPA, `nextPa` its PA). */
-    public kind: KindValue,
-    public vmid: number,
-    public asid: number,
-    public inStart: number,
-    public sizeLog2: number,
-    /** Level of the table descriptor (the table it points to is at level + 1). */
-    public level: number,
-    public granuleLog2: number,
-    public next: number,
-    /**
-     * The PA of the next table. Under nesting `next` is an IPA and this entry is a combined stage-1 +
-     * stage-2 structure holding its stage-2 translation as it was when the walk read it: TLBI_S2_IPA is not
-     * required to remove it (IHI 0070 4.4.3.1), NH_ALL / NH_VAA / S12_VMALL are.
-     */
-    public nextPa: number = next,
-  ) {
-    this.matchLog2 = sizeLog2;
-  }
+  regime: RegimeValue;
+  /** S1 (stage-1 tables), S2 (stage-2 tables), NESTED (stage-1 tables of a nested stream: `next` is an IPA, `nextPa` its PA). */
+  kind: KindValue;
+  vmid: number;
+  asid: number;
+  inStart: number;
+  sizeLog2: number;
+  /** Level of the table descriptor (the table it points to is at level + 1). */
+  level: number;
+  granuleLog2: number;
+  next: number;
+  /**
+   * The PA of the next table. Under nesting `next` is an IPA and this entry is a combined stage-1 +
+   * stage-2 structure holding its stage-2 translation as it was when the walk read it: TLBI_S2_IPA is not
+   * required to remove it (IHI 0070 4.4.3.1), NH_ALL / NH_VAA / S12_VMALL are.
+   */
+  nextPa: number;
   matchLog2: number;
+
+  constructor(f: WalkEntryInit) {
+    this.regime = f.regime;
+    this.kind = f.kind;
+    this.vmid = f.vmid;
+    this.asid = f.asid;
+    this.inStart = f.inStart;
+    this.sizeLog2 = f.sizeLog2;
+    this.level = f.level;
+    this.granuleLog2 = f.granuleLog2;
+    this.next = f.next;
+    this.nextPa = f.nextPa ?? f.next;
+    this.matchLog2 = f.sizeLog2;
+  }
 }
 
 /** A 4 KiB ATC entry of an ATS endpoint. */
@@ -137,6 +222,32 @@ function groupKey(regime: number, kind: number, vmid: number): number {
   return (regime * 4 + kind) * 65536 + vmid;
 }
 
+/**
+ * Which entries of a group an invalidation by address removes besides overlapping it (IHI 0070 4.4.1.1:
+ * TG ≠ 0 reaches only entries of that granule; TTL only leaves of that level, or with Leaf = 0 also tables
+ * above it). `granuleLog2` -1: every entry that overlaps.
+ */
+export class AddressFilter {
+  granuleLog2 = -1;
+  /** The TTL hint (0: any level). */
+  ttl = 0;
+  /** Walk-cache entries: levels below TTL match (table descriptors above the leaf); TLB entries: level TTL. */
+  tables = false;
+
+  matches(e: TaggedEntry): boolean {
+    if (this.granuleLog2 < 0) return true;
+    if (e.granuleLog2 !== this.granuleLog2) return false;
+    return this.ttl === 0 || (this.tables ? e.level < this.ttl : e.level === this.ttl);
+  }
+}
+
+/** Groups an invalidation selects: regimes and kinds as bit masks (1 << value), a VMID or every VMID (-1). */
+export interface GroupSelector {
+  regimes: number;
+  kinds: number;
+  vmid: number;
+}
+
 /** The TLB or the walk cache. */
 export class TaggedCache<E extends TaggedEntry> {
   readonly groups = new Map<number, TagGroup<E>>();
@@ -144,6 +255,10 @@ export class TaggedCache<E extends TaggedEntry> {
   fills = 0;
   removed = 0;
   evicted = 0;
+  /** Emptied per-ASID indexes, reused (caches empty and refill all the time). */
+  private readonly idxPool: IntervalIndex<E>[] = [];
+  private readonly victims: E[] = [];
+  private readonly found: E[] = [];
 
   constructor(
     public capacity: number,
@@ -170,25 +285,30 @@ export class TaggedCache<E extends TaggedEntry> {
     return g;
   }
 
+  private indexFor(g: TagGroup<E>, asid: number): IntervalIndex<E> {
+    let idx = g.byAsid.get(asid);
+    if (idx === undefined) {
+      idx = this.idxPool.pop() ?? new IntervalIndex<E>();
+      g.byAsid.set(asid, idx);
+    }
+    return idx;
+  }
+
   /** Insert (replacing an entry of the same tag and span). */
   insert(e: E): void {
     const g = this.groupFor(e);
-    let idx = g.byAsid.get(e.asid);
-    if (idx === undefined) {
-      idx = new IntervalIndex<E>();
-      g.byAsid.set(e.asid, idx);
-    }
+    let idx = this.indexFor(g, e.asid);
     const old = idx.get(e.inStart, e.sizeLog2);
-    if (old !== undefined) this.detach(old, g);
-    else if (this.all.length >= this.capacity && this.all.length > 0) {
+    if (old !== undefined) {
+      this.detach(old, g);
+      // The entry goes into the same index object even when the old entry emptied it (and it left its group).
+      const pool = this.idxPool;
+      if (pool[pool.length - 1] === idx) pool.pop();
+    } else if (this.all.length >= this.capacity && this.all.length > 0) {
       this.evicted++;
       this.remove(this.all[this.rng.below(this.all.length)]!, false);
       // The victim may have emptied and dropped this group's index: look it up again.
-      idx = g.byAsid.get(e.asid);
-      if (idx === undefined) {
-        idx = new IntervalIndex<E>();
-        g.byAsid.set(e.asid, idx);
-      }
+      idx = this.indexFor(g, e.asid);
       if (!this.groups.has(groupKey(e.regime, e.kind, e.vmid))) this.groups.set(groupKey(e.regime, e.kind, e.vmid), g);
     }
     idx.insert(e.inStart, e.sizeLog2, e);
@@ -212,7 +332,10 @@ export class TaggedCache<E extends TaggedEntry> {
     const idx = e.idx as IntervalIndex<E> | null;
     if (idx !== null) {
       idx.remove(e.inStart, e.sizeLog2, e);
-      if (idx.size === 0) g.byAsid.delete(e.asid);
+      if (idx.size === 0 && g.byAsid.get(e.asid) === idx) {
+        g.byAsid.delete(e.asid);
+        this.idxPool.push(idx);
+      } else if (idx.size === 0) g.byAsid.delete(e.asid);
     }
     if (g.byIpa !== null) g.byIpa.remove(this.ipaOf!(e), e.sizeLog2, e);
     if (g.byAsid.size === 0) this.groups.delete(groupKey(g.regime, g.kind, g.vmid));
@@ -236,16 +359,15 @@ export class TaggedCache<E extends TaggedEntry> {
 
   /**
    * Remove the entries of group `g` (ASID key `asid`, or every ASID when `asid` is undefined) that overlap
-   * [first, last] and satisfy `pred`. Returns the number removed.
+   * [first, last] and pass `filter` (null: all). Returns the number removed.
    */
   removeOverlapping(
     g: TagGroup<E>,
     asid: number | undefined,
     first: number,
     last: number,
-    pred: ((e: E) => boolean) | null,
+    filter: AddressFilter | null,
   ): number {
-    const victims: E[] = [];
     // Entries matched on a wider span than their own (splintered nested entries) may start before `first`.
     let qFirst = first;
     let qLast = last;
@@ -254,52 +376,55 @@ export class TaggedCache<E extends TaggedEntry> {
       qFirst = Math.floor(first / m) * m;
       qLast = Math.floor(last / m) * m + m - 1;
     }
-    const visit = (idx: IntervalIndex<E>): void => {
-      idx.overlapping(qFirst, qLast, (e) => {
-        if (e.matchLog2 > e.sizeLog2) {
-          const m = 2 ** e.matchLog2;
-          const ms = Math.floor(e.inStart / m) * m;
-          if (ms > last || ms + m - 1 < first) return;
-        } else if (qFirst !== first || qLast !== last) {
-          if (e.inStart > last || e.inStart + 2 ** e.sizeLog2 - 1 < first) return;
-        }
-        if (pred === null || pred(e)) victims.push(e);
-      });
-    };
-    return this.removeVictims(g, asid, visit, victims);
-  }
-
-  /** Remove every entry of group `g` (ASID key `asid` only when given) satisfying `pred`. */
-  removeAll(g: TagGroup<E>, asid: number | undefined, pred: ((e: E) => boolean) | null): number {
-    const victims: E[] = [];
-    const visit = (idx: IntervalIndex<E>): void => {
-      idx.forEach((e) => {
-        if (pred === null || pred(e)) victims.push(e);
-      });
-    };
-    return this.removeVictims(g, asid, visit, victims);
-  }
-
-  /** Visit the interval index of ASID key `asid` (every key when undefined), then remove what `visit` collected. */
-  private removeVictims(
-    g: TagGroup<E>,
-    asid: number | undefined,
-    visit: (idx: IntervalIndex<E>) => void,
-    victims: E[],
-  ): number {
-    if (asid === undefined) for (const idx of g.byAsid.values()) visit(idx);
-    else {
-      const idx = g.byAsid.get(asid);
-      if (idx !== undefined) visit(idx);
+    const found = this.found;
+    found.length = 0;
+    if (asid === undefined) for (const idx of g.byAsid.values()) idx.collect(qFirst, qLast, found);
+    else g.byAsid.get(asid)?.collect(qFirst, qLast, found);
+    const victims = this.victims;
+    victims.length = 0;
+    const widened = qFirst !== first || qLast !== last;
+    for (let i = 0; i < found.length; i++) {
+      const e = found[i]!;
+      if (e.matchLog2 > e.sizeLog2) {
+        const m = 2 ** e.matchLog2;
+        const ms = Math.floor(e.inStart / m) * m;
+        if (ms > last || ms + m - 1 < first) continue;
+      } else if (widened) {
+        if (e.inStart > last || e.inStart + 2 ** e.sizeLog2 - 1 < first) continue;
+      }
+      if (filter === null || filter.matches(e)) victims.push(e);
     }
-    for (const e of victims) this.remove(e);
-    return victims.length;
+    found.length = 0;
+    return this.removeVictims();
   }
 
-  /** Groups matching a filter (copied, so callers may remove while iterating). */
-  groupsWhere(pred: (g: TagGroup<E>) => boolean): TagGroup<E>[] {
-    const out: TagGroup<E>[] = [];
-    for (const g of this.groups.values()) if (pred(g)) out.push(g);
+  /** Remove every entry of group `g` (ASID key `asid` only when given). */
+  removeAll(g: TagGroup<E>, asid: number | undefined): number {
+    const victims = this.victims;
+    victims.length = 0;
+    if (asid === undefined) for (const idx of g.byAsid.values()) idx.values(victims);
+    else g.byAsid.get(asid)?.values(victims);
+    return this.removeVictims();
+  }
+
+  /** Remove what `victims` holds, in order. */
+  private removeVictims(): number {
+    const victims = this.victims;
+    const n = victims.length;
+    for (let i = 0; i < n; i++) this.remove(victims[i]!);
+    victims.length = 0;
+    return n;
+  }
+
+  /** The groups `sel` selects, in the cache's group order, appended to `out` (so callers may remove while iterating). */
+  selectGroups(sel: GroupSelector, out: TagGroup<E>[]): TagGroup<E>[] {
+    for (const g of this.groups.values())
+      if (
+        (sel.regimes & (1 << g.regime)) !== 0 &&
+        (sel.kinds & (1 << g.kind)) !== 0 &&
+        (sel.vmid < 0 || g.vmid === sel.vmid)
+      )
+        out.push(g);
     return out;
   }
 
@@ -323,6 +448,9 @@ export class AtcCache {
   fills = 0;
   removed = 0;
   evicted = 0;
+  private readonly victims: AtcEntry[] = [];
+  /** Emptied per-SubstreamID indexes, reused. */
+  private readonly idxPool: IntervalIndex<AtcEntry>[] = [];
 
   constructor(
     public capacity: number,
@@ -346,12 +474,16 @@ export class AtcCache {
     }
     let idx = m.get(e.ssid);
     if (idx === undefined) {
-      idx = new IntervalIndex<AtcEntry>();
+      idx = this.idxPool.pop() ?? new IntervalIndex<AtcEntry>();
       m.set(e.ssid, idx);
     }
     const old = idx.get(e.page, ATC_PAGE_LOG2);
-    if (old !== undefined) this.detach(old);
-    else if (this.all.length >= this.capacity && this.all.length > 0) {
+    if (old !== undefined) {
+      this.detach(old);
+      // The entry goes into the same index object even when the old entry emptied it.
+      const pool = this.idxPool;
+      if (pool[pool.length - 1] === idx) pool.pop();
+    } else if (this.all.length >= this.capacity && this.all.length > 0) {
       this.evicted++;
       this.detach(this.all[this.rng.below(this.all.length)]!);
       return this.insert(e);
@@ -377,6 +509,7 @@ export class AtcCache {
       idx.remove(e.page, ATC_PAGE_LOG2, e);
       if (idx.size === 0) {
         m!.delete(e.ssid);
+        this.idxPool.push(idx);
         if (m!.size === 0) this.bySid.delete(e.sid);
       }
     }
@@ -399,20 +532,15 @@ export class AtcCache {
   invalidate(sid: number, ssid: number | undefined, first: number, last: number): number {
     const m = this.bySid.get(sid);
     if (m === undefined) return 0;
-    const victims: AtcEntry[] = [];
-    const visit = (idx: IntervalIndex<AtcEntry>): void => {
-      idx.overlapping(first, last, (e) => {
-        victims.push(e);
-      });
-    };
-    if (ssid === undefined) for (const idx of m.values()) visit(idx);
-    else {
-      const idx = m.get(ssid);
-      if (idx !== undefined) visit(idx);
-    }
-    for (const e of victims) this.detach(e);
-    this.removed += victims.length;
-    return victims.length;
+    const victims = this.victims;
+    victims.length = 0;
+    if (ssid === undefined) for (const idx of m.values()) idx.collect(first, last, victims);
+    else m.get(ssid)?.collect(first, last, victims);
+    const n = victims.length;
+    for (let i = 0; i < n; i++) this.detach(victims[i]!);
+    victims.length = 0;
+    this.removed += n;
+    return n;
   }
 
   /** Entries of `sid` (given SSIDs, or all) overlapping [first, last] by input address. */

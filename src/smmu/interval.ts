@@ -92,6 +92,20 @@ export class SortedBlocks<T> {
 
   /** Call `cb(key, val)` for each pair with first <= key <= last, in key order. Stop when cb returns true. */
   range(first: number, last: number, cb: (key: number, val: T) => boolean | void): void {
+    this.scan(first, last, cb, null);
+  }
+
+  /** Append the values of the pairs with first <= key <= last to `out`, in key order. */
+  collect(first: number, last: number, out: T[]): void {
+    this.scan(first, last, null, out);
+  }
+
+  private scan(
+    first: number,
+    last: number,
+    cb: ((key: number, val: T) => boolean | void) | null,
+    out: T[] | null,
+  ): void {
     let b = this.blockFor(first);
     if (b === this.keys.length) return;
     let p = lowerBound(this.keys[b]!, first);
@@ -101,8 +115,17 @@ export class SortedBlocks<T> {
       for (; p < ks.length; p++) {
         const k = ks[p]!;
         if (k > last) return;
-        if (cb(k, vs[p]!) === true) return;
+        if (out !== null) out.push(vs[p]!);
+        else if (cb!(k, vs[p]!) === true) return;
       }
+    }
+  }
+
+  /** Append every value to `out`, in key order. */
+  values(out: T[]): void {
+    for (let b = 0; b < this.vals.length; b++) {
+      const vs = this.vals[b]!;
+      for (let p = 0; p < vs.length; p++) out.push(vs[p]!);
     }
   }
 
@@ -148,11 +171,16 @@ export const MAX_SIZE_LOG2 = 64;
 const POW2: readonly number[] = Array.from({ length: MAX_SIZE_LOG2 + 1 }, (_, n) => 2 ** n);
 
 export class IntervalIndex<T> {
+  /**
+   * Per size: the ordered blocks and a hash of exact starts. Both stay allocated once a size has been used
+   * (an index that empties and fills again, as a cache's do all the time, allocates nothing); `sizes` lists
+   * the sizes that hold entries now.
+   */
   private readonly bySize: (SortedBlocks<T> | undefined)[] = new Array<SortedBlocks<T> | undefined>(MAX_SIZE_LOG2 + 1);
   /** Exact lookups (translation hits) by start address, per size: a hash beside the ordered blocks. */
   private readonly exact: (Map<number, T> | undefined)[] = new Array<Map<number, T> | undefined>(MAX_SIZE_LOG2 + 1);
   /** Sizes present, ascending. */
-  private sizes: number[] = [];
+  private readonly sizes: number[] = [];
   size = 0;
 
   insert(start: number, sizeLog2: number, val: T): void {
@@ -161,8 +189,16 @@ export class IntervalIndex<T> {
       s = new SortedBlocks<T>();
       this.bySize[sizeLog2] = s;
       this.exact[sizeLog2] = new Map<number, T>();
-      this.sizes.push(sizeLog2);
-      this.sizes.sort((a, b) => a - b);
+    }
+    if (s.size === 0) {
+      const sizes = this.sizes;
+      let i = sizes.length;
+      sizes.push(sizeLog2);
+      while (i > 0 && sizes[i - 1]! > sizeLog2) {
+        sizes[i] = sizes[i - 1]!;
+        i--;
+      }
+      sizes[i] = sizeLog2;
     }
     s.insert(start, val);
     const m = this.exact[sizeLog2]!;
@@ -176,14 +212,15 @@ export class IntervalIndex<T> {
     this.size--;
     const m = this.exact[sizeLog2]!;
     if (m.get(start) === val) {
-      const other = s.get(start);
+      const other = s.size === 0 ? undefined : s.get(start);
       if (other === undefined) m.delete(start);
       else m.set(start, other);
     }
     if (s.size === 0) {
-      this.bySize[sizeLog2] = undefined;
-      this.exact[sizeLog2] = undefined;
-      this.sizes = this.sizes.filter((x) => x !== sizeLog2);
+      const sizes = this.sizes;
+      const i = sizes.indexOf(sizeLog2);
+      for (let k = i + 1; k < sizes.length; k++) sizes[k - 1] = sizes[k]!;
+      sizes.length--;
     }
     return true;
   }
@@ -210,7 +247,7 @@ export class IntervalIndex<T> {
     const sizes = this.sizes;
     for (let i = 0; i < sizes.length; i++) {
       const sz = sizes[i]!;
-      const lo = sz >= MAX_SIZE_LOG2 ? 0 : Math.floor(first / 2 ** sz) * 2 ** sz;
+      const lo = sz >= MAX_SIZE_LOG2 ? 0 : Math.floor(first / POW2[sz]!) * POW2[sz]!;
       let stop = false;
       this.bySize[sz]!.range(lo, last, (k, v) => {
         if (cb(v, k, sz) === true) {
@@ -223,15 +260,24 @@ export class IntervalIndex<T> {
     }
   }
 
-  /** Collect the values overlapping [first, last] into `out` (appended). */
+  /** Collect the values overlapping [first, last] into `out` (appended), in the order `overlapping` visits them. */
   collect(first: number, last: number, out: T[]): T[] {
-    this.overlapping(first, last, (v) => {
-      out.push(v);
-    });
+    const sizes = this.sizes;
+    for (let i = 0; i < sizes.length; i++) {
+      const sz = sizes[i]!;
+      const lo = sz >= MAX_SIZE_LOG2 ? 0 : Math.floor(first / POW2[sz]!) * POW2[sz]!;
+      this.bySize[sz]!.collect(lo, last, out);
+    }
     return out;
   }
 
   forEach(cb: (val: T, start: number, sizeLog2: number) => void): void {
     for (const sz of this.sizes) this.bySize[sz]!.forEach((k, v) => cb(v, k, sz));
+  }
+
+  /** Append every value to `out`, in the order `forEach` visits them. */
+  values(out: T[]): T[] {
+    for (let i = 0; i < this.sizes.length; i++) this.bySize[this.sizes[i]!]!.values(out);
+    return out;
   }
 }
