@@ -12,7 +12,7 @@
 import { bitLength53, ctz53, xor53 } from '../bits.js';
 import { writeTlbiRange } from '../cmdq/writers.js';
 import { FORCE_SYNC_BATCH, type PlanOutput } from './output.js';
-import { levelShift, tgOfGranuleLog2 } from '../units.js';
+import { granuleLog2OfTg, levelShift, tgOfGranuleLog2 } from '../units.js';
 
 /**
  * 2^32 and 2^-32 (multiplying by 2^-32 is exact, and cheaper than dividing by 2^32). Local constants (bits.ts
@@ -52,6 +52,16 @@ export const MAX_NUM = 31;
 export const ATC_PAGE_SHIFT = 12;
 /** ATC_INV Size that covers every address. */
 export const ATC_SIZE_ALL = 52;
+
+/**
+ * Bytes one range TLBI covers: (NUM + 1) · 2^SCALE granules of the TG's size (IHI 0070 4.4.1.1); `numField`
+ * and `scale` are the command's field values, `tg` its TG field (1/2/3; 0 is not a range command: the caller
+ * knows the stride it covers). The engine's home of the span: reports, audit and the page ask it; the model
+ * judges with its own copy (src/smmu), and the tests' BigInt oracle is a third.
+ */
+export function tlbiRangeBytes(numField: number, scale: number, tg: number): number {
+  return (numField + 1) * POW2[scale]! * POW2[granuleLog2OfTg(tg)]!;
+}
 
 /**
  * Linux's TTL for a leaf invalidation of `2^granuleShift`-byte leaves in a table of 2^pgShift-byte pages:

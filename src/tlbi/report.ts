@@ -11,8 +11,8 @@ import { isTlbType, type Invs } from './invs.js';
 import { PlanOutput } from './output.js';
 import { levelMask, type TlbiDescription } from '../tlbi-description.js';
 import { invalidateRange, tlbiInv, type RangeRequest, type SmmuTable } from './plan.js';
-import { tlbiShape } from './range.js';
-import { granuleLog2OfTg, log2Of } from '../units.js';
+import { tlbiRangeBytes, tlbiShape } from './range.js';
+import { log2Of } from '../units.js';
 
 /** One planned entry, decoded. */
 export interface PlannedEntryJson {
@@ -117,7 +117,7 @@ export function planStats(
     else s.commands++;
     if (WHOLE.has(c.name)) s.wholeTag++;
     if (RANGED.has(c.name) && 'tg' in c) {
-      bytes += c.tg === 0 ? strideBytes : (c.num + 1) * 2 ** c.scale * 2 ** granuleLog2OfTg(c.tg);
+      bytes += c.tg === 0 ? strideBytes : tlbiRangeBytes(c.num, c.scale, c.tg);
     }
     if (c.name === 'ATC_INV') {
       s.atcCommands++;

@@ -5,7 +5,7 @@
  * 4 KiB pages; whole-tag commands (and ATC_INV Size 52) cover everything under their tag.
  */
 import type { Command } from '../../src/cmdq/index.js';
-import { granuleLog2OfTg } from '../../src/units.js';
+import { tlbiRangeBytes } from '../../src/tlbi/range.js';
 
 export type Span =
   | { readonly kind: 'range'; readonly start: number; readonly end: number }
@@ -53,7 +53,7 @@ export function commandSpan(cmd: Command, stride: number): Span {
     case 'TLBI_EL2_VAA':
     case 'TLBI_EL3_VA':
     case 'TLBI_S2_IPA': {
-      const len = cmd.tg === 0 ? stride : (cmd.num + 1) * 2 ** cmd.scale * 2 ** granuleLog2OfTg(cmd.tg);
+      const len = cmd.tg === 0 ? stride : tlbiRangeBytes(cmd.num, cmd.scale, cmd.tg);
       return { kind: 'range', start: cmd.addr, end: cmd.addr + len };
     }
     case 'ATC_INV':
