@@ -400,12 +400,12 @@ export const CORPUS: readonly CorpusCase[] = [
     year: 2026,
     class: 'contiguous-invalidation',
     layer: 'hardware-erratum',
-    catch: 'vector',
-    status: 'planned',
-    caughtBy: 'SMMU model: a Contiguous run cached as one entry, removed only by a TLBI covering the whole run',
+    catch: 'out-of-reach',
+    status: 'out-of-reach',
+    caughtBy: 'nothing here',
     tests: [],
     reason:
-      'needs Contiguous-bit entries in the model (issue 14 item 15, another helper); the erratum details are not public',
+      "the Contiguous bit is not modelled (README, the SMMU model's list of what it leaves out): the page tables never set it and the SMMU model caches no Contiguous run, so no stream or run here can show the erratum; the erratum's exact conditions are not public either",
   },
   {
     id: 'L26',
