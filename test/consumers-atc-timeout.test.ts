@@ -13,7 +13,7 @@ import { Opcode } from '../src/cmdq/opcodes.js';
 import { Driver } from '../src/consumers/driver.js';
 import { Hypervisor } from '../src/consumers/pkvm.js';
 import { DEFAULT_SMMU_SPEC, type SmmuPort } from '../src/consumers/smmu-port.js';
-import type { FaultName } from '../src/sim/faults.js';
+import { faultInjection, type FaultName } from '../src/sim/faults.js';
 import { Rng } from '../src/smmu/rng.js';
 import { runDriverScenario, runPkvmScenario, type ScenarioOptions } from '../src/sim/scenarios/index.js';
 import { runCliFromSource } from './cli-source-run.js';
@@ -32,7 +32,7 @@ function tapOps(port: SmmuPort): number[] {
 
 /** One ATS master (StreamID 1) and a bystander without ATS (StreamID 2) on a stage-1 domain; 8 pages mapped and used. */
 function driverScene(fault?: FaultName, timeouts = 1) {
-  const drv = new Driver({ smmus: [DEFAULT_SMMU_SPEC], granule: 4096, seed: 5, fault });
+  const drv = new Driver({ smmus: [DEFAULT_SMMU_SPEC], granule: 4096, seed: 5, injection: faultInjection(fault) });
   const d = drv.createDomain('s1', 'tlbi');
   const m = drv.addMaster(0, [1], true);
   const other = drv.addMaster(0, [2], false);
@@ -164,7 +164,7 @@ function hypScene(fault?: FaultName, timeouts = 1) {
     granule: G,
     policy: 'tlbi',
     seed: 4,
-    fault,
+    injection: faultInjection(fault),
     pagedRam: { base: PBASE, size: 64 * G },
     blockRam: { base: 0x1_0000_0000, size: 0 },
     hostDevices: [

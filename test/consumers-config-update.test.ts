@@ -14,7 +14,7 @@ import { Hypervisor } from '../src/consumers/pkvm.js';
 import { DEFAULT_SMMU_SPEC, type SmmuPort } from '../src/consumers/smmu-port.js';
 import { IoPageTable } from '../src/pgtable/pagetable.js';
 import { FrameAllocator } from '../src/pgtable/memory.js';
-import type { FaultName } from '../src/sim/faults.js';
+import { faultInjection, type FaultName } from '../src/sim/faults.js';
 
 /** Every entry a port's queue receives: opcode and StreamID / SubstreamID words. */
 function tap(port: SmmuPort): { op: number; sid: number; ssid: number }[] {
@@ -30,7 +30,7 @@ function tap(port: SmmuPort): { op: number; sid: number; ssid: number }[] {
 }
 
 function driverRun(fault?: FaultName) {
-  const drv = new Driver({ smmus: [DEFAULT_SMMU_SPEC], granule: 4096, seed: 2, fault });
+  const drv = new Driver({ smmus: [DEFAULT_SMMU_SPEC], granule: 4096, seed: 2, injection: faultInjection(fault) });
   const a = drv.createDomain('s1', 'tlbi');
   const b = drv.createDomain('s1', 'tlbi');
   const s2 = drv.createDomain('s2', 'tlbi');

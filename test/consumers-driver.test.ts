@@ -9,12 +9,17 @@ import { describe, expect, it } from 'vitest';
 import { Opcode } from '../src/cmdq/opcodes.js';
 import { Driver, type Domain, type Master } from '../src/consumers/driver.js';
 import { DEFAULT_SMMU_SPEC, type SmmuPort } from '../src/consumers/smmu-port.js';
-import type { FaultName } from '../src/sim/faults.js';
+import { faultInjection, type FaultName } from '../src/sim/faults.js';
 import { Rng } from '../src/smmu/rng.js';
 import { PlanOutput, tlbiInv } from '../src/tlbi/index.js';
 
 function driver(fault?: FaultName, smmus = 1): Driver {
-  return new Driver({ smmus: Array.from({ length: smmus }, () => DEFAULT_SMMU_SPEC), granule: 4096, seed: 3, fault });
+  return new Driver({
+    smmus: Array.from({ length: smmus }, () => DEFAULT_SMMU_SPEC),
+    granule: 4096,
+    seed: 3,
+    injection: faultInjection(fault),
+  });
 }
 
 /** Record every entry a port's queue receives (words as the SMMU reads them). */

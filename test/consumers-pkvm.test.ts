@@ -10,7 +10,7 @@ import { encodeHalves, makeCommand } from '../src/cmdq/index.js';
 import { Opcode } from '../src/cmdq/opcodes.js';
 import { Hypervisor, type HypOptions } from '../src/consumers/pkvm.js';
 import { DEFAULT_SMMU_SPEC } from '../src/consumers/smmu-port.js';
-import type { FaultName } from '../src/sim/faults.js';
+import { faultInjection, type FaultName } from '../src/sim/faults.js';
 import { Gather } from '../src/pgtable/gather.js';
 import { FrameAllocator } from '../src/pgtable/memory.js';
 import { IoPageTable } from '../src/pgtable/pagetable.js';
@@ -26,7 +26,7 @@ function hyp(policy: 'linux' | 'tlbi' = 'tlbi', fault?: FaultName): Hypervisor {
     granule: G,
     policy,
     seed: 9,
-    fault,
+    injection: faultInjection(fault),
     pagedRam: { base: BASE, size: PAGES * G },
     blockRam: { base: 0x1_0000_0000, size: 2 * 2 ** 21 },
     hostDevices: [

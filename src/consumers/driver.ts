@@ -35,7 +35,6 @@ import { FrameAllocator, PhysMemory } from '../pgtable/memory.js';
 import { IoPageTable, type TlbiDescription } from '../pgtable/pagetable.js';
 import { ProtRW, type Prot } from '../pgtable/descriptor.js';
 import type { Granule } from '../pgtable/config.js';
-import type { FaultName } from '../sim/faults.js';
 import { GLOBAL_ASID, Kind, Regime, type AtcEntry, type TlbEntry, type WalkEntry } from '../smmu/caches.js';
 import type { ChangeSpec, StaleReport } from '../smmu/checker.js';
 import type { TrafficTarget } from '../smmu/model.js';
@@ -66,6 +65,7 @@ import { HeldFrames, RangeAllocator } from './space.js';
 import { cdFields, cfgiCd, cfgiSte, steFields, updateSteps, usesCds } from './ste-update.js';
 import { CommandStats, PlanTotals, SmmuPort, StaleLog, routePlan, type SmmuSpec } from './smmu-port.js';
 import { log2Of } from '../units.js';
+import { NO_INJECTION, type InjectionPoints } from './injection.js';
 
 export { POLICIES, type Policy };
 export type FlushMode = 'strict' | 'lazy';
@@ -95,8 +95,8 @@ export interface DriverOptions {
   readonly smmus: readonly SmmuSpec[];
   readonly granule: Granule;
   readonly seed?: number;
-  /** A fault applied to the commands of every plan (to show the checker catches it). */
-  readonly fault?: FaultName | undefined;
+  /** Hooks that break the driver at its injection points (a simulated fault, to show the checker catches it). */
+  readonly injection?: InjectionPoints;
   /** Deferred unmaps a lazy domain's flush queue holds before it flushes (default 16). */
   readonly flushQueueDepth?: number;
   /** Decode plans for statistics (over-invalidated pages); default true. */
@@ -284,7 +284,7 @@ export class Driver {
   readonly domains = new Set<Domain>();
   readonly masters: Master[] = [];
   readonly vsmmus: VSmmu[] = [];
-  readonly fault: FaultName | undefined;
+  readonly injection: InjectionPoints;
 
   private readonly tablePool: FrameAllocator;
   private readonly data: RangeAllocator;
@@ -300,7 +300,7 @@ export class Driver {
   constructor(opts: DriverOptions) {
     this.mem = opts.memory ?? new PhysMemory();
     this.granule = opts.granule;
-    this.fault = opts.fault;
+    this.injection = opts.injection ?? NO_INJECTION;
     this.depth = opts.flushQueueDepth ?? 16;
     this.planTotals = new PlanTotals(opts.planStatistics ?? true);
     const seed = opts.seed ?? 1;
@@ -559,7 +559,7 @@ export class Driver {
       if (st === null) model.writeStreamInvalid(sid);
       else model.writeStream(st);
     };
-    const submit = (cmds: Command[]): void => port.submitCommands(cmds, this.stats, this.fault);
+    const submit = (cmds: Command[]): void => port.submitCommands(cmds, this.stats, this.injection);
     const cdSteps = (): void => {
       // The CD at `pasid` in the master's CD table (reachable only while the STE uses the table).
       const cur = model.streams.get(m.sids[0]!) ?? null;
@@ -610,7 +610,7 @@ export class Driver {
    */
   private atcTimedOut(port: SmmuPort, sids: readonly number[]): void {
     this.counters.atcTimeouts++;
-    if (this.fault === 'ignore-atc-timeout') return;
+    if (this.injection.onAtcSyncTimeout?.() === false) return;
     const ms: Master[] = [];
     for (const sid of sids) {
       const m = this.bySid.get(port.id * 2 ** 32 + sid);
@@ -634,7 +634,7 @@ export class Driver {
     port.submitCommands(
       m.sids.map((sid) => cfgiSte(sid)),
       this.stats,
-      this.fault,
+      this.injection,
     );
     for (const sid of m.sids) model.resetEndpoint(sid);
     this.installStreams(m, 0);
@@ -692,8 +692,8 @@ export class Driver {
       this.counters.atcFlushes++;
       this.inRelease = m;
       try {
-        // Fault no-atc-on-detach (L3): the driver trusts the ATS disable to empty the ATC and sends nothing.
-        if (this.fault !== 'no-atc-on-detach')
+        // Injection point (fault no-atc-on-detach, L3): the driver trusts the ATS disable to empty the ATC.
+        if (this.injection.onDetachAtcFlush?.() !== false)
           this.planAndRun(old, (out) => invalidateRange(invsOf(keys), EVERYTHING, this.smmuTable, out), null);
       } finally {
         this.inRelease = null;
@@ -856,7 +856,7 @@ export class Driver {
     const last = desc?.last ?? d.mappedLast;
     if (first <= last) this.setTraffic(d, first, last);
     try {
-      routePlan(out, 0, this.ports, { fault: this.fault }, this.stats);
+      routePlan(out, 0, this.ports, this.injection, this.stats);
     } finally {
       for (const p of this.ports) p.model.clearTraffic();
     }

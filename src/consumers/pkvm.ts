@@ -27,7 +27,6 @@ import type { Granule } from '../pgtable/config.js';
 import { Gather } from '../pgtable/gather.js';
 import { FrameAllocator, PhysMemory } from '../pgtable/memory.js';
 import { IoPageTable } from '../pgtable/pagetable.js';
-import type { FaultName } from '../sim/faults.js';
 import { Kind, Regime, type AtcEntry } from '../smmu/caches.js';
 import { XlateStatus, type TrafficTarget } from '../smmu/model.js';
 import type { ContextDescriptor, StreamConfig } from '../smmu/streams.js';
@@ -46,6 +45,7 @@ import { filterHostCommands, HOST_VMID, type FilterAction, type FilterDecision }
 import { HeldFrames } from './space.js';
 import { CommandStats, PlanTotals, SmmuPort, StaleLog, routePlan, type SmmuSpec } from './smmu-port.js';
 import { log2Of } from '../units.js';
+import { NO_INJECTION, type InjectionPoints } from './injection.js';
 
 /** The CMD_SYNC a host driver puts after its commands (SEV). */
 const HOST_SYNC: Command = { name: 'CMD_SYNC', cs: 2, msh: 3, msiattr: 0xf, msidata: 0, msiaddr: 0 };
@@ -62,7 +62,8 @@ export interface HypOptions {
   readonly granule: Granule;
   readonly policy: Policy;
   readonly seed?: number;
-  readonly fault?: FaultName | undefined;
+  /** Hooks that break the hypervisor at its injection points (a simulated fault). */
+  readonly injection?: InjectionPoints;
   /** Host RAM mapped page by page (donations of any page-multiple range). */
   readonly pagedRam: { readonly base: number; readonly size: number };
   /** Host RAM mapped with level-2 blocks (donations of whole blocks). */
@@ -150,7 +151,7 @@ export class Hypervisor {
   readonly decisions: FilterDecision[] = [];
   readonly stale = new StaleLog();
   readonly vms = new Map<number, Vm>();
-  readonly fault: FaultName | undefined;
+  readonly injection: InjectionPoints;
   readonly hostDevices: readonly HostDeviceSpec[];
   readonly pagedRam: { readonly base: number; readonly size: number };
   readonly blockRam: { readonly base: number; readonly size: number };
@@ -171,7 +172,7 @@ export class Hypervisor {
     this.mem = opts.memory ?? new PhysMemory();
     this.granule = opts.granule;
     this.policy = opts.policy;
-    this.fault = opts.fault;
+    this.injection = opts.injection ?? NO_INJECTION;
     this.hostDevices = opts.hostDevices;
     this.pagedRam = opts.pagedRam;
     this.blockRam = opts.blockRam;
@@ -290,7 +291,7 @@ export class Hypervisor {
    */
   private atcTimedOut(port: SmmuPort, sids: readonly number[]): void {
     this.counters.atcTimeouts++;
-    if (this.fault === 'ignore-atc-timeout') return;
+    if (this.injection.onAtcSyncTimeout?.() === false) return;
     for (const sid of sids) {
       const d = this.hostDevices.find((x) => x.smmu === port.id && x.sid === sid);
       if (d !== undefined && d.ats && this.hostOwnsStream(d.smmu, d.sid)) this.quarantine(d);
@@ -308,10 +309,10 @@ export class Hypervisor {
     this.counters.quarantines++;
     const cfgi: Command[] = [{ name: 'CFGI_STE', ssec: 0, sid: d.sid, leaf: 1 }];
     p.model.writeStreamInvalid(d.sid);
-    p.submitCommands(cfgi, this.stats, this.fault);
+    p.submitCommands(cfgi, this.stats, this.injection);
     p.model.resetEndpoint(d.sid);
     this.installHostStream(d);
-    p.submitCommands(cfgi, this.stats, this.fault);
+    p.submitCommands(cfgi, this.stats, this.injection);
     this.stale.note(p.checker.checkConfig(p.model, [d.sid]));
   }
 
@@ -386,7 +387,7 @@ export class Hypervisor {
       p.model.setTraffic(ts);
     }
     try {
-      routePlan(out, 0, this.ports, { fault: this.fault }, this.stats);
+      routePlan(out, 0, this.ports, this.injection, this.stats);
     } finally {
       for (const p of this.ports) p.model.clearTraffic();
     }
@@ -460,7 +461,7 @@ export class Hypervisor {
         throw new RangeError(`StreamID ${device.sid} belongs to the host`);
       const p = this.port(device.smmu);
       p.model.writeStream({ sid: device.sid, mode: 'stage2', ats: false, vmid: vm.vmid, s2: vm.cfg });
-      p.submitCommands([{ name: 'CFGI_STE', ssec: 0, sid: device.sid, leaf: 1 }], this.stats, this.fault);
+      p.submitCommands([{ name: 'CFGI_STE', ssec: 0, sid: device.sid, leaf: 1 }], this.stats, this.injection);
       if (p.powered) this.stale.note(p.checker.checkConfig(p.model, [device.sid]));
     }
     this.vms.set(vm.id, vm);
@@ -473,7 +474,7 @@ export class Hypervisor {
     if (vm.device !== null) {
       const p = this.port(vm.device.smmu);
       p.model.writeStreamInvalid(vm.device.sid);
-      p.submitCommands([{ name: 'CFGI_STE', ssec: 0, sid: vm.device.sid, leaf: 1 }], this.stats, this.fault);
+      p.submitCommands([{ name: 'CFGI_STE', ssec: 0, sid: vm.device.sid, leaf: 1 }], this.stats, this.injection);
       if (p.powered) this.stale.note(p.checker.checkConfig(p.model, [vm.device.sid]));
     }
     const keys: InvKey[] = this.ports.map((p) => ({ smmu: p.id, type: 'S2_VMID', id: vm.vmid, pgsize: this.granule }));

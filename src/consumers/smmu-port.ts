@@ -1,8 +1,8 @@
 /**
  * What both consumers (the kernel-driver domain layer and the pKVM hypervisor) need from an SMMU: its
  * features, the engine's per-SMMU options, its model (command queue, caches, stream table) and its power
- * state; a router that feeds a PlanOutput's entries to the command queue of the SMMU each belongs to (with
- * optional fault injection, for showing that the checker catches broken streams); and command statistics.
+ * state; a router that feeds a PlanOutput's entries to the command queue of the SMMU each belongs to (through
+ * the `beforeQueue` injection point, for showing that the checker catches broken streams); and command statistics.
  *
  * This is plumbing, not invalidation logic: it never decides what to invalidate (the engine does) and never
  * computes a range (range.ts does).
@@ -10,7 +10,6 @@
 import { encodeHalves, type Command } from '../cmdq/index.js';
 import { OPCODE_NAME, Opcode } from '../cmdq/opcodes.js';
 import type { PhysMemory } from '../pgtable/memory.js';
-import { applyFault, type EntryList, type FaultName } from '../sim/faults.js';
 import { SmmuModel, type ModelMode, type SmmuErratum } from '../smmu/model.js';
 import { CmdqError } from '../smmu/queue.js';
 import { StaleChecker, type ChangeSpec, type StaleReport } from '../smmu/checker.js';
@@ -18,6 +17,7 @@ import { planStats, tlbiShape, type Invs, type PlanOutput, type SmmuOptions } fr
 import { levelMask, type TlbiDescription } from '../tlbi-description.js';
 import type { Policy } from '../tlbi/plan.js';
 import { log2Of } from '../units.js';
+import { NO_INJECTION, type EntryList, type InjectionPoints } from './injection.js';
 
 /** The CMD_SYNC the consumers issue: SEV completion signal, Inner Shareable, write-back (as Linux without MSIs). */
 const SYNC: Command = { name: 'CMD_SYNC', cs: 2, msh: 3, msiattr: 0xf, msidata: 0, msiaddr: 0 };
@@ -204,12 +204,12 @@ export class SmmuPort {
 
   /**
    * Encode commands through the codec and submit them followed by a CMD_SYNC (configuration changes; not on
-   * hot paths). Nothing is sent to a powered-off SMMU.
+   * hot paths). Nothing is sent to a powered-off SMMU. The `atBatchSubmit` injection point sees the commands
+   * first (fault no-cfgi: the configuration invalidations are never issued; the CMD_SYNC still is).
    */
-  submitCommands(cmds: readonly Command[], stats: CommandStats, fault?: FaultName): void {
+  submitCommands(cmds: readonly Command[], stats: CommandStats, inject: InjectionPoints = NO_INJECTION): void {
     if (!this.powered) return;
-    // Fault no-cfgi: the configuration invalidations are never issued (the CMD_SYNC still is).
-    const kept = fault === 'no-cfgi' ? cmds.filter((c) => !c.name.startsWith('CFGI_')) : cmds;
+    const kept = inject.atBatchSubmit !== undefined ? inject.atBatchSubmit(cmds) : cmds;
     // Tegra264: a configuration batch is issued twice, its CMD_SYNC with it (ATC_INV batches are not).
     const once = [...kept, SYNC];
     const all = this.spec.repeat === true && !cmds.some((c) => c.name === 'ATC_INV') ? [...once, ...once] : once;
@@ -234,10 +234,8 @@ export class SmmuPort {
   }
 }
 
-/** How plans are routed: an optional fault applied to each SMMU's share of every plan. */
-export interface RouteOptions {
-  readonly fault?: FaultName | undefined;
-}
+/** How plans are routed: the injection points (`beforeQueue` sees each SMMU's share of every plan). */
+export type RouteOptions = InjectionPoints;
 
 /**
  * Feed entries [from, out.count) of a plan to the queues of their SMMUs, in order (a plan lists one SMMU's
@@ -262,14 +260,14 @@ export function routePlan(
     if (port === undefined) throw new RangeError(`plan entry for SMMU ${id}, which does not exist`);
     if (!port.powered) {
       stats.skipped += end - k;
-    } else if (route.fault === undefined) {
+    } else if (route.beforeQueue === undefined) {
       for (let s = k; s < end; s++) stats.count(u32[s * 4]!);
       port.submit(u32, k, end - k);
       sent += end - k;
     } else {
       const list: EntryList = [];
       for (let s = k; s < end; s++) list.push([u32[s * 4]!, u32[s * 4 + 1]!, u32[s * 4 + 2]!, u32[s * 4 + 3]!]);
-      applyFault(route.fault, list);
+      route.beforeQueue(list);
       const flat = new Uint32Array(list.length * 4);
       list.forEach((h, i) => flat.set(h, i * 4));
       for (let s = 0; s < list.length; s++) stats.count(flat[s * 4]!);

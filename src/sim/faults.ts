@@ -1,10 +1,12 @@
 /**
  * Fault injection between the engine and the command queues: each fault breaks the command stream of one
  * change in a way real drivers have (or could have) got wrong, so that users can watch the checker catch it.
- * Faults edit 16-byte entries through the codec's field table (src/cmdq), per SMMU.
+ * Faults edit 16-byte entries through the codec's field table (src/cmdq), per SMMU. The consumers are
+ * broken through their injection points (src/consumers/injection.ts), which `faultInjection` implements.
  */
 import { CheckedEntry, CommandChecker, FIELD_IDS } from '../cmdq/check.js';
 import { OPCODE_SPECS, Opcode, type CommandName } from '../cmdq/opcodes.js';
+import { NO_INJECTION, type EntryList, type InjectionPoints } from '../consumers/injection.js';
 import { writeTlbiRange } from '../cmdq/writers.js';
 import { granuleLog2OfTg } from '../units.js';
 
@@ -79,7 +81,7 @@ function isTlbi(op: number): boolean {
 }
 
 /** One SMMU's entries of a change, as halves (4 per entry). */
-export type EntryList = number[][];
+export type { EntryList };
 
 const scratch = new CheckedEntry();
 const lax = new CommandChecker({ lax: true });
@@ -116,6 +118,22 @@ function rewrite(
 function lastIndex(list: EntryList, pred: (op: number, h: number[]) => boolean): number {
   for (let i = list.length - 1; i >= 0; i--) if (pred(list[i]![0]! & 0xff, list[i]!)) return i;
   return -1;
+}
+
+/**
+ * A fault as the consumers' injection points: every fault edits each SMMU's share of a plan before it is
+ * queued (`applyFault`; the consumer faults leave it as planned); `no-cfgi` also drops the CFGI_* commands of
+ * configuration batches, `no-atc-on-detach` the device-wide ATC flush of a detach, and `ignore-atc-timeout`
+ * the quarantine after CERROR_ATC_INV_SYNC. No fault: no hook.
+ */
+export function faultInjection(fault: FaultName | null | undefined): InjectionPoints {
+  if (fault === null || fault === undefined) return NO_INJECTION;
+  return {
+    beforeQueue: (list) => applyFault(fault, list),
+    ...(fault === 'no-cfgi' ? { atBatchSubmit: (cmds) => cmds.filter((c) => !c.name.startsWith('CFGI_')) } : {}),
+    ...(fault === 'no-atc-on-detach' ? { onDetachAtcFlush: () => false } : {}),
+    ...(fault === 'ignore-atc-timeout' ? { onAtcSyncTimeout: () => false } : {}),
+  };
 }
 
 /** Apply `fault` to one SMMU's entries of a change (in place). */

@@ -10,7 +10,7 @@ import type { StaleReport } from '../../smmu/checker.js';
 import type { SmmuModel } from '../../smmu/model.js';
 import { Rng } from '../../smmu/rng.js';
 import type { Policy } from '../../tlbi/plan.js';
-import type { FaultName } from '../faults.js';
+import { faultInjection, type FaultName } from '../faults.js';
 import { log2Of } from '../../units.js';
 
 export interface ScenarioOptions {
@@ -153,7 +153,7 @@ export function scenarioDriver(
     smmus: smmus.map((s): SmmuSpec => (o.ds === true ? { ...s, ds: true } : s)),
     granule: o.granule,
     seed: o.seed,
-    fault: o.fault ?? undefined,
+    injection: faultInjection(o.fault),
     ...extra,
     planStatistics: o.planStatistics ?? true,
   });

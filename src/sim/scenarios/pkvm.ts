@@ -20,6 +20,7 @@ import { Rng } from '../../smmu/rng.js';
 import { PlanOutput, invalidateRange, invsOf, tlbiInv, type InvKey, type SmmuTable } from '../../tlbi/index.js';
 import { atsTimeoutArmer, blockSize, now, sumValues, type ScenarioOptions, type ScenarioRun } from './common.js';
 import { log2Of } from '../../units.js';
+import { faultInjection } from '../faults.js';
 
 export const PKVM_DEFAULT_OPS = 300;
 
@@ -65,7 +66,7 @@ export function runPkvmScenario(o: ScenarioOptions): ScenarioRun {
     granule: g,
     policy: o.policy,
     seed: o.seed,
-    fault: o.fault ?? undefined,
+    injection: faultInjection(o.fault),
     pagedRam: { base: PAGED_BASE, size: PAGED_BYTES },
     blockRam: { base: BLOCK_BASE, size: 4 * block },
     hostDevices,
