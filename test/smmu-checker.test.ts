@@ -121,3 +121,47 @@ describe('the checker', () => {
     expect(checker.checkAll(model)).toEqual([]);
   });
 });
+
+describe('a cached block is checked against every live leaf under it', () => {
+  // A 1 GiB level-1 block is cached; the live table then splits it into 262,144 pages (512 level-3 tables),
+  // all with the block's output and attributes except, in the faulty twin, one page far past the first 1024.
+  // A split with identical output is legal without invalidation; a split that changes one page is not, and
+  // the cached block still translates that page to its old output (IHI 0070 §16.2: a TLB entry stays until
+  // an invalidation matching it), so the checker must find it wherever it is in the block.
+  const BLOCK_VA = 0x4000_0000;
+  const BLOCK_PA = 0x8000_0000;
+  const L2S = 0x20_0000;
+  const L3S = 0x30_0000;
+  function splitBlock(changedPage: number | null) {
+    const { mem, model } = newModel({ trafficPerRound: 0 });
+    const t = new HandTable(mem, ROOT);
+    t.table(ROOT, 0, BLOCK_VA, L1);
+    t.block(L1, 1, BLOCK_VA, BLOCK_PA, S1_RW);
+    model.setStream({ sid: 1, mode: 'stage1', ats: false, vmid: 0, cds: new Map([[0, { asid: 5, table: t.cfg }]]) });
+    model.prefetch(1, 0, BLOCK_VA, BLOCK_VA + 0xfff);
+    t.table(L1, 1, BLOCK_VA, L2S);
+    for (let j = 0; j < 512; j++) {
+      const l3 = L3S + j * 0x1000;
+      t.table(L2S, 2, BLOCK_VA + j * 0x20_0000, l3);
+      for (let i = 0; i < 512; i++) {
+        const off = j * 0x20_0000 + i * 0x1000;
+        const moved = changedPage !== null && off === changedPage * 0x1000;
+        t.page(l3, BLOCK_VA + off, moved ? 0x1_2345_6000 : BLOCK_PA + off, S1_RW);
+      }
+    }
+    return { model, checker: new StaleChecker(mem) };
+  }
+
+  it('reports a changed page at piece 200,000 of the block', () => {
+    const { model, checker } = splitBlock(200_000);
+    const stale = checker.checkAll(model).filter((s) => s.cache === 'TLB');
+    expect(stale).toHaveLength(1);
+    expect(stale[0]).toMatchObject({ address: '0x70d40000', cached: '0xb0d40000 rwx' });
+    expect(stale[0]!.live).toMatch(/^0x123456000 rw/);
+  });
+
+  it('clean twin: the same split with every page identical to the block is not stale', () => {
+    const { model, checker } = splitBlock(null);
+    expect(checker.checkAll(model)).toEqual([]);
+  });
+});

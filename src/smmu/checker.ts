@@ -70,9 +70,6 @@ class Live {
   s2AttrHi = 0;
 }
 
-/** Pieces of a large cached entry checked against smaller live leaves, at most. */
-const MAX_PIECES = 1024;
-
 export class StaleChecker {
   private readonly r1 = new WalkResult();
   private readonly r2 = new WalkResult();
@@ -242,9 +239,13 @@ export class StaleChecker {
       stale(e.inStart, 'no stream uses this tag any more');
       return;
     }
+    // Every live leaf under the cached entry is compared, however many there are: stopping after some
+    // number of pieces would call a block clean whose far end the live table has remapped (the block still
+    // translates that end to its old output until an invalidation matching it removes it, IHI 0070 §16.2).
+    // Each step advances past one live leaf descriptor, so the work is bounded by the live table's size.
     const end = e.inStart + 2 ** e.sizeLog2;
     let a = e.inStart;
-    for (let piece = 0; a < end && piece < MAX_PIECES; piece++) {
+    while (a < end) {
       const L = this.liveTranslate(e.kind, t.s1, t.s2, a);
       if (L.status !== WalkStatus.OK) {
         stale(a, this.liveText(L, e.kind, a));
