@@ -19,7 +19,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join, posix, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -124,6 +124,23 @@ describe('the tarball', () => {
     // Every compiled module has its declarations.
     for (const f of files.filter((x) => x.startsWith('dist/') && x.endsWith('.js')))
       expect(files, f).toContain(f.replace(/\.js$/, '.d.ts'));
+    // The JSON Schemas of every --json document and input file ship beside the code (README points to them).
+    expect(files.filter((f) => /^schemas\/.*\.schema\.json$/.test(f)).length).toBeGreaterThanOrEqual(10);
+  });
+
+  it('every relative import of a shipped module names a shipped file (the output validators stay out)', () => {
+    const missing: string[] = [];
+    const shipped = new Set(files);
+    for (const f of files.filter((x) => x.startsWith('dist/') && (x.endsWith('.js') || x.endsWith('.d.ts')))) {
+      const text = readFileSync(join(project, 'node_modules', pkg.name, f), 'utf8');
+      for (const m of text.matchAll(/(?:from\s*|import\s*\(\s*)['"](\.{1,2}\/[^'"]+)['"]/g)) {
+        const target = posix.normalize(posix.join(posix.dirname(f), m[1]!));
+        if (!shipped.has(target)) missing.push(`${f} → ${m[1]!}`);
+      }
+    }
+    expect(missing).toEqual([]);
+    // The validators of output documents are for tests; only the input schemas' validators run in the CLI.
+    expect(files.filter((f) => /schema\/generated\/.*-output\./.test(f))).toEqual([]);
   });
 
   it('holds nothing of tests, benchmarks, docs, CI, scripts, TypeScript sources or source maps', () => {
