@@ -19,6 +19,8 @@ import {
   encodeHalves,
   featuresFromIdRegs,
   fieldNames,
+  loopShape,
+  makeCommandShapes,
   withFeatures,
   writeAtcInv,
   writeSync,
@@ -159,17 +161,32 @@ describe('every field round-trips at 0, its maximum and random values', () => {
 });
 
 describe('COMMAND_SHAPES', () => {
-  it.each(COMMAND_NAMES)('%s: build() gives exactly the table fields, read() inverts it', (name) => {
-    const shape = COMMAND_SHAPES[name] as CommandShape<CommandName>;
+  // The compiled shapes (what the codec uses here) and the loop shapes (its fallback where code cannot be
+  // compiled) must agree with the table, in its order: that order is the key order of a decoded command.
+  const LOOP_SHAPES = makeCommandShapes(loopShape);
+  const cases = COMMAND_NAMES.flatMap((name) => [
+    { name, kind: 'compiled', shape: COMMAND_SHAPES[name] as CommandShape<CommandName> },
+    { name, kind: 'loop', shape: LOOP_SHAPES[name] as CommandShape<CommandName> },
+  ]);
+  it.each(cases)('$name ($kind): build() gives exactly the table fields in order, read() inverts it', (t) => {
+    const { name, shape } = t;
     const v = new Float64Array(24);
     fieldNames(name).forEach((f, k) => (v[FIELD_IDS[f]] = k + 1));
     const c = shape.build(v) as unknown as Record<string, unknown>;
-    expect(Object.keys(c).sort()).toEqual(['name', ...fieldNames(name)].sort());
+    expect(Object.keys(c)).toEqual(['name', ...fieldNames(name)]);
     expect(c.name).toBe(name);
     for (const f of fieldNames(name)) expect(c[f]).toBe(v[FIELD_IDS[f]]);
     const back = new Float64Array(24);
     shape.read(c as never, back);
     expect(back).toEqual(v);
+  });
+  it.each(cases)('$name ($kind): read() gives 0 for an omitted field and NaN for a non-number', (t) => {
+    const fields = fieldNames(t.name);
+    if (fields.length === 0) return expect(fields).toEqual([]);
+    const v = new Float64Array(24).fill(7);
+    t.shape.read({ name: t.name, [fields[0]!]: '3' } as never, v);
+    expect(v[FIELD_IDS[fields[0]!]]).toBeNaN();
+    for (const f of fields.slice(1)) expect(v[FIELD_IDS[f]]).toBe(0);
   });
 });
 

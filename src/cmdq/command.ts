@@ -3,7 +3,7 @@
  * its opcode (raw encodings as numbers; `addr` and `msiaddr` as byte addresses).
  */
 import { FIELD_IDS } from './check.js';
-import type { CommandName } from './opcodes.js';
+import { COMMAND_NAMES, fieldNames, type CommandName, type FieldName } from './opcodes.js';
 
 /** The fields each command carries (see OPCODE_SPECS for where they sit). */
 export interface CommandFieldMap {
@@ -51,9 +51,11 @@ export function makeCommand<N extends CommandName>(
 
 /**
  * Per command, how its typed value maps to and from the flat field record of `CheckedEntry.values` (indexed
- * by FIELD_IDS). Written out per command, with plain property accesses, so that decoding builds objects of
- * one shape per command and encoding reads them without keyed lookups; the tests check every entry against
- * OPCODE_SPECS (same field names, nothing missing).
+ * by FIELD_IDS). Both functions are compiled once per command from OPCODE_SPECS (`fieldNames`, table order,
+ * addr last): `build` is one object literal with the command's keys in that order — one shape per command,
+ * the order of `decode --json` — and `read` one plain property read per field, so decoding and encoding do
+ * no keyed lookups. Where the environment forbids compiling code (a Content-Security-Policy without
+ * 'unsafe-eval'), the same functions are built as loops over the table: same results, slower.
  */
 export interface CommandShape<N extends CommandName> {
   /** The typed command from field values. */
@@ -62,308 +64,59 @@ export interface CommandShape<N extends CommandName> {
   read(c: CommandOf<N>, v: Float64Array): void;
 }
 
-const F = FIELD_IDS;
 /** A field value as given: a number, 0 when omitted, NaN for anything else. */
 const u = (x: unknown): number => (typeof x === 'number' ? x : x === undefined ? 0 : NaN);
 
-export const COMMAND_SHAPES: { readonly [N in CommandName]: CommandShape<N> } = {
-  PREFETCH_CONFIG: {
-    build: (v) => ({ name: 'PREFETCH_CONFIG', ssec: v[F.ssec]!, ssv: v[F.ssv]!, ssid: v[F.ssid]!, sid: v[F.sid]! }),
-    read: (c, v) => {
-      v[F.ssec] = u(c.ssec);
-      v[F.ssv] = u(c.ssv);
-      v[F.ssid] = u(c.ssid);
-      v[F.sid] = u(c.sid);
-    },
-  },
-  PREFETCH_ADDR: {
-    build: (v) => ({
-      name: 'PREFETCH_ADDR',
-      ssec: v[F.ssec]!,
-      ssv: v[F.ssv]!,
-      ssid: v[F.ssid]!,
-      sid: v[F.sid]!,
-      size: v[F.size]!,
-      stride: v[F.stride]!,
-      addr: v[F.addr]!,
-    }),
-    read: (c, v) => {
-      v[F.ssec] = u(c.ssec);
-      v[F.ssv] = u(c.ssv);
-      v[F.ssid] = u(c.ssid);
-      v[F.sid] = u(c.sid);
-      v[F.size] = u(c.size);
-      v[F.stride] = u(c.stride);
-      v[F.addr] = u(c.addr);
-    },
-  },
-  CFGI_STE: {
-    build: (v) => ({ name: 'CFGI_STE', ssec: v[F.ssec]!, sid: v[F.sid]!, leaf: v[F.leaf]! }),
-    read: (c, v) => {
-      v[F.ssec] = u(c.ssec);
-      v[F.sid] = u(c.sid);
-      v[F.leaf] = u(c.leaf);
-    },
-  },
-  CFGI_STE_RANGE: {
-    build: (v) => ({ name: 'CFGI_STE_RANGE', ssec: v[F.ssec]!, sid: v[F.sid]!, range: v[F.range]! }),
-    read: (c, v) => {
-      v[F.ssec] = u(c.ssec);
-      v[F.sid] = u(c.sid);
-      v[F.range] = u(c.range);
-    },
-  },
-  CFGI_CD: {
-    build: (v) => ({ name: 'CFGI_CD', ssec: v[F.ssec]!, ssid: v[F.ssid]!, sid: v[F.sid]!, leaf: v[F.leaf]! }),
-    read: (c, v) => {
-      v[F.ssec] = u(c.ssec);
-      v[F.ssid] = u(c.ssid);
-      v[F.sid] = u(c.sid);
-      v[F.leaf] = u(c.leaf);
-    },
-  },
-  CFGI_CD_ALL: {
-    build: (v) => ({ name: 'CFGI_CD_ALL', ssec: v[F.ssec]!, sid: v[F.sid]! }),
-    read: (c, v) => {
-      v[F.ssec] = u(c.ssec);
-      v[F.sid] = u(c.sid);
-    },
-  },
-  CFGI_VMS_PIDM: {
-    build: (v) => ({ name: 'CFGI_VMS_PIDM', ssec: v[F.ssec]!, vmid: v[F.vmid]! }),
-    read: (c, v) => {
-      v[F.ssec] = u(c.ssec);
-      v[F.vmid] = u(c.vmid);
-    },
-  },
-  TLBI_NH_ALL: {
-    build: (v) => ({ name: 'TLBI_NH_ALL', vmid: v[F.vmid]! }),
-    read: (c, v) => {
-      v[F.vmid] = u(c.vmid);
-    },
-  },
-  TLBI_NH_ASID: {
-    build: (v) => ({ name: 'TLBI_NH_ASID', vmid: v[F.vmid]!, asid: v[F.asid]! }),
-    read: (c, v) => {
-      v[F.vmid] = u(c.vmid);
-      v[F.asid] = u(c.asid);
-    },
-  },
-  TLBI_NH_VA: {
-    build: (v) => ({
-      name: 'TLBI_NH_VA',
-      num: v[F.num]!,
-      scale: v[F.scale]!,
-      vmid: v[F.vmid]!,
-      asid: v[F.asid]!,
-      leaf: v[F.leaf]!,
-      ttl: v[F.ttl]!,
-      tg: v[F.tg]!,
-      addr: v[F.addr]!,
-    }),
-    read: (c, v) => {
-      v[F.num] = u(c.num);
-      v[F.scale] = u(c.scale);
-      v[F.vmid] = u(c.vmid);
-      v[F.asid] = u(c.asid);
-      v[F.leaf] = u(c.leaf);
-      v[F.ttl] = u(c.ttl);
-      v[F.tg] = u(c.tg);
-      v[F.addr] = u(c.addr);
-    },
-  },
-  TLBI_NH_VAA: {
-    build: (v) => ({
-      name: 'TLBI_NH_VAA',
-      num: v[F.num]!,
-      scale: v[F.scale]!,
-      vmid: v[F.vmid]!,
-      leaf: v[F.leaf]!,
-      ttl: v[F.ttl]!,
-      tg: v[F.tg]!,
-      addr: v[F.addr]!,
-    }),
-    read: (c, v) => {
-      v[F.num] = u(c.num);
-      v[F.scale] = u(c.scale);
-      v[F.vmid] = u(c.vmid);
-      v[F.leaf] = u(c.leaf);
-      v[F.ttl] = u(c.ttl);
-      v[F.tg] = u(c.tg);
-      v[F.addr] = u(c.addr);
-    },
-  },
-  TLBI_EL3_ALL: {
-    build: () => ({ name: 'TLBI_EL3_ALL' }),
-    read: () => undefined,
-  },
-  TLBI_EL3_VA: {
-    build: (v) => ({
-      name: 'TLBI_EL3_VA',
-      num: v[F.num]!,
-      scale: v[F.scale]!,
-      leaf: v[F.leaf]!,
-      ttl: v[F.ttl]!,
-      tg: v[F.tg]!,
-      addr: v[F.addr]!,
-    }),
-    read: (c, v) => {
-      v[F.num] = u(c.num);
-      v[F.scale] = u(c.scale);
-      v[F.leaf] = u(c.leaf);
-      v[F.ttl] = u(c.ttl);
-      v[F.tg] = u(c.tg);
-      v[F.addr] = u(c.addr);
-    },
-  },
-  TLBI_EL2_ALL: {
-    build: () => ({ name: 'TLBI_EL2_ALL' }),
-    read: () => undefined,
-  },
-  TLBI_EL2_ASID: {
-    build: (v) => ({ name: 'TLBI_EL2_ASID', asid: v[F.asid]! }),
-    read: (c, v) => {
-      v[F.asid] = u(c.asid);
-    },
-  },
-  TLBI_EL2_VA: {
-    build: (v) => ({
-      name: 'TLBI_EL2_VA',
-      num: v[F.num]!,
-      scale: v[F.scale]!,
-      asid: v[F.asid]!,
-      leaf: v[F.leaf]!,
-      ttl: v[F.ttl]!,
-      tg: v[F.tg]!,
-      addr: v[F.addr]!,
-    }),
-    read: (c, v) => {
-      v[F.num] = u(c.num);
-      v[F.scale] = u(c.scale);
-      v[F.asid] = u(c.asid);
-      v[F.leaf] = u(c.leaf);
-      v[F.ttl] = u(c.ttl);
-      v[F.tg] = u(c.tg);
-      v[F.addr] = u(c.addr);
-    },
-  },
-  TLBI_EL2_VAA: {
-    build: (v) => ({
-      name: 'TLBI_EL2_VAA',
-      num: v[F.num]!,
-      scale: v[F.scale]!,
-      leaf: v[F.leaf]!,
-      ttl: v[F.ttl]!,
-      tg: v[F.tg]!,
-      addr: v[F.addr]!,
-    }),
-    read: (c, v) => {
-      v[F.num] = u(c.num);
-      v[F.scale] = u(c.scale);
-      v[F.leaf] = u(c.leaf);
-      v[F.ttl] = u(c.ttl);
-      v[F.tg] = u(c.tg);
-      v[F.addr] = u(c.addr);
-    },
-  },
-  TLBI_S12_VMALL: {
-    build: (v) => ({ name: 'TLBI_S12_VMALL', vmid: v[F.vmid]! }),
-    read: (c, v) => {
-      v[F.vmid] = u(c.vmid);
-    },
-  },
-  TLBI_S2_IPA: {
-    build: (v) => ({
-      name: 'TLBI_S2_IPA',
-      num: v[F.num]!,
-      scale: v[F.scale]!,
-      vmid: v[F.vmid]!,
-      leaf: v[F.leaf]!,
-      ttl: v[F.ttl]!,
-      tg: v[F.tg]!,
-      addr: v[F.addr]!,
-    }),
-    read: (c, v) => {
-      v[F.num] = u(c.num);
-      v[F.scale] = u(c.scale);
-      v[F.vmid] = u(c.vmid);
-      v[F.leaf] = u(c.leaf);
-      v[F.ttl] = u(c.ttl);
-      v[F.tg] = u(c.tg);
-      v[F.addr] = u(c.addr);
-    },
-  },
-  TLBI_NSNH_ALL: {
-    build: () => ({ name: 'TLBI_NSNH_ALL' }),
-    read: () => undefined,
-  },
-  ATC_INV: {
-    build: (v) => ({
-      name: 'ATC_INV',
-      global: v[F.global]!,
-      ssv: v[F.ssv]!,
-      ssid: v[F.ssid]!,
-      sid: v[F.sid]!,
-      size: v[F.size]!,
-      addr: v[F.addr]!,
-    }),
-    read: (c, v) => {
-      v[F.global] = u(c.global);
-      v[F.ssv] = u(c.ssv);
-      v[F.ssid] = u(c.ssid);
-      v[F.sid] = u(c.sid);
-      v[F.size] = u(c.size);
-      v[F.addr] = u(c.addr);
-    },
-  },
-  PRI_RESP: {
-    build: (v) => ({
-      name: 'PRI_RESP',
-      ssv: v[F.ssv]!,
-      ssid: v[F.ssid]!,
-      sid: v[F.sid]!,
-      grpid: v[F.grpid]!,
-      resp: v[F.resp]!,
-    }),
-    read: (c, v) => {
-      v[F.ssv] = u(c.ssv);
-      v[F.ssid] = u(c.ssid);
-      v[F.sid] = u(c.sid);
-      v[F.grpid] = u(c.grpid);
-      v[F.resp] = u(c.resp);
-    },
-  },
-  RESUME: {
-    build: (v) => ({ name: 'RESUME', ssec: v[F.ssec]!, resp: v[F.resp]!, sid: v[F.sid]!, stag: v[F.stag]! }),
-    read: (c, v) => {
-      v[F.ssec] = u(c.ssec);
-      v[F.resp] = u(c.resp);
-      v[F.sid] = u(c.sid);
-      v[F.stag] = u(c.stag);
-    },
-  },
-  STALL_TERM: {
-    build: (v) => ({ name: 'STALL_TERM', ssec: v[F.ssec]!, sid: v[F.sid]! }),
-    read: (c, v) => {
-      v[F.ssec] = u(c.ssec);
-      v[F.sid] = u(c.sid);
-    },
-  },
-  CMD_SYNC: {
-    build: (v) => ({
-      name: 'CMD_SYNC',
-      cs: v[F.cs]!,
-      msh: v[F.msh]!,
-      msiattr: v[F.msiattr]!,
-      msidata: v[F.msidata]!,
-      msiaddr: v[F.msiaddr]!,
-    }),
-    read: (c, v) => {
-      v[F.cs] = u(c.cs);
-      v[F.msh] = u(c.msh);
-      v[F.msiattr] = u(c.msiattr);
-      v[F.msidata] = u(c.msidata);
-      v[F.msiaddr] = u(c.msiaddr);
-    },
-  },
+type AnyShape = CommandShape<CommandName>;
+type ShapeFactory = (name: CommandName, fields: readonly FieldName[]) => AnyShape;
+
+/** The shape as generated code: `{ name: 'X', f1: v[id1], … }` and `v[id1] = u(c.f1); …`. */
+const compiledShape: ShapeFactory = (name, fields) => {
+  for (const f of [name, ...fields]) if (!/^[A-Za-z_0-9]+$/.test(f)) throw new Error(`bad field name ${f}`);
+  const entries = fields.map((f) => `${f}: v[${FIELD_IDS[f]}]`);
+  const reads = fields.map((f) => `v[${FIELD_IDS[f]}] = u(c.${f});`);
+  const make = new Function(
+    'u',
+    `'use strict';
+     return {
+       build: function build_${name}(v) { return { name: '${name}'${entries.map((e) => `, ${e}`).join('')} }; },
+       read: function read_${name}(c, v) { ${reads.join(' ')} },
+     };`,
+  ) as (uf: typeof u) => AnyShape;
+  return make(u);
 };
+
+/** The shape as loops over the table (no generated code): the fallback, and the tests' second opinion. */
+export const loopShape: ShapeFactory = (name, fields) => {
+  const ids = fields.map((f) => FIELD_IDS[f]);
+  return {
+    build: (v) => {
+      const c: Record<string, unknown> = { name };
+      for (let k = 0; k < fields.length; k++) c[fields[k]!] = v[ids[k]!];
+      return c as unknown as CommandOf<CommandName>;
+    },
+    read: (c, v) => {
+      const rec = c as unknown as Record<string, unknown>;
+      for (let k = 0; k < fields.length; k++) v[ids[k]!] = u(rec[fields[k]!]);
+    },
+  };
+};
+
+/** Every command's shape from `factory`. */
+export function makeCommandShapes(factory: ShapeFactory): { readonly [N in CommandName]: CommandShape<N> } {
+  const out: Partial<Record<CommandName, AnyShape>> = {};
+  for (const n of COMMAND_NAMES) out[n] = factory(n, fieldNames(n));
+  return out as { readonly [N in CommandName]: CommandShape<N> };
+}
+
+function canCompile(): boolean {
+  try {
+    return (new Function('return 1') as () => number)() === 1;
+  } catch {
+    return false;
+  }
+}
+
+export const COMMAND_SHAPES: { readonly [N in CommandName]: CommandShape<N> } = makeCommandShapes(
+  canCompile() ? compiledShape : loopShape,
+);
