@@ -13,7 +13,7 @@
  *   it is false.
  */
 import { levelMask, levelsOf, type TlbiDescription } from '../tlbi-description.js';
-import type { FreedTable, LinuxRangeRequest, UnmapResult } from './pagetable.js';
+import type { FreedTable, LinuxRangeRequest, UnmapResult } from './types.js';
 
 /** What a gather holds: the combined description (null when empty), freed tables, Linux-style requests. */
 export interface GatheredChanges {
