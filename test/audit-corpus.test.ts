@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeCommand } from '../src/cmdq/index.js';
 import { StreamRecorder } from '../src/cli/simulate-stream.js';
-import { faultSetup } from '../src/corpus/index.js';
+import { RULES } from '../src/audit/rules-table.js';
+import { faultSetup, listFaults } from '../src/corpus/index.js';
 import type { FaultName } from '../src/sim/faults.js';
 import { runSimulation, type SimConfig } from '../src/sim/workload.js';
 import { found, run, sync, va } from './audit-helpers.js';
@@ -110,16 +111,29 @@ describe('performance lints (audit --lints; exit 0 unless --strict)', () => {
 });
 
 /** Faults whose stream shows them, and the rule that reports it. */
-const STREAM_RULES: [FaultName, string][] = [
-  ['atc-before-tlbi', 'atc-before-tlbi'],
-  ['nested-vmid-missing', 'nested-vmid-missing'],
-  ['nh-under-e2h', 'nh-under-e2h'],
-  ['no-force-sync', 'long-batch'],
-  ['illegal-range-encoding', 'illegal'],
-  ['scale-beyond-smmu', 'illegal'],
-  ['drop-sync', 'missing-final-sync'],
-  ['no-nested-s1-clear', 'nested-s1-not-cleared'],
-];
+/** Every fault the catalog says shows in a command stream, with the audit rule that reports it. */
+const STREAM_RULES: [FaultName, string][] = listFaults().flatMap((f) =>
+  'rule' in f.inStream ? [[f.name, f.inStream.rule] as [FaultName, string]] : [],
+);
+
+it('the catalog names an audit rule for the eight faults with a stream rule, a reason for every other one', () => {
+  expect(STREAM_RULES.map(([f]) => f).sort()).toEqual(
+    [
+      'atc-before-tlbi',
+      'drop-sync',
+      'illegal-range-encoding',
+      'nested-vmid-missing',
+      'nh-under-e2h',
+      'no-force-sync',
+      'no-nested-s1-clear',
+      'scale-beyond-smmu',
+    ].sort(),
+  );
+  for (const f of listFaults()) {
+    if ('rule' in f.inStream) expect(Object.keys(RULES), f.name).toContain(f.inStream.rule);
+    else expect(f.inStream.reason.length, f.name).toBeGreaterThan(40);
+  }
+});
 
 const dir = mkdtempSync(join(tmpdir(), 'smmuv3-audit-corpus-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -136,6 +136,11 @@ export function runListFaults(json: boolean): number {
     const origin = f.cases.length > 0 ? `corpus ${f.cases.join(', ')}: ${f.title ?? ''}` : 'no recorded upstream bug';
     out(`  ${origin}`);
     out(`  class ${f.class}, layer ${f.layer}; caught by ${f.caughtBy}`);
+    out(
+      'rule' in f.inStream
+        ? `  in a command stream: audit rule ${f.inStream.rule}`
+        : `  in a command stream: not visible (${f.inStream.reason})`,
+    );
     const req = setupText(f.configuration.requires);
     const pref = setupText(f.configuration.prefers);
     if (req !== '' || pref !== '')

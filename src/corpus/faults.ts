@@ -32,28 +32,63 @@ export interface FaultSetup {
   readonly atsTimeouts?: number;
 }
 
+/**
+ * Whether the fault shows in a command stream alone (a ring dump or a QEMU trace, what `audit` reads): the
+ * audit rule that reports the stream `simulate --fault NAME --emit-stream` writes (an id of src/audit/rules-table.ts;
+ * the corpus may not import audit, test/audit-corpus.test.ts checks it), or why no rule can.
+ */
+export type StreamVisibility = { readonly rule: string } | { readonly reason: string };
+
 export interface FaultInfo {
   readonly class: string;
   readonly layer: CorpusLayer;
   /** What reports it. */
   readonly caughtBy: string;
+  readonly inStream: StreamVisibility;
   readonly requires: FaultSetup;
   readonly prefers: FaultSetup;
 }
 
 const CHECKER = 'checker: stale translations (exit 1)';
 
+/** The change a stream invalidates for lives in the page tables, not in the stream. */
+const NEEDS_CHANGE =
+  'what changed is in the page tables, not in the commands: a stream that invalidates less than changed reads ' +
+  "like one that invalidates exactly that; audit --capture, which has the kernel's unmap requests, checks that " +
+  'each request is covered';
+/** The fault is in memory (STE, CD, descriptors) that a command stream does not carry. */
+const inMemory = (what: string): StreamVisibility => ({
+  reason: `${what} is in memory, not in the command stream: audit sees the CFGI/TLBI commands but not the structures they are for`,
+});
+
 /**
  * Keyed by name (a fault listed here that is not in FAULT_NAMES yet is ignored; a fault of FAULT_NAMES
  * missing here is listed with the fallback below and fails test/corpus-records.test.ts).
  */
 const CATALOG: Readonly<Record<string, FaultInfo>> = {
-  'drop-sync': { class: 'missing-sync', layer: 'consumer', caughtBy: CHECKER, requires: {}, prefers: {} },
-  'skip-last-tlbi': { class: 'missing-tlbi', layer: 'engine', caughtBy: CHECKER, requires: {}, prefers: {} },
+  'drop-sync': {
+    class: 'missing-sync',
+    layer: 'consumer',
+    caughtBy: CHECKER,
+    inStream: { rule: 'missing-final-sync' },
+    requires: {},
+    prefers: {},
+  },
+  'skip-last-tlbi': {
+    class: 'missing-tlbi',
+    layer: 'engine',
+    caughtBy: CHECKER,
+    inStream: { reason: NEEDS_CHANGE },
+    requires: {},
+    prefers: {},
+  },
   'leaf-always': {
     class: 'leaf-on-table-teardown',
     layer: 'engine',
     caughtBy: `${CHECKER}: walk-cache entries into freed tables`,
+    inStream: {
+      reason: `whether a table was freed is in the page tables (Leaf=1 is right for a leaf-only change); ${NEEDS_CHANGE}`,
+    },
     requires: {},
     prefers: { ats: false },
   },
@@ -61,6 +96,9 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     class: 'ttl-wrong-level',
     layer: 'engine',
     caughtBy: CHECKER,
+    inStream: {
+      reason: `the level of the entries a TLBI is for is in the page tables (only TTL values illegal for the granule show as findings); ${NEEDS_CHANGE}`,
+    },
     requires: { ril: true },
     prefers: { ats: false },
   },
@@ -68,14 +106,25 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     class: 'tg-mismatch',
     layer: 'engine',
     caughtBy: CHECKER,
+    inStream: {
+      reason: `the granule of a table is in its CD or STE, not in the TLBI (audit takes TG as given); ${NEEDS_CHANGE}`,
+    },
     requires: { ril: true },
     prefers: { granule: 16384 },
   },
-  'no-atc': { class: 'missing-atc-inv', layer: 'engine', caughtBy: CHECKER, requires: { ats: true }, prefers: {} },
+  'no-atc': {
+    class: 'missing-atc-inv',
+    layer: 'engine',
+    caughtBy: CHECKER,
+    inStream: inMemory('which streams have ATS enabled (STE.EATS)'),
+    requires: { ats: true },
+    prefers: {},
+  },
   'atc-before-tlbi': {
     class: 'atc-before-tlbi',
     layer: 'consumer',
     caughtBy: `${CHECKER}: the ATC refilled from a TLB entry not yet invalidated`,
+    inStream: { rule: 'atc-before-tlbi' },
     requires: { ats: true },
     prefers: {},
   },
@@ -83,6 +132,7 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     class: 'nested-s1-not-cleared',
     layer: 'engine',
     caughtBy: `${CHECKER}: combined nested entries after a stage-2 change`,
+    inStream: { rule: 'nested-s1-not-cleared' },
     requires: { stage: 'nested' },
     prefers: { ats: false },
   },
@@ -90,6 +140,7 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     class: 'range-truncated',
     layer: 'engine',
     caughtBy: CHECKER,
+    inStream: { reason: NEEDS_CHANGE },
     requires: {},
     prefers: { ats: false },
   },
@@ -97,6 +148,7 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     class: 'missing-cfgi',
     layer: 'consumer',
     caughtBy: `${CHECKER}: cached STE/CD differs from memory (the fields named), old tag refilled`,
+    inStream: inMemory('an STE or CD rewrite'),
     requires: {},
     prefers: {},
   },
@@ -104,6 +156,10 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     class: 'no-repeat',
     layer: 'hardware-erratum',
     caughtBy: `SMMU model (erratum tegra264-repeat) loses the single copy; ${CHECKER}`,
+    inStream: {
+      reason:
+        'a single issue of a batch is legal on every other SMMU, and nothing that comes with a stream (ID registers included) says the SMMU has the Tegra264 erratum',
+    },
     requires: { errata: ['tegra264-repeat'] },
     prefers: {},
   },
@@ -111,6 +167,7 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     class: 'nested-vmid-missing',
     layer: 'engine',
     caughtBy: `${CHECKER}: nested stage-1 entries tagged with the parent VMID survive a TLBI_NH_VA of VMID 0`,
+    inStream: { rule: 'nested-vmid-missing' },
     requires: { stage: 'nested' },
     prefers: { ats: false },
   },
@@ -118,6 +175,7 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     class: 'nh-opcode-under-e2h',
     layer: 'engine',
     caughtBy: `${CHECKER}: TLBI_NH_* act on the EL1 regime, the EL2-E2H entries stay cached`,
+    inStream: { rule: 'nh-under-e2h' },
     requires: { stage: '1', e2h: true },
     prefers: {},
   },
@@ -125,6 +183,7 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     class: 'first-page-only',
     layer: 'engine',
     caughtBy: `${CHECKER}: every page of a range but the first stays cached`,
+    inStream: { reason: NEEDS_CHANGE },
     requires: {},
     prefers: { ats: false },
   },
@@ -132,6 +191,7 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     class: 'tg-from-empty-pgsize',
     layer: 'engine',
     caughtBy: `${CHECKER}: a range command naming the 64K granule does not remove the 4K table's entries`,
+    inStream: { reason: `the granule of a table is in its CD or STE, not in the TLBI; ${NEEDS_CHANGE}` },
     requires: { ril: true, granule: 4096 },
     prefers: { ats: false },
   },
@@ -139,6 +199,7 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     class: 'illegal-range-encoding',
     layer: 'engine',
     caughtBy: 'codec / SMMU model: CERROR_ILL (TG≠0 with TTL = SCALE = NUM = 0); the lost command leaves stale walks',
+    inStream: { rule: 'illegal' },
     requires: { ril: true },
     prefers: { ats: false },
   },
@@ -146,6 +207,7 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     class: 'no-sync-within-64',
     layer: 'hardware-erratum',
     caughtBy: `SMMU model (erratum mmu700-2812531) loses a command past 63 without CMD_SYNC; ${CHECKER}`,
+    inStream: { rule: 'long-batch' },
     requires: { errata: ['mmu700-2812531'], ril: false },
     prefers: { ats: false, longRuns: true },
   },
@@ -153,6 +215,7 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     class: 'scale-beyond-smmu',
     layer: 'codec',
     caughtBy: 'codec / SMMU model: CERROR_ILL (SCALE above 31 without IDR5.DS); the lost flush leaves the old ASID',
+    inStream: { rule: 'illegal' },
     requires: { stage: '1', granule: 4096, ds: false },
     prefers: {},
   },
@@ -160,6 +223,7 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     class: 'end-off-by-one',
     layer: 'consumer',
     caughtBy: `${CHECKER}: the last page of the change stays cached`,
+    inStream: { reason: NEEDS_CHANGE },
     requires: {},
     prefers: { ats: false },
   },
@@ -167,6 +231,7 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     class: 'asid-reuse-no-flush',
     layer: 'consumer',
     caughtBy: `${CHECKER}: TLB entries under the old ASID/VMID outlive its renumbering`,
+    inStream: inMemory('the CD or STE that renumbers the ASID/VMID'),
     requires: {},
     prefers: {},
   },
@@ -174,6 +239,7 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     class: 'no-atc-inv-on-detach',
     layer: 'consumer',
     caughtBy: `${CHECKER}: the detached device's ATC still holds translations of its old domain`,
+    inStream: inMemory('a detach (the STE rewrite) and whether the device had ATS'),
     requires: { ats: true, scenario: 'driver' },
     prefers: {},
   },
@@ -181,12 +247,23 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
     class: 'atc-timeout-ignored',
     layer: 'consumer',
     caughtBy: `${CHECKER}: ATC entries left by an ATC_INV whose CMD_SYNC raised CERROR_ATC_INV_SYNC`,
+    inStream: {
+      reason:
+        'the CERROR_ATC_INV_SYNC lives in CMDQ_CONS.ERR at the moment of the error, and the quarantine it calls for is an STE rewrite; a ring read afterwards shows neither',
+    },
     requires: { ats: true, scenario: 'driver', alsoScenarios: ['pkvm'] },
     prefers: { atsTimeouts: 0.05 },
   },
 };
 
-const FALLBACK: FaultInfo = { class: 'unclassified', layer: 'engine', caughtBy: CHECKER, requires: {}, prefers: {} };
+const FALLBACK: FaultInfo = {
+  class: 'unclassified',
+  layer: 'engine',
+  caughtBy: CHECKER,
+  inStream: { reason: 'not described' },
+  requires: {},
+  prefers: {},
+};
 
 export function faultInfo(name: FaultName): FaultInfo {
   return CATALOG[name] ?? FALLBACK;
@@ -230,6 +307,8 @@ export interface FaultListing {
   readonly class: string;
   readonly layer: CorpusLayer;
   readonly caughtBy: string;
+  /** The audit rule that reports the fault in a command stream, or why none can. */
+  readonly inStream: StreamVisibility;
   readonly description: string;
   /** The configuration the fault picks by itself: required settings, then preferred ones. */
   readonly configuration: { readonly requires: FaultSetup; readonly prefers: FaultSetup };
@@ -249,6 +328,7 @@ export function listFaults(): FaultListing[] {
       class: info.class,
       layer: info.layer,
       caughtBy: info.caughtBy,
+      inStream: info.inStream,
       description: FAULT_HELP[name],
       configuration: { requires: info.requires, prefers: info.prefers },
     };

@@ -82,8 +82,8 @@ export function corpusMarkdown(): string {
   ];
   for (const c of CORPUS) if (c.reason !== undefined) L.push(`- **${c.id}** (${c.status}): ${c.reason}`);
   L.push('', '## Faults', '');
-  L.push(row(['Fault', 'Aliases', 'Cases', 'Class', 'Layer', 'Requires', 'Prefers', 'What it does']));
-  L.push(row(['---', '---', '---', '---', '---', '---', '---', '---']));
+  L.push(row(['Fault', 'Aliases', 'Cases', 'Class', 'Layer', 'Requires', 'Prefers', 'What it does', 'In a stream']));
+  L.push(row(['---', '---', '---', '---', '---', '---', '---', '---', '---']));
   for (const f of listFaults()) {
     const setup = (s: object): string => {
       const parts = Object.entries(s).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`);
@@ -99,6 +99,7 @@ export function corpusMarkdown(): string {
         setup(f.configuration.requires),
         setup(f.configuration.prefers),
         f.description,
+        'rule' in f.inStream ? `audit rule \`${f.inStream.rule}\`` : `not visible: ${f.inStream.reason}`,
       ]),
     );
   }

@@ -22,6 +22,9 @@ export const schema = {
         class: { type: 'string' },
         layer: { type: 'string' },
         caughtBy: { type: 'string' },
+        inStream: {
+          oneOf: [exact({ rule: { type: 'string', pattern: '^[a-z0-9-]+$' } }), exact({ reason: { type: 'string' } })],
+        },
         description: { type: 'string' },
         configuration: exact({ requires: { type: 'object' }, prefers: { type: 'object' } }),
       }),
