@@ -59,7 +59,6 @@ const KNOWN: Readonly<Record<string, number>> = {
   'src/audit/qemu-trace.ts': 2,
   'src/audit/replan.ts': 4,
   'src/audit/ring.ts': 1,
-  'src/sim/workload.ts': 1,
   'src/tlbi/range.ts': 2,
 };
 

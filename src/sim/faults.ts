@@ -4,11 +4,21 @@
  * Faults edit 16-byte entries through the codec's field table (src/cmdq), per SMMU. The consumers are
  * broken through their injection points (src/consumers/injection.ts), which `faultInjection` implements.
  */
-import { CheckedEntry, CommandChecker, FIELD_IDS } from '../cmdq/check.js';
-import { OPCODE_SPECS, Opcode, type CommandName } from '../cmdq/opcodes.js';
+import { CheckedEntry, FIELD_IDS } from '../cmdq/check.js';
+import { Opcode } from '../cmdq/opcodes.js';
 import { NO_INJECTION, type EntryList, type InjectionPoints } from '../consumers/injection.js';
 import { writeTlbiRange } from '../cmdq/writers.js';
 import { granuleLog2OfTg } from '../units.js';
+import {
+  RANGE_OPS,
+  decodeEntry,
+  dropWhere,
+  isTlbi,
+  lastIndex,
+  opOf,
+  rewriteRange,
+  type RangeOverride,
+} from './entry-edit.js';
 
 export const FAULT_NAMES = [
   'drop-sync',
@@ -72,53 +82,11 @@ export function isFaultName(s: string): s is FaultName {
 }
 
 const F = FIELD_IDS;
-const RANGE_OPS = new Set<number>(
-  (Object.keys(OPCODE_SPECS) as CommandName[]).filter((n) => OPCODE_SPECS[n].range).map((n) => Opcode[n]),
-);
-
-function isTlbi(op: number): boolean {
-  return op >= 0x10 && op <= 0x30;
-}
 
 /** One SMMU's entries of a change, as halves (4 per entry). */
 export type { EntryList };
 
 const scratch = new CheckedEntry();
-const lax = new CommandChecker({ lax: true });
-
-function decode(h: number[], out: CheckedEntry): CheckedEntry {
-  lax.check(h[0]!, h[1]!, h[2]!, h[3]!, out);
-  return out;
-}
-
-/** Rewrite a range-capable TLBI with new NUM / SCALE / TTL / TG / Leaf / address. */
-function rewrite(
-  h: number[],
-  e: CheckedEntry,
-  over: { num?: number; scale?: number; ttl?: number; tg?: number; leaf?: number; addr?: number },
-): number[] {
-  const v = e.values;
-  const u = new Uint32Array(4);
-  writeTlbiRange(
-    u,
-    0,
-    h[0]! & 0xff,
-    v[F.asid]!,
-    v[F.vmid]!,
-    over.num ?? v[F.num]!,
-    over.scale ?? v[F.scale]!,
-    over.leaf ?? v[F.leaf]!,
-    over.ttl ?? v[F.ttl]!,
-    over.tg ?? v[F.tg]!,
-    over.addr ?? v[F.addr]!,
-  );
-  return [u[0]!, u[1]!, u[2]!, u[3]!];
-}
-
-function lastIndex(list: EntryList, pred: (op: number, h: number[]) => boolean): number {
-  for (let i = list.length - 1; i >= 0; i--) if (pred(list[i]![0]! & 0xff, list[i]!)) return i;
-  return -1;
-}
 
 /**
  * A fault as the consumers' injection points: every fault edits each SMMU's share of a plan before it is
@@ -138,155 +106,167 @@ export function faultInjection(fault: FaultName | null | undefined): InjectionPo
 
 /** Apply `fault` to one SMMU's entries of a change (in place). */
 export function applyFault(fault: FaultName, list: EntryList): void {
-  switch (fault) {
-    case 'drop-sync': {
-      const i = lastIndex(list, (op) => op === Opcode.CMD_SYNC);
-      if (i >= 0) list.splice(i, 1);
-      return;
-    }
-    case 'skip-last-tlbi': {
-      const i = lastIndex(list, (op) => isTlbi(op));
-      if (i >= 0) list.splice(i, 1);
-      return;
-    }
-    case 'leaf-always':
-      for (let i = 0; i < list.length; i++) {
-        const h = list[i]!;
-        if (RANGE_OPS.has(h[0]! & 0xff)) h[2] = (h[2]! | 1) >>> 0;
-      }
-      return;
-    case 'wrong-ttl':
-      for (let i = 0; i < list.length; i++) {
-        const h = list[i]!;
-        if (!RANGE_OPS.has(h[0]! & 0xff)) continue;
-        const e = decode(h, scratch);
-        const ttl = e.values[F.ttl]!;
-        if (e.values[F.tg] === 0 || ttl === 0) continue;
-        list[i] = rewrite(h, e, { ttl: ttl === 3 ? 2 : 3 });
-      }
-      return;
-    case 'wrong-tg':
-      for (let i = 0; i < list.length; i++) {
-        const h = list[i]!;
-        if (!RANGE_OPS.has(h[0]! & 0xff)) continue;
-        const e = decode(h, scratch);
-        const tg = e.values[F.tg]!;
-        if (tg === 0) continue;
-        // Keep the command legal: 16K with TTL=1 and NUM=SCALE=0 would be a reserved encoding.
-        let ntg = tg === 1 ? 2 : 1;
-        if (ntg === 2 && e.values[F.ttl] === 1 && e.values[F.num] === 0 && e.values[F.scale] === 0) ntg = 3;
-        list[i] = rewrite(h, e, { tg: ntg });
-      }
-      return;
-    case 'no-atc':
-      for (let i = list.length - 1; i >= 0; i--) if ((list[i]![0]! & 0xff) === Opcode.ATC_INV) list.splice(i, 1);
-      return;
-    case 'atc-before-tlbi': {
-      const atc = list.filter((h) => (h[0]! & 0xff) === Opcode.ATC_INV);
-      if (atc.length === 0) return;
-      const rest = list.filter((h) => (h[0]! & 0xff) !== Opcode.ATC_INV);
-      list.length = 0;
-      list.push(...atc, ...rest);
-      return;
-    }
-    case 'no-nested-s1-clear':
-      for (let i = list.length - 1; i >= 0; i--) if ((list[i]![0]! & 0xff) === Opcode.TLBI_NH_ALL) list.splice(i, 1);
-      return;
-    case 'no-cfgi':
-      for (let i = list.length - 1; i >= 0; i--) {
-        const op = list[i]![0]! & 0xff;
-        if (op >= Opcode.CFGI_STE && op <= Opcode.CFGI_VMS_PIDM) list.splice(i, 1);
-      }
-      return;
-    case 'ignore-atc-timeout':
-      // A consumer fault (src/consumers): the commands are as planned; the error handling is what is wrong.
-      return;
-    case 'no-repeat': {
-      // A batch (commands up to and including a CMD_SYNC) equal to the batch before it is the repeat: drop it.
-      const kept: EntryList = [];
-      let prev: number[][] = [];
-      let cur: number[][] = [];
-      const same = (a: number[][], b: number[][]): boolean =>
-        a.length === b.length && a.every((h, i) => h.every((x, j) => x === b[i]![j]));
-      for (const h of list) {
-        cur.push(h);
-        if ((h[0]! & 0xff) !== Opcode.CMD_SYNC) continue;
-        if (!same(cur, prev)) kept.push(...cur);
-        prev = cur;
-        cur = [];
-      }
-      kept.push(...cur);
-      list.length = 0;
-      list.push(...kept);
-      return;
-    }
-    case 'nested-vmid-missing':
-      for (let i = 0; i < list.length; i++) {
-        const h = list[i]!;
-        if ((h[0]! & 0xff) === Opcode.TLBI_NH_VA) h[1] = (h[1]! & 0xffff0000) >>> 0; // VMID is w0[47:32]
-      }
-      return;
-    case 'nh-under-e2h':
-      for (let i = 0; i < list.length; i++) {
-        const h = list[i]!;
-        const op = h[0]! & 0xff;
-        if (op === Opcode.TLBI_EL2_VA) h[0] = ((h[0]! & ~0xff) | Opcode.TLBI_NH_VA) >>> 0;
-        else if (op === Opcode.TLBI_EL2_ASID) h[0] = ((h[0]! & ~0xff) | Opcode.TLBI_NH_ASID) >>> 0;
-      }
-      return;
-    case 'first-page-only':
-      firstPageOnly(list);
-      return;
-    case 'tg-from-empty-pgsize':
-      for (let i = 0; i < list.length; i++) {
-        const h = list[i]!;
-        if (!RANGE_OPS.has(h[0]! & 0xff)) continue;
-        const e = decode(h, scratch);
-        if (e.values[F.tg] === 0) continue;
-        // (__ffs(0) − 10) / 2 = 27, and the 2-bit field keeps 27 & 3 = 3.
-        list[i] = rewrite(h, e, { tg: 27 & 3 });
-      }
-      return;
-    case 'scale-beyond-smmu':
-      for (let i = 0; i < list.length; i++) {
-        const h = list[i]!;
-        const op = h[0]! & 0xff;
-        if (op !== Opcode.TLBI_NH_ASID && op !== Opcode.TLBI_EL2_ASID) continue;
-        const v = decode(h, scratch).values;
-        // 2^36 pages of 4 KiB from 0: the whole 48-bit space in one command. SCALE 36 needs IDR5.DS.
-        const u = new Uint32Array(4);
-        const va = op === Opcode.TLBI_NH_ASID ? Opcode.TLBI_NH_VA : Opcode.TLBI_EL2_VA;
-        writeTlbiRange(u, 0, va, v[F.asid]!, v[F.vmid]!, 0, 36, 0, 0, 1, 0);
-        list[i] = [u[0]!, u[1]!, u[2]!, u[3]!];
-      }
-      return;
-    case 'no-force-sync':
-    case 'illegal-range-encoding':
-    case 'end-off-by-one':
-    case 'asid-reuse-no-flush':
-    case 'no-atc-on-detach':
-      // Injected where the bug lived (engine options, the workload's consumer, config-change.ts, the driver).
-      return;
-    case 'short-range': {
-      const i = lastIndex(list, (op) => RANGE_OPS.has(op));
-      if (i < 0) return;
-      const h = list[i]!;
-      const e = decode(h, scratch);
-      const v = e.values;
-      const tg = v[F.tg]!;
-      if (tg === 0) {
-        // One address (one page): leaving it out entirely is one page too few.
-        list.splice(i, 1);
-        return;
-      }
-      const g = 2 ** granuleLog2OfTg(tg);
-      if (v[F.scale] === 0 && v[F.num]! > 0) list[i] = rewrite(h, e, { num: v[F.num]! - 1 });
-      else if (v[F.scale] === 0) list.splice(i, 1);
-      else list[i] = rewrite(h, e, { addr: v[F.addr]! + g }); // the range now starts one page late
-      return;
-    }
+  FAULT_EDITS[fault](list);
+}
+
+/** Leave the entries as planned: the fault is injected elsewhere (see FAULT_EDITS). */
+function asPlanned(): void {}
+
+/** Drop the last CMD_SYNC. */
+function dropLastSync(list: EntryList): void {
+  const i = lastIndex(list, (op) => op === Opcode.CMD_SYNC);
+  if (i >= 0) list.splice(i, 1);
+}
+
+/** Drop the last TLBI. */
+function dropLastTlbi(list: EntryList): void {
+  const i = lastIndex(list, (op) => isTlbi(op));
+  if (i >= 0) list.splice(i, 1);
+}
+
+/** Leaf=1 on every range-capable TLBI. */
+function leafAlways(list: EntryList): void {
+  for (const h of list) if (RANGE_OPS.has(opOf(h))) h[2] = (h[2]! | 1) >>> 0;
+}
+
+/** Rewrite every range-capable TLBI through `edit` (its override, or null to keep the entry). */
+function rewriteRanges(list: EntryList, edit: (v: Float64Array) => RangeOverride | null): void {
+  for (let i = 0; i < list.length; i++) {
+    const h = list[i]!;
+    if (!RANGE_OPS.has(opOf(h))) continue;
+    const e = decodeEntry(h, scratch);
+    const over = edit(e.values);
+    if (over !== null) list[i] = rewriteRange(h, e, over);
   }
 }
+
+/** Every non-zero TTL hint (with TG≠0) moved to another level: 3 ↔ 2, 1 → 3. */
+function wrongTtl(list: EntryList): void {
+  rewriteRanges(list, (v) => (v[F.tg] === 0 || v[F.ttl] === 0 ? null : { ttl: v[F.ttl] === 3 ? 2 : 3 }));
+}
+
+/** Every TG≠0 changed to another granule (kept legal: 16K with TTL=1 and NUM=SCALE=0 is reserved, so 64K). */
+function wrongTg(list: EntryList): void {
+  rewriteRanges(list, (v) => {
+    const tg = v[F.tg]!;
+    if (tg === 0) return null;
+    let ntg = tg === 1 ? 2 : 1;
+    if (ntg === 2 && v[F.ttl] === 1 && v[F.num] === 0 && v[F.scale] === 0) ntg = 3;
+    return { tg: ntg };
+  });
+}
+
+/** Every ATC_INV moved in front of the rest, before their CMD_SYNC. */
+function atcFirst(list: EntryList): void {
+  const atc = list.filter((h) => opOf(h) === Opcode.ATC_INV);
+  if (atc.length === 0) return;
+  const rest = list.filter((h) => opOf(h) !== Opcode.ATC_INV);
+  list.length = 0;
+  list.push(...atc, ...rest);
+}
+
+/** A batch (commands up to and including a CMD_SYNC) equal to the batch before it is the repeat: drop it. */
+function dropRepeats(list: EntryList): void {
+  const kept: EntryList = [];
+  let prev: number[][] = [];
+  let cur: number[][] = [];
+  const same = (a: number[][], b: number[][]): boolean =>
+    a.length === b.length && a.every((h, i) => h.every((x, j) => x === b[i]![j]));
+  for (const h of list) {
+    cur.push(h);
+    if (opOf(h) !== Opcode.CMD_SYNC) continue;
+    if (!same(cur, prev)) kept.push(...cur);
+    prev = cur;
+    cur = [];
+  }
+  kept.push(...cur);
+  list.length = 0;
+  list.push(...kept);
+}
+
+/** VMID 0 in every TLBI_NH_VA. */
+function nestedVmidMissing(list: EntryList): void {
+  for (const h of list) if (opOf(h) === Opcode.TLBI_NH_VA) h[1] = (h[1]! & 0xffff0000) >>> 0; // VMID is w0[47:32]
+}
+
+/** TLBI_NH_VA / TLBI_NH_ASID where TLBI_EL2_VA / TLBI_EL2_ASID were planned. */
+function nhUnderE2h(list: EntryList): void {
+  for (const h of list) {
+    const op = opOf(h);
+    if (op === Opcode.TLBI_EL2_VA) h[0] = ((h[0]! & ~0xff) | Opcode.TLBI_NH_VA) >>> 0;
+    else if (op === Opcode.TLBI_EL2_ASID) h[0] = ((h[0]! & ~0xff) | Opcode.TLBI_NH_ASID) >>> 0;
+  }
+}
+
+/** TG from an empty page-size set on every range command: (__ffs(0) − 10) / 2 = 27, the 2-bit field keeps 3. */
+function tgFromEmptyPgsize(list: EntryList): void {
+  rewriteRanges(list, (v) => (v[F.tg] === 0 ? null : { tg: 27 & 3 }));
+}
+
+/** Each whole-ASID flush as one range command over the whole 48-bit space (SCALE 36, which needs IDR5.DS). */
+function scaleBeyondSmmu(list: EntryList): void {
+  for (let i = 0; i < list.length; i++) {
+    const h = list[i]!;
+    const op = opOf(h);
+    if (op !== Opcode.TLBI_NH_ASID && op !== Opcode.TLBI_EL2_ASID) continue;
+    const v = decodeEntry(h, scratch).values;
+    // 2^36 pages of 4 KiB from 0.
+    const u = new Uint32Array(4);
+    const va = op === Opcode.TLBI_NH_ASID ? Opcode.TLBI_NH_VA : Opcode.TLBI_EL2_VA;
+    writeTlbiRange(u, 0, va, v[F.asid]!, v[F.vmid]!, 0, 36, 0, 0, 1, 0);
+    list[i] = [u[0]!, u[1]!, u[2]!, u[3]!];
+  }
+}
+
+/** The last range-capable TLBI covers one page too few. */
+function shortRange(list: EntryList): void {
+  const i = lastIndex(list, (op) => RANGE_OPS.has(op));
+  if (i < 0) return;
+  const h = list[i]!;
+  const e = decodeEntry(h, scratch);
+  const v = e.values;
+  const tg = v[F.tg]!;
+  if (tg === 0) {
+    // One address (one page): leaving it out entirely is one page too few.
+    list.splice(i, 1);
+    return;
+  }
+  const g = 2 ** granuleLog2OfTg(tg);
+  if (v[F.scale] === 0 && v[F.num]! > 0) list[i] = rewriteRange(h, e, { num: v[F.num]! - 1 });
+  else if (v[F.scale] === 0) list.splice(i, 1);
+  else list[i] = rewriteRange(h, e, { addr: v[F.addr]! + g }); // the range now starts one page late
+}
+
+/**
+ * Each fault's edit of one SMMU's entries. The faults left as planned are injected where the bug lived:
+ * engine options (no-force-sync), the workload's consumer (illegal-range-encoding, end-off-by-one in
+ * workload-plan.ts), config-change.ts (asid-reuse-no-flush), the consumers' error handling and detach
+ * (ignore-atc-timeout, no-atc-on-detach).
+ */
+const FAULT_EDITS: Readonly<Record<FaultName, (list: EntryList) => void>> = {
+  'drop-sync': dropLastSync,
+  'skip-last-tlbi': dropLastTlbi,
+  'leaf-always': leafAlways,
+  'wrong-ttl': wrongTtl,
+  'wrong-tg': wrongTg,
+  'no-atc': (list) => dropWhere(list, (op) => op === Opcode.ATC_INV),
+  'atc-before-tlbi': atcFirst,
+  'no-nested-s1-clear': (list) => dropWhere(list, (op) => op === Opcode.TLBI_NH_ALL),
+  'short-range': shortRange,
+  'no-repeat': dropRepeats,
+  'no-cfgi': (list) => dropWhere(list, (op) => op >= Opcode.CFGI_STE && op <= Opcode.CFGI_VMS_PIDM),
+  'nested-vmid-missing': nestedVmidMissing,
+  'nh-under-e2h': nhUnderE2h,
+  'first-page-only': firstPageOnly,
+  'tg-from-empty-pgsize': tgFromEmptyPgsize,
+  'illegal-range-encoding': asPlanned,
+  'no-force-sync': asPlanned,
+  'scale-beyond-smmu': scaleBeyondSmmu,
+  'end-off-by-one': asPlanned,
+  'asid-reuse-no-flush': asPlanned,
+  'no-atc-on-detach': asPlanned,
+  'ignore-atc-timeout': asPlanned,
+};
 
 /**
  * first-page-only: a range command keeps only its first page (NUM = SCALE = 0; TTL 0 would make that a
@@ -298,18 +278,18 @@ function firstPageOnly(list: EntryList): void {
   let runKey = '';
   let runLast = -1;
   for (const h of list) {
-    const op = h[0]! & 0xff;
+    const op = opOf(h);
     if (!RANGE_OPS.has(op)) {
       runKey = '';
       kept.push(h);
       continue;
     }
-    const e = decode(h, scratch);
+    const e = decodeEntry(h, scratch);
     const v = e.values;
     if (v[F.tg] !== 0) {
       runKey = '';
       const single = v[F.ttl] === 0;
-      kept.push(rewrite(h, e, { num: 0, scale: 0, ...(single ? { tg: 0 } : {}) }));
+      kept.push(rewriteRange(h, e, { num: 0, scale: 0, ...(single ? { tg: 0 } : {}) }));
       continue;
     }
     const key = `${op}:${v[F.asid]}:${v[F.vmid]}:${v[F.leaf]}`;
