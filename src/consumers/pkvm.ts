@@ -19,7 +19,8 @@
  * - The host's own command queue is emulated: its entries go through host-cmdq-filter.ts and only what the
  *   filter forwards reaches the real queue; every decision is kept.
  * - `checkIsolation(range)` proves the security property with the model: no host device reaches the range
- *   through a translation, and no TLB, walk-cache or ATC entry of any powered-on SMMU still maps it.
+ *   through a translation, and no TLB, walk-cache or ATC entry of any powered-on SMMU still maps it
+ *   (./pkvm/isolation.ts). The options, VMs and counters are ./pkvm/types.ts.
  */
 import { encodeHalves, makeCommand, type Command } from '../cmdq/index.js';
 import { ProtRW, type Prot } from '../pgtable/descriptor.js';
@@ -27,7 +28,7 @@ import type { Granule } from '../pgtable/config.js';
 import { Gather } from '../pgtable/gather.js';
 import { FrameAllocator, PhysMemory } from '../pgtable/memory.js';
 import { IoPageTable } from '../pgtable/pagetable.js';
-import { Kind, Regime, type AtcEntry } from '../smmu/caches.js';
+import { Regime } from '../smmu/caches.js';
 import { XlateStatus, type TrafficTarget } from '../smmu/model.js';
 import type { ContextDescriptor, StreamConfig } from '../smmu/streams.js';
 import type { TableConfig } from '../smmu/walker.js';
@@ -43,77 +44,26 @@ import {
 } from '../tlbi/index.js';
 import { filterHostCommands, HOST_VMID, type FilterAction, type FilterDecision } from './host-cmdq-filter.js';
 import { HeldFrames } from './space.js';
-import { CommandStats, PlanTotals, SmmuPort, StaleLog, routePlan, type SmmuSpec } from './smmu-port.js';
+import { CommandStats, PlanTotals, SmmuPort, StaleLog, routePlan } from './smmu-port.js';
 import { log2Of } from '../units.js';
 import { NO_INJECTION, type InjectionPoints } from './injection.js';
+import { isolationViolations, type HostIova } from './pkvm/isolation.js';
+import {
+  newHypCounters,
+  type HostDeviceSpec,
+  type HypCounters,
+  type HypOptions,
+  type Owner,
+  type Vm,
+} from './pkvm/types.js';
+
+export type { HostDeviceSpec, HypCounters, HypOptions, Vm } from './pkvm/types.js';
 
 /** The CMD_SYNC a host driver puts after its commands (SEV). */
 const HOST_SYNC: Command = { name: 'CMD_SYNC', cs: 2, msh: 3, msiattr: 0xf, msidata: 0, msiaddr: 0 };
 
-/** A host device: StreamIDs on one SMMU; `stage1` when the host gives it a stage-1 table of its own. */
-export interface HostDeviceSpec {
-  readonly smmu: number;
-  readonly sid: number;
-  readonly ats: boolean;
-}
-
-export interface HypOptions {
-  readonly smmus: readonly SmmuSpec[];
-  readonly granule: Granule;
-  readonly policy: Policy;
-  readonly seed?: number;
-  /** Hooks that break the hypervisor at its injection points (a simulated fault). */
-  readonly injection?: InjectionPoints;
-  /** Host RAM mapped page by page (donations of any page-multiple range). */
-  readonly pagedRam: { readonly base: number; readonly size: number };
-  /** Host RAM mapped with level-2 blocks (donations of whole blocks). */
-  readonly blockRam: { readonly base: number; readonly size: number };
-  readonly hostDevices: readonly HostDeviceSpec[];
-  readonly memory?: PhysMemory;
-  /** Decode plans for statistics (over-invalidated pages); default true. */
-  readonly planStatistics?: boolean;
-}
-
-export interface Vm {
-  readonly id: number;
-  readonly vmid: number;
-  readonly ranges: { pa: number; size: number }[];
-  readonly s2: IoPageTable;
-  readonly frames: HeldFrames;
-  readonly cfg: TableConfig;
-  device: { smmu: number; sid: number } | null;
-}
-
-export interface HypCounters {
-  donations: number;
-  reclaims: number;
-  shares: number;
-  unshares: number;
-  vmBoots: number;
-  vmTeardowns: number;
-  powerOffs: number;
-  powerOns: number;
-  hostBatches: number;
-  hostAccesses: number;
-  vmAccesses: number;
-  /** Host accesses that reached a page the host does not own, or landed anywhere but their identity (must stay 0). */
-  hostViolations: number;
-  /** VM device accesses that did not land on the VM's pages (must stay 0). */
-  vmViolations: number;
-  /** Cache entries or translations that still reach donated pages after the donation returned (must stay 0). */
-  isolationViolations: number;
-  isolationChecks: number;
-  /** Submissions in which a CMD_SYNC raised CERROR_ATC_INV_SYNC (a host ATS endpoint did not answer). */
-  atcTimeouts: number;
-  /** Host devices quarantined after such a timeout (shadow STE blocked, device reset, shadow restored). */
-  quarantines: number;
-}
-
 const HYP_TABLE_POOL = 0x50_0000_0000;
 const HYP_TABLE_BYTES = 2 ** 30;
-
-/** Ownership of a host page. */
-type Owner = 'host' | 'vm' | 'hyp' | 'shared';
 
 export class Hypervisor {
   readonly mem: PhysMemory;
@@ -126,25 +76,7 @@ export class Hypervisor {
   /** Built once at boot; never changes. */
   readonly invs: Invs;
   readonly stats = new CommandStats();
-  readonly counters: HypCounters = {
-    donations: 0,
-    reclaims: 0,
-    shares: 0,
-    unshares: 0,
-    vmBoots: 0,
-    vmTeardowns: 0,
-    powerOffs: 0,
-    powerOns: 0,
-    hostBatches: 0,
-    hostAccesses: 0,
-    vmAccesses: 0,
-    hostViolations: 0,
-    vmViolations: 0,
-    isolationViolations: 0,
-    isolationChecks: 0,
-    atcTimeouts: 0,
-    quarantines: 0,
-  };
+  readonly counters: HypCounters = newHypCounters();
   readonly planTotals: PlanTotals;
   readonly filterCounts: Record<FilterAction, number> = { allowed: 0, rewritten: 0, dropped: 0, illegal: 0 };
   /** The first decisions of every kind (allowed, rewritten, dropped, illegal), for the report. */
@@ -580,45 +512,20 @@ export class Hypervisor {
    * translation of it succeeds, and no TLB (stage 2 or nested, VMID 0), walk-cache (a table the idmap no
    * longer uses) or ATC entry maps it. Returns the violations found (also counted).
    */
-  checkIsolation(
-    pa: number,
-    size: number,
-    hostIovas: readonly { sid: number; smmu: number; iova: number; pa: number }[] = [],
-  ): number {
+  checkIsolation(pa: number, size: number, hostIovas: readonly HostIova[] = []): number {
     this.counters.isolationChecks++;
-    const last = pa + size - 1;
-    let bad = 0;
-    for (const p of this.ports) {
-      if (!p.powered) continue;
-      const m = p.model;
-      for (const e of m.tlb.all) {
-        if (e.regime !== Regime.NH || e.vmid !== HOST_VMID) continue;
-        const span = 2 ** e.sizeLog2;
-        const outFirst = e.outStart;
-        if (outFirst <= last && outFirst + span - 1 >= pa) bad++;
-        else if (e.kind === Kind.NESTED && e.ipa <= last && e.ipa + span - 1 >= pa) bad++;
-      }
-      const atc: AtcEntry[] = [];
-      for (const d of this.hostDevices) if (d.smmu === p.id) m.atc.overlapping(d.sid, undefined, 0, 2 ** 64, atc);
-      for (const e of atc) if (e.outPage <= last && e.outPage + 4095 >= pa) bad++;
-      // Walk-cache entries: the checker knows which tables the idmap still uses.
-      const walk = p.checkChange({ stage: 2, root: this.idmapCfg.root, first: pa, last });
-      bad += walk.length;
-      // Translations: stage-2 host devices at sampled pages of the range, nested ones at their IOVAs.
-      const pages = size / this.granule;
-      const samples = Math.min(pages, 8);
-      for (const d of this.hostDevices) {
-        if (d.smmu !== p.id || this.hostCds.has(`${d.smmu}:${d.sid}`)) continue;
-        for (let i = 0; i < samples; i++) {
-          const page = samples === pages ? i : Math.floor((i * (pages - 1)) / (samples - 1));
-          if (m.translate(d.sid, 0, pa + page * this.granule, false) >= 0) bad++;
-        }
-      }
-      for (const h of hostIovas) {
-        if (h.smmu !== p.id || h.pa < pa || h.pa > last) continue;
-        if (m.translate(h.sid, 0, h.iova, false) >= 0) bad++;
-      }
-    }
+    const bad = isolationViolations(
+      {
+        ports: this.ports,
+        hostDevices: this.hostDevices,
+        granule: this.granule,
+        idmapRoot: this.idmapCfg.root,
+        hasHostStage1: (smmu, sid) => this.hostCds.has(`${smmu}:${sid}`),
+      },
+      pa,
+      size,
+      hostIovas,
+    );
     this.counters.isolationViolations += bad;
     return bad;
   }
