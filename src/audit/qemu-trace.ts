@@ -26,6 +26,7 @@
  * MAX_TRACE_LINE characters (QEMU's lines are under 1 KiB) is not parsed at all: it is counted as not an SMMU event.
  */
 import { OPCODE_NAME, Opcode } from '../cmdq/index.js';
+import { TLBI_ASID, TLBI_LEAF, TLBI_NUM, TLBI_SCALE, TLBI_TG, TLBI_TTL, TLBI_VMID, fieldBits } from '../cmdq/fields.js';
 import { AuditInputError } from './errors.js';
 import { consumeError, eventAnywhere, field, fieldText, fieldToken, opcodeFallback, opcodeName } from './trace-scan.js';
 import { AuditStream, EntryFlag, type EntrySink } from './stream.js';
@@ -531,18 +532,23 @@ function emit(sink: EntrySink, stats: TraceStats, c: Pending): void {
           flags |= EntryFlag.NumScaleInferred;
           stats.numScaleAmbiguous++;
         }
-        h0 |= (ns.num << 12) | ((ns.scale & 0x3f) << 20);
+        h0 |= fieldBits(TLBI_NUM, ns.num) | fieldBits(TLBI_SCALE, ns.scale);
       }
       const hi = Math.floor(c.addr / 4294967296);
-      h2 = ((c.leaf & 1) | ((c.ttl & 3) << 8) | ((c.tg & 3) << 10) | (c.addr - hi * 4294967296)) >>> 0;
+      h2 =
+        (fieldBits(TLBI_LEAF, c.leaf) |
+          fieldBits(TLBI_TTL, c.ttl) |
+          fieldBits(TLBI_TG, c.tg) |
+          (c.addr - hi * 4294967296)) >>>
+        0;
       h3 = hi >>> 0;
     }
-    h1 = (vmid | (asid << 16)) >>> 0;
-    if (op === Opcode.TLBI_NH_VAA || op === Opcode.TLBI_S2_IPA) h1 = vmid;
+    h1 = (fieldBits(TLBI_VMID, vmid) | fieldBits(TLBI_ASID, asid)) >>> 0;
+    if (op === Opcode.TLBI_NH_VAA || op === Opcode.TLBI_S2_IPA) h1 = fieldBits(TLBI_VMID, vmid);
   } else if (op === Opcode.TLBI_NH_ASID) {
-    h1 = (vmid | (asid << 16)) >>> 0;
+    h1 = (fieldBits(TLBI_VMID, vmid) | fieldBits(TLBI_ASID, asid)) >>> 0;
   } else if (op === Opcode.TLBI_NH_ALL || op === Opcode.TLBI_S12_VMALL) {
-    h1 = vmid;
+    h1 = fieldBits(TLBI_VMID, vmid);
   } else if (op === Opcode.CFGI_STE || op === Opcode.CFGI_CD || op === Opcode.CFGI_CD_ALL) {
     h1 = c.sid < 0 ? 0 : c.sid >>> 0;
   } else if (op === Opcode.CFGI_STE_RANGE) {

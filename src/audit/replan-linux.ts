@@ -7,10 +7,13 @@
  * The runs themselves are cut here too (`continuesRun`): same TG, TTL and Leaf, contiguous addresses (range
  * commands) or one constant power-of-two stride (TG=0: one command per granule).
  */
-import type { RangeRequest } from '../tlbi/index.js';
+import { Opcode } from '../cmdq/index.js';
+import { TLBI_NUM, TLBI_SCALE, TLBI_TG, fieldAt, opcodeAt } from '../cmdq/fields.js';
+import { tlbiRangeBytes, type PlanOutput, type RangeRequest } from '../tlbi/index.js';
 import { granuleLog2OfTg, levelShift } from '../units.js';
 import type { Interpreted } from './interpret.js';
 import { POW2, isMultiple } from './replan-description.js';
+import type { DifferenceId, Target } from './replan-rows.js';
 
 /** Addresses the engine plans (52-bit). */
 const ADDRESS_LIMIT = 2 ** 52;
@@ -113,4 +116,40 @@ export function continuesRun(r: Interpreted, run: readonly number[], i: number):
   const step = r.addr[i]! - r.addr[last]!;
   if (run.length === 1) return step > 0 && step % 4096 === 0 && Number.isInteger(Math.log2(step));
   return step === r.addr[last]! - r.addr[run[run.length - 2]!]!;
+}
+
+/**
+ * Why a run the `linux` policy does not reproduce differs from what Linux emits for request `c` (whose linux
+ * plan is in `o`): a whole-tag command Linux would use instead, a Linux rule for non-leaf invalidations the
+ * stream did not follow, or the same span cut differently, or a different span (the engine's
+ * tlbiRangeBytes gives each planned command's span).
+ */
+export function classifyDifference(
+  o: PlanOutput,
+  r: Interpreted,
+  t: Target,
+  run: readonly number[],
+  c: Candidate,
+): DifferenceId {
+  const u = o.buf.u32;
+  for (let e = 0; e < o.count; e++) {
+    const op = opcodeAt(u, e);
+    if ((op === Opcode.TLBI_NH_ASID || op === Opcode.TLBI_S12_VMALL || op === Opcode.TLBI_EL2_ASID) && op !== t.op)
+      return 'linux-whole-tag';
+  }
+  const first = run[0]!;
+  if (r.leaf[first] === 0 && r.tg[first] !== 0) {
+    if (run.some((i) => r.ttl[i] !== 0)) return 'non-leaf-ttl';
+    const pages = c.req.size / c.pgsize;
+    if (pages % 32 === 1) return 'non-leaf-no-extra-page';
+  }
+  // Same span? Compare the union of the linux commands with the request.
+  let span = 0;
+  for (let e = 0; e < o.count; e++) {
+    const op = opcodeAt(u, e);
+    if (op !== t.op) continue;
+    const tg = fieldAt(u, e, TLBI_TG);
+    span += tg === 0 ? c.req.granule : tlbiRangeBytes(fieldAt(u, e, TLBI_NUM), fieldAt(u, e, TLBI_SCALE), tg);
+  }
+  return span === c.req.size ? 'split' : 'span';
 }

@@ -14,13 +14,21 @@
  * replan-linux.ts, the tlbi description of a request in replan-description.ts, and the rows and their readers
  * in replan-rows.ts (re-exported from here).
  */
+import { opcodeAt } from '../cmdq/fields.js';
 import { Opcode } from '../cmdq/index.js';
 import { PlanOutput, invalidateRange, invsOf, tlbiInv, type InvKey, type Invs, type SmmuTable } from '../tlbi/index.js';
 import { Kind, batchEnd, batchStart, type Interpreted } from './interpret.js';
 import type { AuditStream } from './stream.js';
-import { granuleLog2OfTg } from '../units.js';
 import { DESC, tlbiDescriptionInto } from './replan-description.js';
-import { WHOLE, continuesRun, plannableRequest, primaryRequest, runRequests, type Candidate } from './replan-linux.js';
+import {
+  WHOLE,
+  classifyDifference,
+  continuesRun,
+  plannableRequest,
+  primaryRequest,
+  runRequests,
+  type Candidate,
+} from './replan-linux.js';
 import {
   DIFFERENCE_IDS,
   RowTable,
@@ -155,7 +163,7 @@ class Replanner {
     const h = this.s.halves;
     let k = 0;
     for (let e = 0; e < o.count; e++) {
-      if ((u[e * 4]! & 0xff) !== opOnly) continue;
+      if (opcodeAt(u, e) !== opOnly) continue;
       if (k >= cmds.length) return false;
       const i = cmds[k++]! * 4;
       const j = e * 4;
@@ -169,7 +177,7 @@ class Replanner {
     const o = this.out;
     const u = o.buf.u32;
     let syncs = 0;
-    for (let e = 0; e < o.count; e++) if ((u[e * 4]! & 0xff) === Opcode.CMD_SYNC) syncs++;
+    for (let e = 0; e < o.count; e++) if (opcodeAt(u, e) === Opcode.CMD_SYNC) syncs++;
     this.planCommands = o.count - syncs;
     this.planSyncs = syncs;
   }
@@ -208,7 +216,7 @@ class Replanner {
         this.counts();
         linuxCommands = this.planCommands;
         linuxSyncs = this.planSyncs;
-        if (!identical) difference = this.classify(t, run, c);
+        if (!identical) difference = classifyDifference(this.out, this.r, t, run, c);
         if (c.req.size === 0) {
           tlbiCommands = linuxCommands;
           tlbiSyncs = linuxSyncs;
@@ -226,34 +234,6 @@ class Replanner {
     tb.tlbiCommands[k] = tlbiCommands;
     tb.tlbiSyncs[k] = tlbiSyncs;
     tb.difference[k] = difference === null ? -1 : DIFFERENCE_IDS.indexOf(difference);
-  }
-
-  private classify(t: Target, run: readonly number[], c: Candidate): DifferenceId {
-    const r = this.r;
-    const o = this.out;
-    const u = o.buf.u32;
-    for (let e = 0; e < o.count; e++) {
-      const op = u[e * 4]! & 0xff;
-      if ((op === Opcode.TLBI_NH_ASID || op === Opcode.TLBI_S12_VMALL || op === Opcode.TLBI_EL2_ASID) && op !== t.op)
-        return 'linux-whole-tag';
-    }
-    const first = run[0]!;
-    if (r.leaf[first] === 0 && r.tg[first] !== 0) {
-      if (run.some((i) => r.ttl[i] !== 0)) return 'non-leaf-ttl';
-      const pages = c.req.size / c.pgsize;
-      if (pages % 32 === 1) return 'non-leaf-no-extra-page';
-    }
-    // Same span? Compare the union of the linux commands with the request.
-    let span = 0;
-    for (let e = 0; e < o.count; e++) {
-      const op = u[e * 4]! & 0xff;
-      if (op !== t.op) continue;
-      const scale = (u[e * 4]! >>> 20) & 0x3f;
-      const num = (u[e * 4]! >>> 12) & 0x1f;
-      const tg = (u[e * 4 + 2]! >>> 10) & 3;
-      span += tg === 0 ? c.req.granule : (num + 1) * 2 ** scale * 2 ** granuleLog2OfTg(tg);
-    }
-    return span === c.req.size ? 'split' : 'span';
   }
 
   /** Split a run greedily into the longest prefixes that Linux emits for one request. */

@@ -6,7 +6,8 @@
  * log2size the wrap bit; CMDQ_CONS bits [30:24] hold ERR (0 none, 1 CERROR_ILL, 2 CERROR_ABT,
  * 3 CERROR_ATC_INV_SYNC). PROD == CONS (index and wrap) means empty; equal index with different wrap, full.
  */
-import { halvesFromBytes } from '../cmdq/index.js';
+import { Opcode, SyncCs, halvesFromBytes } from '../cmdq/index.js';
+import { SYNC_CS, fieldBits, syncMsiAddr } from '../cmdq/fields.js';
 import { AuditInputError } from './errors.js';
 import { AuditStream, EntryFlag, type EntrySink } from './stream.js';
 
@@ -31,6 +32,9 @@ const ERR_SHIFT = 24;
 const ERR_MASK = 0x7f;
 const MAX_LOG2SIZE = 19; // SMMU_IDR1.CMDQS is at most 19
 
+/** Word 0 of a CMD_SYNC overwritten by its MSI write, as restored: CS=IRQ (what MSI polling uses), MSH/MSIAttr 0. */
+const RESTORED_SYNC_W0 = (Opcode.CMD_SYNC | fieldBits(SYNC_CS, SyncCs.IRQ)) >>> 0;
+
 function isZero(u32: Uint32Array, slot: number): boolean {
   const k = slot * 4;
   return (u32[k]! | u32[k + 1]! | u32[k + 2]! | u32[k + 3]!) === 0;
@@ -44,11 +48,31 @@ function isZero(u32: Uint32Array, slot: number): boolean {
 function msiOverwrittenSync(u32: Uint32Array, at: number, slot: number, ringBytes: number): boolean {
   const k = at * 4;
   if ((u32[k]! | u32[k + 1]!) !== 0) return false;
-  const lo = u32[k + 2]! & ~3;
-  const hi = u32[k + 3]! & 0xfffff;
-  if ((lo | hi) === 0) return false;
-  const addr = hi * 4294967296 + (lo >>> 0);
+  const addr = syncMsiAddr(u32[k + 2]!, u32[k + 3]!);
+  if (addr === 0) return false;
   return addr % ringBytes === slot * 16;
+}
+
+/** The ring's log2size: as given (checked), or the dump's entry count when that is a power of two. */
+function ringLog2Size(given: number | undefined, n: number, byteLength: number): number {
+  let log2size = given;
+  if (log2size === undefined) {
+    log2size = Math.log2(n);
+    if (!Number.isInteger(log2size))
+      throw new AuditInputError(
+        '--log2size',
+        `not given, and the dump's ${n} entries are not a power of two, so the ring size is unknown`,
+      );
+  }
+  if (!Number.isInteger(log2size) || log2size < 0 || log2size > MAX_LOG2SIZE)
+    throw new AuditInputError('--log2size', `${log2size} is out of range (0 to ${MAX_LOG2SIZE})`);
+  const size = 2 ** log2size;
+  if (size !== n)
+    throw new AuditInputError(
+      `byte offset ${Math.min(n, size) * 16}`,
+      `the ring holds 2^${log2size} = ${size} entries (${size * 16} bytes) but the dump has ${n} entries (${byteLength} bytes)`,
+    );
+  return log2size;
 }
 
 /** Read a dump into a stream, oldest entry first. Throws AuditInputError naming the byte offset or register. */
@@ -66,23 +90,8 @@ export function readRing(bytes: Uint8Array, regs: RingRegisters = {}): AuditStre
   const haveRegs = regs.prod !== undefined || regs.cons !== undefined || regs.log2size !== undefined;
   if (!haveRegs) return readWrittenSlots(u32, n);
 
-  let log2size = regs.log2size;
-  if (log2size === undefined) {
-    log2size = Math.log2(n);
-    if (!Number.isInteger(log2size))
-      throw new AuditInputError(
-        '--log2size',
-        `not given, and the dump's ${n} entries are not a power of two, so the ring size is unknown`,
-      );
-  }
-  if (!Number.isInteger(log2size) || log2size < 0 || log2size > MAX_LOG2SIZE)
-    throw new AuditInputError('--log2size', `${log2size} is out of range (0 to ${MAX_LOG2SIZE})`);
+  const log2size = ringLog2Size(regs.log2size, n, bytes.length);
   const size = 2 ** log2size;
-  if (size !== n)
-    throw new AuditInputError(
-      `byte offset ${Math.min(n, size) * 16}`,
-      `the ring holds 2^${log2size} = ${size} entries (${size * 16} bytes) but the dump has ${n} entries (${bytes.length} bytes)`,
-    );
   const idxMask = size - 1;
   const ptrMask = size * 2 - 1;
   const prod = regs.prod ?? (regs.cons !== undefined ? regs.cons & ptrMask : 0);
@@ -160,7 +169,7 @@ function pushSlot(stream: EntrySink, u32: Uint32Array, at: number, s: number, fl
   const k = at * 4;
   if (ringBytes > 0 && msiOverwrittenSync(u32, at, s, ringBytes)) {
     // Restore the opcode: a CMD_SYNC with CS=IRQ (what MSI polling uses); MSH/MSIAttr were overwritten.
-    stream.push(0x46 | (1 << 12), 0, u32[k + 2]!, u32[k + 3]!, s, flags | EntryFlag.MsiOverwritten);
+    stream.push(RESTORED_SYNC_W0, 0, u32[k + 2]!, u32[k + 3]!, s, flags | EntryFlag.MsiOverwritten);
     return;
   }
   stream.push(u32[k]!, u32[k + 1]!, u32[k + 2]!, u32[k + 3]!, s, flags);
@@ -215,7 +224,7 @@ export class WrittenSlotReader {
   }
 
   private remember(u32: Uint32Array, k: number): void {
-    const addr = (u32[k * 4 + 3]! & 0xfffff) * 4294967296 + ((u32[k * 4 + 2]! & ~3) >>> 0);
+    const addr = syncMsiAddr(u32[k * 4 + 2]!, u32[k * 4 + 3]!);
     if (addr === 0) return;
     if (this.maybe.length < 2048) this.maybe.push(this.slot, addr);
     else this.maybeMore++;
