@@ -26,7 +26,9 @@ import {
   writeSync,
   writeSyncSev,
   writeTlbiRange,
+  writeTlbiRangeH0,
   writeTlbiTag,
+  tlbiNumScaleBits,
   type Command,
   type CommandName,
   type CommandShape,
@@ -208,7 +210,7 @@ describe('the fast writers produce exactly what the validating encoder produces'
     'TLBI_EL3_VA',
     'TLBI_S2_IPA',
   ];
-  it.each(RANGE)('writeTlbiRange as %s', (name) => {
+  it.each(RANGE)('writeTlbiRange and writeTlbiRangeH0 as %s', (name) => {
     const hasAsid = refFieldNames(name).includes('asid');
     const hasVmid = refFieldNames(name).includes('vmid');
     const ipa = name === 'TLBI_S2_IPA';
@@ -243,6 +245,10 @@ describe('the fast writers produce exactly what the validating encoder produces'
           const c = { name, ...fields } as unknown as Command;
           expect(slotHalves(x.slot)).toEqual(encodeHalves(c, checker));
           expect(slotHalves(x.slot)).toEqual(entryHalves(...refEncode(name, fields)));
+          // The engine's fast path: h0 packed first (tlbiNumScaleBits), then the rest, into the other slot.
+          const h0 = Opcode[name] | tlbiNumScaleBits(x.num, x.scale);
+          writeTlbiRangeH0(q, 1 - x.slot, h0, asid, vmid, x.leaf, ttl, x.tg, x.addr);
+          expect(slotHalves(1 - x.slot)).toEqual(slotHalves(x.slot));
         },
       ),
       { numRuns: 300 },

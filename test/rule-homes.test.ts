@@ -55,9 +55,7 @@ const RULES: readonly Rule[] = [
  * Hits that were there when the scan was added, per file: a ratchet. A file may only go down (to 0, and then
  * off this list); any other file must have none. Being removed by their owners' work in progress.
  */
-const KNOWN: Readonly<Record<string, number>> = {
-  'src/tlbi/range.ts': 2,
-};
+const KNOWN: Readonly<Record<string, number>> = {};
 
 function sources(dir: string): string[] {
   const out: string[] = [];

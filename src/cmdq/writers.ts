@@ -6,6 +6,30 @@
 import { TWO_POW_32 } from '../bits.js';
 import { Opcode } from './opcodes.js';
 
+/** 2^32 and 2^-32 as this module's own constants (V8 folds them; an imported binding is read through a cell). */
+const TWO_POW_32_LOCAL = 4294967296;
+const TWO_POW_M32 = 1 / TWO_POW_32_LOCAL;
+
+/**
+ * The field groups of a TLBI's 32-bit halves, for producers that write the halves themselves (the engine's
+ * range loop keeps h1 and h2 across the commands of one request). Small enough for V8 to inline.
+ */
+
+/** h0 without the opcode of a range TLBI: NUM (the raw field, count − 1) w0[16:12] and SCALE w0[25:20]. */
+export function tlbiNumScaleBits(numField: number, scale: number): number {
+  return (numField << 12) | (scale << 20);
+}
+
+/** h1 of a TLBI: VMID w0[47:32] and ASID w0[63:48] (an int32: store it into a u32 view). */
+export function tlbiTagBits(asid: number, vmid: number): number {
+  return vmid | (asid << 16);
+}
+
+/** h2 without the address of a range TLBI: Leaf w1[0], TTL w1[9:8] and TG w1[11:10]. */
+export function tlbiRangeLowBits(leaf: number, ttl: number, tg: number): number {
+  return leaf | (ttl << 8) | (tg << 10);
+}
+
 /**
  * A range-capable TLBI (NH_VA, NH_VAA, EL2_VA, EL2_VAA, EL3_VA, S2_IPA): NUM and SCALE are the raw field
  * values (NUM = count − 1), `addr` a byte address with bits [11:0] zero, below 2^64.
@@ -25,9 +49,32 @@ export function writeTlbiRange(
 ): void {
   const i = slot * 4;
   const hi = Math.floor(addr / TWO_POW_32);
-  q[i] = opcode | (num << 12) | (scale << 20);
-  q[i + 1] = (vmid | (asid << 16)) >>> 0;
-  q[i + 2] = (leaf | (ttl << 8) | (tg << 10) | (addr - hi * TWO_POW_32)) >>> 0;
+  q[i] = opcode | tlbiNumScaleBits(num, scale);
+  q[i + 1] = tlbiTagBits(asid, vmid) >>> 0;
+  q[i + 2] = (tlbiRangeLowBits(leaf, ttl, tg) | (addr - hi * TWO_POW_32)) >>> 0;
+  q[i + 3] = hi;
+}
+
+/**
+ * A range-capable TLBI whose h0 — opcode | tlbiNumScaleBits(NUM, SCALE) — the producer computed already (the
+ * engine's one-command fast path decides NUM and SCALE before it has a slot). `tg` is the TG field.
+ */
+export function writeTlbiRangeH0(
+  q: Uint32Array,
+  slot: number,
+  h0: number,
+  asid: number,
+  vmid: number,
+  leaf: number,
+  ttl: number,
+  tg: number,
+  addr: number,
+): void {
+  const i = slot << 2;
+  const hi = Math.floor(addr * TWO_POW_M32);
+  q[i] = h0;
+  q[i + 1] = tlbiTagBits(asid, vmid);
+  q[i + 2] = tlbiRangeLowBits(leaf, ttl, tg) | (addr - hi * TWO_POW_32_LOCAL);
   q[i + 3] = hi;
 }
 
@@ -35,7 +82,7 @@ export function writeTlbiRange(
 export function writeTlbiTag(q: Uint32Array, slot: number, opcode: number, asid: number, vmid: number): void {
   const i = slot * 4;
   q[i] = opcode;
-  q[i + 1] = (vmid | (asid << 16)) >>> 0;
+  q[i + 1] = tlbiTagBits(asid, vmid) >>> 0;
   q[i + 2] = 0;
   q[i + 3] = 0;
 }

@@ -20,7 +20,7 @@
  * with TLBI_NH_VA / TLBI_NH_ASID, whatever the SMMU's E2H, as Linux's vSMMU path forwards a guest's commands.
  */
 import { Opcode } from '../cmdq/opcodes.js';
-import { writeAtcInv, writeTlbiTag } from '../cmdq/writers.js';
+import { writeAtcInv, writeTlbiRangeH0 as cmdqWriteTlbiRangeH0, writeTlbiTag } from '../cmdq/writers.js';
 import { TYPE_ORDER, type Inv, type Invs } from './invs.js';
 import type { PlanOutput } from './output.js';
 import {
@@ -30,7 +30,6 @@ import {
   emitRilOne,
   emitRilSpan,
   rilOneNumScale,
-  writeRilOne,
   emitStrideRange,
   linuxLeafTtl,
   perStrideTooBig,
@@ -39,7 +38,7 @@ import {
   type TlbiShape,
 } from './range.js';
 import { levelMask, type TlbiDescription } from '../tlbi-description.js';
-import { log2Of } from '../units.js';
+import { log2Of, tgOfGranuleLog2 } from '../units.js';
 
 export type { TlbiDescription };
 
@@ -109,6 +108,8 @@ const core: Core = {
 };
 
 // Numeric type codes (TYPE_ORDER, kept in `Invs.typeCode`): the walk compares numbers, not strings.
+/** The one-command writer as this module's own constant (read without an imported cell's check; see range.ts). */
+const writeTlbiRangeH0 = cmdqWriteTlbiRangeH0;
 const T_S1_ASID = TYPE_ORDER.S1_ASID;
 const T_S1_ASID_NESTED = TYPE_ORDER.S1_ASID_NESTED;
 const T_S2_VMID = TYPE_ORDER.S2_VMID;
@@ -278,7 +279,7 @@ function planSingleRil(
   const numScale = rilOneNumScale(span, pgShift, ttl);
   if (numScale >= 0 && o.repeat !== true) {
     const s = out.oneCommandBatch(e.smmu);
-    writeRilOne(out.buf.u32, s, op, numScale, asid, vmid, pgShift, ttl, leaf, span[0]!);
+    writeTlbiRangeH0(out.buf.u32, s, op | numScale, asid, vmid, leaf, ttl, tgOfGranuleLog2(pgShift), span[0]!);
     return 2;
   }
   const before = out.count;

@@ -10,7 +10,7 @@
  * that may exceed 2^31, and nothing allocates per emitted command. Inputs are trusted (the edge validates).
  */
 import { bitLength53, ctz53, xor53 } from '../bits.js';
-import { writeTlbiRange } from '../cmdq/writers.js';
+import * as writers from '../cmdq/writers.js';
 import { FORCE_SYNC_BATCH, type PlanOutput } from './output.js';
 import { granuleLog2OfTg, levelShift, tgOfGranuleLog2 } from '../units.js';
 
@@ -21,6 +21,17 @@ import { granuleLog2OfTg, levelShift, tgOfGranuleLog2 } from '../units.js';
  */
 const TWO_POW_32 = 4294967296;
 const TWO_POW_M32 = 1 / TWO_POW_32;
+
+/**
+ * The codec's writers the hot paths call, as this module's own constants: the field layout of a command lives
+ * in src/cmdq/ only, and a module-local binding is read without an imported cell's TDZ check (or a loader's
+ * getter), so the small ones inline into the range loop as its own arithmetic would.
+ */
+const tlbiNumScaleBits = writers.tlbiNumScaleBits;
+const tlbiRangeLowBits = writers.tlbiRangeLowBits;
+const tlbiTagBits = writers.tlbiTagBits;
+const writeTlbiRange = writers.writeTlbiRange;
+const writeTlbiRangeH0 = writers.writeTlbiRangeH0;
 
 /**
  * Most commands the range loop emits for a page count below 2^31: one per 5-bit group of the count from its
@@ -153,8 +164,8 @@ export function emitRilSpan(
   const smmu = out.smmu;
   let s = buf.count;
   out.batchLen -= s;
-  const h1 = vmid | (asid << 16);
-  const h2 = leaf | (ttl << 8) | (tgOfGranuleLog2(pgShift) << 10);
+  const h1 = tlbiTagBits(asid, vmid);
+  const h2 = tlbiRangeLowBits(leaf, ttl, tgOfGranuleLog2(pgShift));
   let addr = span[0]!;
   // The remaining page count reaches 0 exactly when the address reaches iova + size: p counts the pages
   // still to cover, and after the non-leaf extra page p stays even, so it never stops at 1 (past the end).
@@ -165,7 +176,7 @@ export function emitRilSpan(
     p -= chunk;
     const hi = Math.floor(addr * TWO_POW_M32);
     const i = s << 2;
-    q[i] = opcode | ((num - 1) << 12) | (scale << 20);
+    q[i] = opcode | tlbiNumScaleBits(num - 1, scale);
     q[i + 1] = h1;
     q[i + 2] = h2 | (addr - hi * TWO_POW_32);
     q[i + 3] = hi;
@@ -199,7 +210,7 @@ export function emitRilOne(
   if (numScale < 0) return false;
   // add() closes a full forceSync batch first, as the loop does.
   const s = out.add();
-  writeRilOne(out.buf.u32, s, opcode, numScale, asid, vmid, pgShift, ttl, leaf, span[0]!);
+  writeTlbiRangeH0(out.buf.u32, s, opcode | numScale, asid, vmid, leaf, ttl, tgOfGranuleLog2(pgShift), span[0]!);
   return true;
 }
 
@@ -214,28 +225,7 @@ export function rilOneNumScale(span: Span, pgShift: number, ttl: number): number
   if (ttl === 0 && (p & 31) === 1) p++;
   const scale = 31 - Math.clz32(p & -p);
   const num = p >>> scale;
-  return num > 31 ? -1 : ((num - 1) << 12) | (scale << 20);
-}
-
-/** Write at slot `s` the range command whose NUM/SCALE bits `numScale` gave (rilOneNumScale) for `addr`. */
-export function writeRilOne(
-  q: Uint32Array,
-  s: number,
-  opcode: number,
-  numScale: number,
-  asid: number,
-  vmid: number,
-  pgShift: number,
-  ttl: number,
-  leaf: number,
-  addr: number,
-): void {
-  const hi = Math.floor(addr * TWO_POW_M32);
-  const i = s << 2;
-  q[i] = opcode | numScale;
-  q[i + 1] = vmid | (asid << 16);
-  q[i + 2] = leaf | (ttl << 8) | (tgOfGranuleLog2(pgShift) << 10) | (addr - hi * TWO_POW_32);
-  q[i + 3] = hi;
+  return num > 31 ? -1 : tlbiNumScaleBits(num - 1, scale);
 }
 
 /** The range loop for large page counts, or for a forceSync batch that may reach its limit meanwhile. */
