@@ -39,13 +39,23 @@ const stageText = (kind: string, regime: string): string =>
   (kind === 'stage1' ? 'stage 1' : kind === 'stage2' ? 'stage 2' : 'nested') +
   (regime === 'NS-EL1' || kind === 'stage2' ? '' : ` ${regime}`);
 
+/** What TLB and walk-cache rows share: the tag (stage, VMID, ASID), the level, the granule and the input. */
+type TaggedRow = Pick<TlbRow, 'kind' | 'regime' | 'vmid' | 'asid' | 'level' | 'granule' | 'input'>;
+
+/** The first columns of the TLB and walk-cache tables; `levelTitle` says which level the row gives. */
+function taggedColumns(levelTitle: string): Column<TaggedRow>[] {
+  return [
+    { head: 'stage', cell: (r) => stageText(r.kind, r.regime) },
+    { head: 'VMID', cell: (r) => String(r.vmid) },
+    { head: 'ASID', cell: (r) => String(r.asid) },
+    { head: 'level', title: levelTitle, cell: (r) => String(r.level) },
+    { head: 'granule', cell: (r) => sizeText(r.granule) },
+    { head: 'input', cell: (r) => hexAddr(r.input) },
+  ];
+}
+
 const TlbColumns: Column<TlbRow>[] = [
-  { head: 'stage', cell: (r) => stageText(r.kind, r.regime) },
-  { head: 'VMID', cell: (r) => String(r.vmid) },
-  { head: 'ASID', cell: (r) => String(r.asid) },
-  { head: 'level', title: 'level of the leaf (stage 1 for nested entries)', cell: (r) => String(r.level) },
-  { head: 'granule', cell: (r) => sizeText(r.granule) },
-  { head: 'input', cell: (r) => hexAddr(r.input) },
+  ...taggedColumns('level of the leaf (stage 1 for nested entries)'),
   { head: 'size', cell: (r) => sizeText(r.size) },
   { head: 'output', cell: (r) => hexAddr(r.output) },
   {
@@ -58,12 +68,7 @@ const TlbColumns: Column<TlbRow>[] = [
 ];
 
 const WalkColumns: Column<WalkRow>[] = [
-  { head: 'stage', cell: (r) => stageText(r.kind, r.regime) },
-  { head: 'VMID', cell: (r) => String(r.vmid) },
-  { head: 'ASID', cell: (r) => String(r.asid) },
-  { head: 'level', title: 'level of the table descriptor (its table is at level + 1)', cell: (r) => String(r.level) },
-  { head: 'granule', cell: (r) => sizeText(r.granule) },
-  { head: 'input', cell: (r) => hexAddr(r.input) },
+  ...taggedColumns('level of the table descriptor (its table is at level + 1)'),
   { head: 'span', cell: (r) => sizeText(r.size) },
   { head: 'next table', cell: (r) => hexAddr(r.next) },
 ];
