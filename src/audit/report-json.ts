@@ -40,8 +40,11 @@ export function auditSummaryJson(rep: AuditReport): Record<string, unknown> {
   };
 }
 
-/** `JSON.stringify(v, null, 2)` with every line after the first indented by `pad`. */
-function nested(v: unknown, pad: string): string {
+/**
+ * `JSON.stringify(v, null, 2)` with every line after the first indented by `pad` (to nest it in a document).
+ * The one copy: the CLI's JSON document writer (src/cli/output.ts) uses it too.
+ */
+export function nestedJson(v: unknown, pad: string): string {
   const s = JSON.stringify(v, null, 2);
   return s.indexOf('\n') < 0 ? s : s.replace(/\n/g, '\n' + pad);
 }
@@ -65,7 +68,7 @@ export class AuditJsonWriter {
 
   private record(v: Record<string, unknown>): void {
     this.start();
-    this.write(`${this.records++ > 0 ? ',' : ''}\n    ${nested(v, '    ')}`);
+    this.write(`${this.records++ > 0 ? ',' : ''}\n    ${nestedJson(v, '    ')}`);
   }
 
   finding(f: FindingJson): void {
@@ -80,7 +83,7 @@ export class AuditJsonWriter {
     this.start();
     this.write(this.records > 0 ? '\n  ]' : ']');
     for (const [k, v] of Object.entries(auditSummaryJson(rep)))
-      this.write(`,\n  ${JSON.stringify(k)}: ${nested(v, '  ')}`);
+      this.write(`,\n  ${JSON.stringify(k)}: ${nestedJson(v, '  ')}`);
     this.write('\n}\n');
   }
 }

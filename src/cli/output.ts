@@ -11,6 +11,7 @@
  *   `error: cannot write output: <reason>` on stderr, exit 2. An error that arrives after the command returned
  *   (an asynchronous pipe write) is reported the same way.
  */
+import { nestedJson } from '../audit/report-json.js';
 
 /** The reader of stdout went away (EPIPE): stop quietly with the run's status so far. */
 export class OutputClosed extends Error {
@@ -171,11 +172,8 @@ class Output {
 /** The process's stdout writer. */
 export const output = new Output();
 
-/** `JSON.stringify(v, null, 2)` with every line after the first indented by `pad` (to nest it in a document). */
-export function nestedJson(v: unknown, pad: string): string {
-  const s = JSON.stringify(v, null, 2);
-  return s.indexOf('\n') < 0 ? s : s.replace(/\n/g, '\n' + pad);
-}
+/** Nesting a JSON value in a document: the core's one copy (src/audit/report-json.ts). */
+export { nestedJson };
 
 /**
  * One JSON document written as it is made, byte for byte what `JSON.stringify(doc, null, 2)` prints for the same
