@@ -98,17 +98,18 @@ export interface AuditCaptureOptions {
   readonly onProgress?: (phase: string) => void;
 }
 
-export function auditCapture(input: CaptureInput, o: AuditCaptureOptions = {}): CaptureReport {
-  const prog = o.onProgress ?? (() => undefined);
-  prog('console');
-  const con: ConsoleSections = parseConsole(input.console);
-  if (con.trace === null)
-    throw new InputError(
-      'guest-console.log',
-      `no trace between ${con.prefix ?? 'CAPTURE'}_TRACE_BEGIN and _TRACE_END: the guest did not finish the workload`,
-    );
-  prog('trace');
-  const events: TraceEvent[] = parseTrace(con.trace, con.traceFirstLine);
+/** The registers of cmdq.json the audit needs. */
+interface Registers {
+  readonly log2size: number;
+  readonly prod: number;
+  readonly cons: number;
+  readonly idr0: number;
+  readonly idr3: number;
+  readonly idr5: number | undefined;
+  readonly cr2: number;
+}
+
+function readRegisters(input: CaptureInput): Registers {
   const regs = input.regs;
   const log2size = regNumber(regs, 'log2size');
   const prod = regNumber(regs, 'CMDQ_PROD');
@@ -122,6 +123,100 @@ export function auditCapture(input: CaptureInput, o: AuditCaptureOptions = {}): 
       'cmdq.bin',
       `${input.ring.length} bytes, but log2size ${log2size} means ${2 ** log2size * 16}`,
     );
+  return { log2size, prod, cons, idr0, idr3, idr5, cr2 };
+}
+
+/** What the capture says about itself: kernel, QEMU, mode, registers, ring, probes, notes. */
+function captureFacts(
+  input: CaptureInput,
+  con: ConsoleSections,
+  r: Registers,
+  tied: TiedCapture,
+  context: {
+    mode: 'strict' | 'lazy';
+    modeFrom: string;
+    guestCmdline: string | null;
+    pageSize: number;
+    traceEvents: number;
+  },
+): CaptureFacts {
+  const { log2size, prod, cons } = r;
+  const genFact = con.facts.map((f) => /^driver generation (\S+)/.exec(f)).find((m) => m);
+  const registers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(input.regs)) registers[k] = typeof v === 'number' ? String(v) : String(v);
+  const notes = [...tied.notes];
+  const size = 2 ** log2size;
+  if (tied.entriesWritten > 0 && (tied.entriesWritten & (size * 2 - 1)) !== (prod & (size * 2 - 1)))
+    notes.push(
+      `CMDQ_PROD at the dump (0x${prod.toString(16)}) is not where the traced command lists end (0x${(tied.entriesWritten & (size * 2 - 1)).toString(16)}): commands were written after the trace stopped or without a wr event`,
+    );
+  const summary = input.summary;
+  const kernel =
+    input.manifest?.kernel.release ?? (typeof summary?.kernel === 'string' ? summary.kernel : null) ?? con.linuxVersion;
+  const kernelPackage =
+    input.manifest?.kernel.package ?? (typeof summary?.kernel_pkg === 'string' ? summary.kernel_pkg : null);
+  return {
+    kernel,
+    kernelPackage,
+    qemu: input.manifest?.qemu.version ?? null,
+    accel:
+      input.manifest?.qemu.accel ??
+      (input.qemuCmdline ? (/-enable-kvm|accel=kvm/.test(input.qemuCmdline) ? 'kvm' : 'tcg') : null),
+    mode: context.mode,
+    modeFrom: context.modeFrom,
+    guestCmdline: context.guestCmdline,
+    generation: input.manifest?.driver.generation ?? (genFact ? genFact[1]! : null),
+    pageSize: context.pageSize,
+    registers,
+    ring: { log2size, prod, cons, entriesWritten: tied.entriesWritten, wrapped: tied.entriesWritten > size },
+    probes: input.manifest?.driver.probes ?? con.probes.map((p) => ({ definition: p.definition, ok: p.ok })),
+    traceEvents: context.traceEvents,
+    complete: input.manifest ? input.manifest.complete : null,
+    problems: input.manifest?.problems ?? [],
+    notes,
+  };
+}
+
+function captureCounts(
+  events: readonly TraceEvent[],
+  tied: TiedCapture,
+  coverage: CoverageResult,
+  ringReport: AuditReport,
+): CaptureReport['counts'] {
+  const byCaller: Record<string, number> = {};
+  for (const r of tied.requests) {
+    const c = r.caller ?? r.fn;
+    byCaller[c] = (byCaller[c] ?? 0) + 1;
+  }
+  const byRule: Record<string, number> = {};
+  for (const f of coverage.findings) byRule[f.rule] = (byRule[f.rule] ?? 0) + 1;
+  return {
+    requests: tied.requests.length,
+    requestsByCaller: byCaller,
+    otherCmdlists: tied.otherCmdlists.length,
+    unmaps: coverage.unmaps.length,
+    unmapsCovered: coverage.unmaps.filter((u) => u.ok).length,
+    unmapsUnverifiable: coverage.unmaps.filter((u) => !u.verifiable).length,
+    maps: events.filter((e) => e.name === 'map').length,
+    findings: coverage.findings.length,
+    ringFindings: ringReport.counts.findings,
+    byRule,
+  };
+}
+
+export function auditCapture(input: CaptureInput, o: AuditCaptureOptions = {}): CaptureReport {
+  const prog = o.onProgress ?? (() => undefined);
+  prog('console');
+  const con: ConsoleSections = parseConsole(input.console);
+  if (con.trace === null)
+    throw new InputError(
+      'guest-console.log',
+      `no trace between ${con.prefix ?? 'CAPTURE'}_TRACE_BEGIN and _TRACE_END: the guest did not finish the workload`,
+    );
+  prog('trace');
+  const events: TraceEvent[] = parseTrace(con.trace, con.traceFirstLine);
+  const regs = readRegisters(input);
+  const { log2size, prod, cons, idr0, idr3, idr5, cr2 } = regs;
   const ring = halvesFromBytes(input.ring);
   const pageFact = con.facts.map((f) => /^page size (\d+)/.exec(f)).find((m) => m);
   const pageSize = input.manifest?.kernel.pageSize ?? (pageFact ? Number(pageFact[1]) : 4096);
@@ -144,62 +239,16 @@ export function auditCapture(input: CaptureInput, o: AuditCaptureOptions = {}): 
   prog('ring');
   const stream = readRing(input.ring, { prod, cons, log2size });
   const ringReport = auditStream(stream, { checker, ...(idr5 !== undefined ? {} : {}) });
-
-  const genFact = con.facts.map((f) => /^driver generation (\S+)/.exec(f)).find((m) => m);
-  const registers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(regs)) registers[k] = typeof v === 'number' ? String(v) : String(v);
-  const notes = [...tied.notes];
-  const size = 2 ** log2size;
-  if (tied.entriesWritten > 0 && (tied.entriesWritten & (size * 2 - 1)) !== (prod & (size * 2 - 1)))
-    notes.push(
-      `CMDQ_PROD at the dump (0x${prod.toString(16)}) is not where the traced command lists end (0x${(tied.entriesWritten & (size * 2 - 1)).toString(16)}): commands were written after the trace stopped or without a wr event`,
-    );
-  const summary = input.summary;
-  const kernel =
-    input.manifest?.kernel.release ?? (typeof summary?.kernel === 'string' ? summary.kernel : null) ?? con.linuxVersion;
-  const kernelPackage =
-    input.manifest?.kernel.package ?? (typeof summary?.kernel_pkg === 'string' ? summary.kernel_pkg : null);
-  const facts: CaptureFacts = {
-    kernel,
-    kernelPackage,
-    qemu: input.manifest?.qemu.version ?? null,
-    accel:
-      input.manifest?.qemu.accel ??
-      (input.qemuCmdline ? (/-enable-kvm|accel=kvm/.test(input.qemuCmdline) ? 'kvm' : 'tcg') : null),
+  const facts = captureFacts(input, con, regs, tied, {
     mode,
     modeFrom: from,
     guestCmdline: cmdline,
-    generation: input.manifest?.driver.generation ?? (genFact ? genFact[1]! : null),
     pageSize,
-    registers,
-    ring: { log2size, prod, cons, entriesWritten: tied.entriesWritten, wrapped: tied.entriesWritten > size },
-    probes: input.manifest?.driver.probes ?? con.probes.map((p) => ({ definition: p.definition, ok: p.ok })),
     traceEvents: events.length,
-    complete: input.manifest ? input.manifest.complete : null,
-    problems: input.manifest?.problems ?? [],
-    notes,
-  };
-  const byCaller: Record<string, number> = {};
-  for (const r of tied.requests) {
-    const c = r.caller ?? r.fn;
-    byCaller[c] = (byCaller[c] ?? 0) + 1;
-  }
-  const byRule: Record<string, number> = {};
-  for (const f of coverage.findings) byRule[f.rule] = (byRule[f.rule] ?? 0) + 1;
+  });
   return {
     facts,
-    counts: {
-      requests: tied.requests.length,
-      requestsByCaller: byCaller,
-      otherCmdlists: tied.otherCmdlists.length,
-      unmaps: coverage.unmaps.length,
-      unmapsCovered: coverage.unmaps.filter((u) => u.ok).length,
-      unmapsUnverifiable: coverage.unmaps.filter((u) => !u.verifiable).length,
-      maps: events.filter((e) => e.name === 'map').length,
-      findings: coverage.findings.length,
-      ringFindings: ringReport.counts.findings,
-      byRule,
-    },
+    counts: captureCounts(events, tied, coverage, ringReport),
     coverage,
     findings: coverage.findings,
     reproduction,

@@ -99,145 +99,162 @@ export interface TieOptions {
   readonly pageSize: number;
 }
 
-export function tieRequests(events: readonly TraceEvent[], o: TieOptions): TiedCapture {
-  const requests: Request[] = [];
-  const otherCmdlists: CmdList[] = [];
-  const notes: string[] = [];
-  const open = new Map<string, Request | null>();
-  const caller = new Map<string, string | null>();
-  const lastList = new Map<string, CmdList>();
-  const ctxDom = new Map<string, string | null>();
-  const allLists: CmdList[] = [];
-  const size = 2 ** o.log2size;
-  const mask = size - 1;
-  for (let k = 0; k < events.length; k++) {
-    const e = events[k]!;
+/** A request opened by event k (its range fields from `f`). */
+function newRequest(
+  id: number,
+  k: number,
+  e: TraceEvent,
+  flow: string,
+  f: Pick<Request, 'fn' | 'caller' | 'dom' | 'iova' | 'size' | 'granule' | 'leaf'>,
+): Request {
+  return {
+    id,
+    event: k,
+    line: e.line,
+    flow,
+    cpu: e.cpu,
+    ts: e.ts,
+    fn: f.fn,
+    caller: f.caller,
+    dom: f.dom,
+    iova: f.iova,
+    size: f.size,
+    granule: f.granule,
+    leaf: f.leaf,
+    targets: [],
+    ats: false,
+    cmdlists: [],
+  };
+}
+
+/** Phase 1: one pass over the events, per flow, opening requests and giving them targets and command lists. */
+class EventScan {
+  readonly requests: Request[] = [];
+  readonly otherCmdlists: CmdList[] = [];
+  /** Every command list, in trace order. */
+  readonly allLists: CmdList[] = [];
+  readonly notes: string[] = [];
+  private readonly open = new Map<string, Request | null>();
+  private readonly caller = new Map<string, string | null>();
+  private readonly lastList = new Map<string, CmdList>();
+  private readonly ctxDom = new Map<string, string | null>();
+
+  constructor(private readonly pageSize: number) {}
+
+  event(k: number, e: TraceEvent): void {
     const flow = flowKey(e);
     const name = e.name;
     if (isBoundaryEvent(name)) {
-      open.set(flow, null);
-      caller.set(flow, null);
-      continue;
-    }
-    if (CALLER_EVENTS.has(name)) {
-      caller.set(flow, name);
+      this.open.set(flow, null);
+      this.caller.set(flow, null);
+    } else if (CALLER_EVENTS.has(name)) {
+      this.caller.set(flow, name);
       if (name === 'inv_ctx' || name === 'flush_all') {
-        open.set(flow, null);
-        ctxDom.set(flow, e.fields.dom ?? null);
+        this.open.set(flow, null);
+        this.ctxDom.set(flow, e.fields.dom ?? null);
       }
-      continue;
-    }
-    if (REQUEST_EVENTS.has(name)) {
-      const legacy = name === 'req';
-      const r: Request = {
-        id: requests.length,
-        event: k,
-        line: e.line,
-        flow,
-        cpu: e.cpu,
-        ts: e.ts,
-        fn: legacy ? '__arm_smmu_tlb_inv_range' : 'arm_smmu_domain_inv_range',
-        caller: caller.get(flow) ?? null,
-        dom: e.fields.dom ?? null,
-        iova: numField(e, 'iova'),
-        size: numField(e, 'size'),
-        granule: numField(e, 'granule'),
-        leaf: numField(e, 'leaf') !== 0,
-        targets: [],
-        ats: false,
-        cmdlists: [],
-      };
-      if (legacy) {
-        const op = numField(e, 'op');
-        const type = TYPE_OF_OP[op];
-        if (type !== undefined)
-          r.targets.push({ type, id: numField(e, type === 'S1_ASID' ? 'asid' : 'vmid'), pgsize: o.pageSize });
-      }
-      requests.push(r);
-      open.set(flow, r);
-      caller.set(flow, null);
-      continue;
-    }
+    } else if (REQUEST_EVENTS.has(name)) this.request(k, e, flow);
+    else if (name === 'cmdlist') this.cmdlist(k, e, flow);
+    else if (name === 'wr') this.wr(e, flow);
+    else this.detail(e, flow);
+  }
+
+  /** The events that add to the open request or the last command list: invs, inv, inv_asid, cmdlist_ret. */
+  private detail(e: TraceEvent, flow: string): void {
+    const name = e.name;
     if (name === 'invs') {
-      const r = open.get(flow);
+      const r = this.open.get(flow);
       if (r) r.ats = e.fields.ats !== undefined && numField(e, 'ats') !== 0;
-      continue;
-    }
-    if (name === 'inv') {
-      const r = open.get(flow);
+    } else if (name === 'inv') {
+      const r = this.open.get(flow);
       const t = TYPE_OF_INV[numField(e, 'type')];
       if (r && t) r.targets.push({ type: t, id: numField(e, 'id'), pgsize: 2 ** numField(e, 'pg') });
-      continue;
-    }
-    if (name === 'cmdlist') {
-      const list: CmdList = {
-        event: k,
-        flow,
-        n: numField(e, 'n'),
-        sync: numField(e, 'sync') !== 0,
-        prod: -1,
-        first: null,
-        ret: null,
-        slots: [],
-        syncSlot: -1,
-        absolute: -1,
-      };
-      let r = open.get(flow) ?? null;
-      if (r === null && caller.get(flow) === 'inv_ctx') {
-        // A legacy whole-domain flush: arm_smmu_tlb_inv_context issues TLBI_NH_ASID / S12_VMALL itself.
-        r = {
-          id: requests.length,
-          event: k,
-          line: e.line,
-          flow,
-          cpu: e.cpu,
-          ts: e.ts,
-          fn: 'arm_smmu_tlb_inv_context',
-          caller: 'inv_ctx',
-          dom: ctxDom.get(flow) ?? null,
-          iova: 0,
-          size: 0,
-          granule: 0,
-          leaf: false,
-          targets: [],
-          ats: false,
-          cmdlists: [],
-        };
-        requests.push(r);
-        open.set(flow, r);
-        caller.set(flow, null);
-      }
-      if (r) r.cmdlists.push(list);
-      else otherCmdlists.push(list);
-      lastList.set(flow, list);
-      allLists.push(list);
-      continue;
-    }
-    if (name === 'inv_asid') {
-      const r = open.get(flow);
-      if (r && r.targets.length === 0) r.targets.push({ type: 'S1_ASID', id: numField(e, 'asid'), pgsize: o.pageSize });
-      continue;
-    }
-    if (name === 'wr') {
-      const l = lastList.get(flow);
-      if (!l || l.prod >= 0) {
-        notes.push(`trace line ${e.line}: a wr event with no command-list call before it on ${flow}`);
-        continue;
-      }
-      l.prod = numField(e, 'prod');
-      const w0 = halvesField(e, 'w0');
-      const w1 = halvesField(e, 'w1');
-      l.first = [w0[0], w0[1], w1[0], w1[1]];
-      continue;
-    }
-    if (name === 'cmdlist_ret') {
-      const l = lastList.get(flow);
+    } else if (name === 'inv_asid') {
+      const r = this.open.get(flow);
+      if (r && r.targets.length === 0)
+        r.targets.push({ type: 'S1_ASID', id: numField(e, 'asid'), pgsize: this.pageSize });
+    } else if (name === 'cmdlist_ret') {
+      const l = this.lastList.get(flow);
       if (l && l.ret === null) l.ret = numField(e, 'ret');
     }
   }
 
-  // A legacy whole-domain flush names no ASID (arm_smmu_tlb_inv_asid is inlined in arm_smmu_tlb_inv_context
-  // on some builds): take the targets of the domain's other requests, or the only domain's when there is one.
+  private request(k: number, e: TraceEvent, flow: string): void {
+    const legacy = e.name === 'req';
+    const r = newRequest(this.requests.length, k, e, flow, {
+      fn: legacy ? '__arm_smmu_tlb_inv_range' : 'arm_smmu_domain_inv_range',
+      caller: this.caller.get(flow) ?? null,
+      dom: e.fields.dom ?? null,
+      iova: numField(e, 'iova'),
+      size: numField(e, 'size'),
+      granule: numField(e, 'granule'),
+      leaf: numField(e, 'leaf') !== 0,
+    });
+    if (legacy) {
+      const op = numField(e, 'op');
+      const type = TYPE_OF_OP[op];
+      if (type !== undefined)
+        r.targets.push({ type, id: numField(e, type === 'S1_ASID' ? 'asid' : 'vmid'), pgsize: this.pageSize });
+    }
+    this.requests.push(r);
+    this.open.set(flow, r);
+    this.caller.set(flow, null);
+  }
+
+  private cmdlist(k: number, e: TraceEvent, flow: string): void {
+    const list: CmdList = {
+      event: k,
+      flow,
+      n: numField(e, 'n'),
+      sync: numField(e, 'sync') !== 0,
+      prod: -1,
+      first: null,
+      ret: null,
+      slots: [],
+      syncSlot: -1,
+      absolute: -1,
+    };
+    let r = this.open.get(flow) ?? null;
+    if (r === null && this.caller.get(flow) === 'inv_ctx') {
+      // A legacy whole-domain flush: arm_smmu_tlb_inv_context issues TLBI_NH_ASID / S12_VMALL itself.
+      r = newRequest(this.requests.length, k, e, flow, {
+        fn: 'arm_smmu_tlb_inv_context',
+        caller: 'inv_ctx',
+        dom: this.ctxDom.get(flow) ?? null,
+        iova: 0,
+        size: 0,
+        granule: 0,
+        leaf: false,
+      });
+      this.requests.push(r);
+      this.open.set(flow, r);
+      this.caller.set(flow, null);
+    }
+    if (r) r.cmdlists.push(list);
+    else this.otherCmdlists.push(list);
+    this.lastList.set(flow, list);
+    this.allLists.push(list);
+  }
+
+  private wr(e: TraceEvent, flow: string): void {
+    const l = this.lastList.get(flow);
+    if (!l || l.prod >= 0) {
+      this.notes.push(`trace line ${e.line}: a wr event with no command-list call before it on ${flow}`);
+      return;
+    }
+    l.prod = numField(e, 'prod');
+    const w0 = halvesField(e, 'w0');
+    const w1 = halvesField(e, 'w1');
+    l.first = [w0[0], w0[1], w1[0], w1[1]];
+  }
+}
+
+/**
+ * Phase 2: a legacy whole-domain flush names no ASID (arm_smmu_tlb_inv_asid is inlined in
+ * arm_smmu_tlb_inv_context on some builds): take the targets of the domain's other requests, or the only
+ * domain's when there is one.
+ */
+function inheritTargets(requests: readonly Request[], notes: string[]): void {
   const byDom = new Map<string, RequestTarget[]>();
   for (const r of requests)
     if (r.dom !== null && r.targets.length > 0 && !byDom.has(r.dom)) byDom.set(r.dom, r.targets);
@@ -253,8 +270,14 @@ export function tieRequests(events: readonly TraceEvent[], o: TieOptions): TiedC
         notes.push(`request at trace line ${r.line}: targets taken from the only domain seen`);
     } else notes.push(`request at trace line ${r.line}: no ASID/VMID known for it (not checked, not re-planned)`);
   }
+}
 
-  // Slots, and positions unrolled over wraps (prod carries the wrap bit at bit log2size; mask the owned flag).
+/**
+ * Phase 3: slots, and positions unrolled over wraps (prod carries the wrap bit at bit log2size; mask the owned
+ * flag). Returns the number of entries written in all.
+ */
+function placeSlots(allLists: readonly CmdList[], size: number, notes: string[]): number {
+  const mask = size - 1;
   const span = size * 2;
   let base = 0;
   let last = -1;
@@ -274,12 +297,22 @@ export function tieRequests(events: readonly TraceEvent[], o: TieOptions): TiedC
     written = Math.max(written, l.absolute + l.n + (l.sync ? 1 : 0));
   }
   if (!complete) notes.push('some command lists have no wr event: their slots are unknown');
+  return written;
+}
+
+/** Phase 4: requests whose slots the ring overwrote, and command lists whose first slot holds other words. */
+function checkRing(
+  scan: EventScan,
+  ring: Uint32Array,
+  written: number,
+  size: number,
+): Pick<TiedCapture, 'overwritten' | 'mismatched'> {
   const overwritten: number[] = [];
   const mismatched: TiedCapture['mismatched'] = [];
   const reqOf = new Map<CmdList, number>();
-  for (const r of requests) for (const l of r.cmdlists) reqOf.set(l, r.id);
+  for (const r of scan.requests) for (const l of r.cmdlists) reqOf.set(l, r.id);
   const lost = written - size;
-  for (const l of allLists) {
+  for (const l of scan.allLists) {
     if (l.first === null || l.n === 0) continue;
     if (lost > 0 && l.absolute < lost) {
       const rid = reqOf.get(l);
@@ -289,16 +322,27 @@ export function tieRequests(events: readonly TraceEvent[], o: TieOptions): TiedC
     const s = l.slots[0]!;
     const q = s * 4;
     if (
-      o.ring[q] !== l.first[0] ||
-      o.ring[q + 1] !== l.first[1] ||
-      o.ring[q + 2] !== l.first[2] ||
-      o.ring[q + 3] !== l.first[3]
+      ring[q] !== l.first[0] ||
+      ring[q + 1] !== l.first[1] ||
+      ring[q + 2] !== l.first[2] ||
+      ring[q + 3] !== l.first[3]
     )
       mismatched.push({ cmdlist: l, request: reqOf.get(l) ?? null, slot: s });
   }
   if (lost > 0)
-    notes.push(
+    scan.notes.push(
       `the ring wrapped: ${written} entries were written into ${size} slots, the oldest ${lost} were overwritten`,
     );
+  return { overwritten, mismatched };
+}
+
+export function tieRequests(events: readonly TraceEvent[], o: TieOptions): TiedCapture {
+  const scan = new EventScan(o.pageSize);
+  for (let k = 0; k < events.length; k++) scan.event(k, events[k]!);
+  const { requests, otherCmdlists, notes } = scan;
+  inheritTargets(requests, notes);
+  const size = 2 ** o.log2size;
+  const written = placeSlots(scan.allLists, size, notes);
+  const { overwritten, mismatched } = checkRing(scan, o.ring, written, size);
   return { requests, otherCmdlists, entriesWritten: written, overwritten, mismatched, notes };
 }
