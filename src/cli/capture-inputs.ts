@@ -7,6 +7,8 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync
 import { arch } from 'node:os';
 import { basename, delimiter, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { DEFAULT_WORKLOAD } from '../capture/index.js';
+import type { CaptureOpts, Progress } from './capture-common.js';
 import { UsageError } from './common.js';
 
 /** Run a host tool; its stdout as a Buffer (throws UsageError naming the tool when it cannot run). */
@@ -299,4 +301,73 @@ export function kvmUsable(): boolean {
   } catch {
     return false;
   }
+}
+
+/** What phase 1 of `capture` found usable: the kernel, its modules, busybox, the workload, QEMU and accel. */
+export interface CaptureInputs {
+  readonly kernel: KernelFiles;
+  /** Modules to load in the guest, in load order: [name, contents]. */
+  readonly mods: [string, Buffer][];
+  readonly busybox: Buffer;
+  readonly workload: string;
+  readonly qemu: QemuInfo;
+  readonly accel: 'kvm' | 'tcg';
+}
+
+/** The kernel must have the SMMUv3 driver and kprobe events; modules it needs must come with --modules. */
+function kernelModules(k: KernelFiles): [string, Buffer][] {
+  const cfg = k.config;
+  if (cfg) {
+    if (cfg.ARM_SMMU_V3 !== 'y' && cfg.ARM_SMMU_V3 !== 'm')
+      throw new UsageError(
+        `--kernel: CONFIG_ARM_SMMU_V3 is ${cfg.ARM_SMMU_V3 ?? 'not set'}: the kernel has no SMMUv3 driver`,
+      );
+    if (cfg.KPROBE_EVENTS !== 'y')
+      throw new UsageError(
+        `--kernel: CONFIG_KPROBE_EVENTS is ${cfg.KPROBE_EVENTS ?? 'not set'}: the guest cannot set kprobes`,
+      );
+  }
+  const wanted: string[] = [];
+  for (const [opt, mod] of [
+    ['ARM_SMMU_V3', 'arm_smmu_v3'],
+    ['VIRTIO_PCI', 'virtio_pci'],
+    ['VIRTIO_BLK', 'virtio_blk'],
+  ] as const)
+    if (cfg?.[opt] === 'm') wanted.push(mod);
+  if (wanted.length > 0 && k.modulesDir === null)
+    throw new UsageError(
+      `--modules: ${wanted.join(', ')} ${wanted.length > 1 ? 'are modules' : 'is a module'} in this kernel (CONFIG_${wanted.map((w) => w.toUpperCase()).join('=m, CONFIG_')}=m); give --modules DIR or the linux-modules .deb`,
+    );
+  return wanted.length > 0 ? moduleClosure(k.modulesDir!, wanted) : [];
+}
+
+/** Phase 1 of `capture`: every input resolved and checked (exit 2 on anything unusable). */
+export function checkInputs(
+  o: Pick<CaptureOpts, 'kernel' | 'modules' | 'busybox' | 'workload' | 'qemu' | 'stage'>,
+  work: string,
+  p: Progress,
+): CaptureInputs {
+  p.step('checking inputs');
+  const k: KernelFiles = resolveKernel(o.kernel!, o.modules, work);
+  const mods = kernelModules(k);
+  if (!o.busybox)
+    throw new UsageError(
+      '--busybox is required: a static arm64 busybox or the busybox-static .deb (scripts/fetch-arm64-debs.sh fetches one)',
+    );
+  const busybox = resolveBusybox(o.busybox, work);
+  let workload = DEFAULT_WORKLOAD;
+  if (o.workload !== 'default') {
+    if (!existsSync(o.workload)) throw new UsageError(`--workload ${o.workload}: no such file`);
+    workload = readFileSync(o.workload, 'utf8');
+  }
+  const qemu = probeQemu(o.qemu);
+  if (o.stage === '2' && !qemu.hasStageProperty)
+    throw new UsageError(
+      `--stage 2: QEMU ${qemu.version}'s arm-smmuv3 has no "stage" property (stage 1 only); use QEMU 9.x or later`,
+    );
+  const accel = kvmUsable() ? 'kvm' : 'tcg';
+  p.step(
+    `kernel ${k.release ?? '(release unknown)'}${k.packageName ? ` from ${k.packageName}` : ''}; QEMU ${qemu.version} (${accel}); ${mods.length} module(s)${mods.length ? ': ' + mods.map((m) => m[0]).join(' ') : ''}`,
+  );
+  return { kernel: k, mods, busybox, workload, qemu, accel };
 }
