@@ -11,7 +11,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Command as Program } from 'commander';
 import cliProgress from 'cli-progress';
 import {
@@ -57,6 +57,7 @@ import {
   withExamples,
 } from './common.js';
 import { output } from './output.js';
+import { runOnWorkers } from './campaign-pool.js';
 
 export const EXIT_INTERRUPTED = 130;
 
@@ -235,19 +236,6 @@ export function planFromOptions(o: CampaignOpts, flagValue: (axis: AxisName) => 
   }
 }
 
-/**
- * A worker running the case runner: the built worker script next to this module, or, when the CLI runs from
- * its TypeScript sources (tests, development), the .ts script loaded through tsx registered in the worker
- * (a worker does not inherit the main thread's module hooks).
- */
-function startWorker(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./campaign-worker.js', import.meta.url));
-  const api = import.meta.resolve('tsx/esm/api');
-  const script = new URL('./campaign-worker.ts', import.meta.url).href;
-  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(script)}); })`;
-  return new Worker(boot, { eval: true });
-}
-
 interface RunState {
   interrupted: boolean;
   stoppedOnFailure: boolean;
@@ -259,6 +247,39 @@ interface RunOptions {
   readonly stopOnFailure: boolean;
   readonly shrink: boolean;
   readonly progress: boolean;
+}
+
+/** The progress bar on stderr: seconds of the time budget, or cases. */
+function progressBar(budget: number | null, total: number): cliProgress.SingleBar {
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format:
+        budget !== null
+          ? 'campaign [{bar}] {percentage}% {value}/{total} s, {cases} cases, {ops} ops, {failing} failing, eta {eta_formatted}'
+          : 'campaign [{bar}] {percentage}% {value}/{total} cases, {ops} ops, {failing} failing, eta {eta_formatted}',
+      hideCursor: true,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(budget !== null ? Math.ceil(budget / 1000) : total, 0, { cases: 0, ops: 0, failing: 0 });
+  return bar;
+}
+
+/** The case a (configuration, seed) reference names. */
+function caseSpec(plan: CampaignPlan, ref: { index: number; seed: number; config: number }, shrink: boolean): CaseSpec {
+  const m = plan.matrix;
+  return {
+    index: ref.index,
+    seed: ref.seed,
+    config: plan.configs[ref.config]!,
+    ops: m.ops,
+    fault: m.fault as FaultName | null,
+    smmus: m.smmus,
+    mode: m.mode as 'adversarial',
+    shrink,
+  };
 }
 
 /** Run the plan's cases on `jobs` worker threads; resolves with the results and how the run ended. */
@@ -275,22 +296,7 @@ async function runPlan(plan: CampaignPlan, ro: RunOptions): Promise<{ results: C
   let failing = 0;
   const budget = m.timeBudgetMs;
   const jobs = Math.max(1, Math.min(ro.jobs, total));
-  let bar: cliProgress.SingleBar | null = null;
-  if (ro.progress) {
-    bar = new cliProgress.SingleBar(
-      {
-        stream: process.stderr,
-        format:
-          budget !== null
-            ? 'campaign [{bar}] {percentage}% {value}/{total} s, {cases} cases, {ops} ops, {failing} failing, eta {eta_formatted}'
-            : 'campaign [{bar}] {percentage}% {value}/{total} cases, {ops} ops, {failing} failing, eta {eta_formatted}',
-        hideCursor: true,
-        etaBuffer: 50,
-      },
-      cliProgress.Presets.shades_classic,
-    );
-    bar.start(budget !== null ? Math.ceil(budget / 1000) : total, 0, { cases: 0, ops: 0, failing: 0 });
-  }
+  let bar: cliProgress.SingleBar | null = ro.progress ? progressBar(budget, total) : null;
   const tick = (): void => {
     const payload = { cases: results.length, ops: opsDone.toLocaleString('en-US'), failing };
     if (bar === null) return;
@@ -310,16 +316,19 @@ async function runPlan(plan: CampaignPlan, ro: RunOptions): Promise<{ results: C
       state.complete = true;
       return null;
     }
-    return {
-      index: r.value.index,
-      seed: r.value.seed,
-      config: plan.configs[r.value.config]!,
-      ops: m.ops,
-      fault: m.fault as FaultName | null,
-      smmus: m.smmus,
-      mode: m.mode as 'adversarial',
-      shrink: ro.shrink,
-    };
+    return caseSpec(plan, r.value, ro.shrink);
+  };
+  const onResult = (r: CaseResult): void => {
+    results.push(r);
+    opsDone += r.ops;
+    if (!r.ok) {
+      failing++;
+      if (ro.stopOnFailure && !stopping) {
+        stopping = true;
+        state.stoppedOnFailure = true;
+      }
+    }
+    tick();
   };
   let interrupts = 0;
   const onSigint = (): void => {
@@ -342,43 +351,7 @@ async function runPlan(plan: CampaignPlan, ro: RunOptions): Promise<{ results: C
   );
   const workers: Worker[] = [];
   try {
-    await new Promise<void>((resolve, reject) => {
-      let busy = 0;
-      const feed = (w: Worker): void => {
-        const spec = next();
-        if (spec === null) {
-          if (busy === 0) resolve();
-          return;
-        }
-        busy++;
-        w.postMessage(spec);
-      };
-      for (let j = 0; j < jobs; j++) {
-        const w = startWorker();
-        workers.push(w);
-        w.on('message', (msg: { ok: true; result: CaseResult } | { ok: false; index: number; error: string }) => {
-          busy--;
-          if (!msg.ok) {
-            reject(new Error(`case ${msg.index}: ${msg.error}`));
-            return;
-          }
-          const r = msg.result;
-          results.push(r);
-          opsDone += r.ops;
-          if (!r.ok) {
-            failing++;
-            if (ro.stopOnFailure && !stopping) {
-              stopping = true;
-              state.stoppedOnFailure = true;
-            }
-          }
-          tick();
-          feed(w);
-        });
-        w.on('error', reject);
-      }
-      for (const w of workers) feed(w);
-    });
+    await runOnWorkers(jobs, workers, next, onResult);
   } finally {
     process.removeListener('SIGINT', onSigint);
     if (timer !== null) clearInterval(timer);
