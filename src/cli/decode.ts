@@ -229,7 +229,176 @@ function formatNotJudged(index: number, r: DecodeResult, h: [number, number, num
   return `${words}?               opcode 0x${r.opcode.toString(16).padStart(2, '0')} (not judged: outside [CONS, PROD))`;
 }
 
-export function registerDecode(program: Program): void {
+/** Phase 1: the ring registers from --regs and --prod/--cons/--log2size (--regs also fills unset --idr*). */
+async function ringRegs(o: DecodeOpts): Promise<{ regs: RingRegs; haveRegs: boolean }> {
+  const regs: RingRegs = {};
+  if (o.regs !== undefined) {
+    const r = (await import('./audit.js')).readRegs(o.regs);
+    const idr = (k: 'idr0' | 'idr3' | 'idr5', key: string): void => {
+      if (o[k] === undefined && r[key] !== undefined) o[k] = r[key];
+    };
+    idr('idr0', 'IDR0');
+    idr('idr3', 'IDR3');
+    idr('idr5', 'IDR5');
+    const log2size = r.LOG2SIZE;
+    if (r.CMDQ_PROD !== undefined) regs.prod = r.CMDQ_PROD;
+    if (r.CMDQ_CONS !== undefined) regs.cons = r.CMDQ_CONS;
+    if (log2size !== undefined) regs.log2size = log2size;
+  }
+  if (o.prod !== undefined) regs.prod = o.prod;
+  if (o.cons !== undefined) regs.cons = o.cons;
+  if (o.log2size !== undefined) regs.log2size = o.log2size;
+  const haveRegs = regs.prod !== undefined || regs.cons !== undefined || regs.log2size !== undefined;
+  return { regs, haveRegs };
+}
+
+/** Phase 2, per entry, and phase 3, the end: the counters, the ring window, the JSON document once started. */
+class DecodeRun {
+  n = 0;
+  illegal = 0;
+  commands = 0;
+  notJudged = 0;
+  window: RingWindow | null = null;
+  // The document starts with its first entry (or at the end), so that a dump refused before then leaves
+  // stdout empty.
+  private doc: JsonDocWriter | null = null;
+  private readonly empty: ZeroRun[] = [];
+  private readonly zeros: ZeroRuns;
+
+  constructor(
+    private readonly o: DecodeOpts,
+    private readonly info: InputInfo,
+    private readonly checker: CommandChecker,
+  ) {
+    this.zeros = new ZeroRuns((r) => {
+      if (o.json) this.empty.push(r);
+      else if (!o.errorsOnly) out(formatZeroRun(r));
+    });
+  }
+
+  private startDoc(): JsonDocWriter {
+    if (this.doc === null) {
+      this.doc = new JsonDocWriter((s) => output.write(s));
+      this.doc.field('schemaVersion', SCHEMA_VERSION);
+      this.doc.openArray('entries');
+    }
+    return this.doc;
+  }
+
+  /** The next entry; false when it was only counted in a run of zero slots. */
+  entry(h: [number, number, number, number]): boolean {
+    const { o, info, window } = this;
+    const n = this.n++;
+    const zero = (h[0] | h[1] | h[2] | h[3]) === 0;
+    if (!zero) this.commands++;
+    // Judged: every entry of the window, or without registers every entry but a raw dump's zero slots.
+    const judged = window !== null ? n < window.size && inWindow(window, n) : !(zero && info.format === 'binary');
+    if (zero && !judged) {
+      this.zeros.add(n);
+      return false;
+    }
+    this.zeros.flush();
+    const r: DecodeResult = decodeHalves(h[0], h[1], h[2], h[3], this.checker);
+    if (!judged) {
+      this.notJudged++;
+      if (o.json) this.startDoc().item({ ...notJudgedJson(decodedEntryToJson(n, r, h)), judged: false });
+      else if (!o.errorsOnly) out(formatNotJudged(n, r, h));
+    } else {
+      if (!r.ok) {
+        this.illegal++;
+        output.status = EXIT_CHECK_FAILED;
+      }
+      if (o.json) this.startDoc().item(decodedEntryToJson(n, r, h));
+      else if (!o.errorsOnly || !r.ok) out(formatDecoded(n, r, h));
+    }
+    return true;
+  }
+
+  /** After the last entry: refuse a dump that does not fit the ring or holds no command; the summary. */
+  finish(): number {
+    const { o, info, window, n } = this;
+    this.zeros.flush();
+    if (window !== null && n !== window.size)
+      throw new UsageError(
+        `--log2size: the ring holds 2^${window.log2size} = ${window.size} entries but the dump has ${n}`,
+      );
+    if (info.format === 'binary' && this.commands === 0)
+      throw new UsageError(`${o.file ?? 'stdin'}: the dump holds no command (all ${n} entries are zero)`);
+    if (o.json) this.jsonEnd();
+    else this.textEnd();
+    return this.illegal > 0 ? EXIT_CHECK_FAILED : EXIT_OK;
+  }
+
+  private jsonEnd(): void {
+    const { info, window, zeros } = this;
+    const d = this.startDoc();
+    d.closeArray();
+    d.field('input', {
+      format: info.format,
+      ...(info.format !== null ? { description: describeFormat(info.format) } : {}),
+      notes: info.notes,
+    });
+    if (this.empty.length > 0 || zeros.slots > 0) d.field('empty', this.empty);
+    if (window !== null)
+      d.field('window', {
+        log2size: window.log2size,
+        prod: hex(window.prod),
+        cons: hex(window.cons),
+        first: window.first,
+        pending: window.pending,
+        err: window.err,
+      });
+    d.field('summary', {
+      entries: this.n,
+      illegal: this.illegal,
+      ...(zeros.slots > 0 ? { empty: zeros.slots } : {}),
+      ...(window !== null ? { notJudged: this.notJudged } : {}),
+    });
+    d.end();
+  }
+
+  private textEnd(): void {
+    const { info, window, zeros } = this;
+    if (info.format !== null) warn(`format: ${describeFormat(info.format)}`);
+    for (const note of info.notes) warn(`note: ${note}`);
+    if (window !== null) warn(describeWindow(window));
+    const parts = [`${this.n} entries`, `${this.illegal} illegal`];
+    if (zeros.slots > 0) parts.push(`${zeros.slots} empty (zero) in ${zeros.runs} run${zeros.runs === 1 ? '' : 's'}`);
+    if (window !== null) parts.push(`${this.notJudged} written entries not judged (outside the window)`);
+    warn(parts.join(', '));
+  }
+}
+
+/** The `decode` action: the registers, then every entry of the input as it streams in, then the summary. */
+async function runDecode(words: string[], o: DecodeOpts): Promise<number> {
+  const sources = [words.length > 0, o.file !== undefined, o.sample === true].filter(Boolean).length;
+  if (sources > 1) throw new UsageError('give the entries one way: words, --file or --sample');
+  const { regs, haveRegs } = await ringRegs(o);
+  if (haveRegs && o.sample)
+    throw new UsageError('--sample: the sample is a list of entries, not a ring; drop the registers');
+  const checker = buildChecker(o);
+  const info: InputInfo = { format: o.sample ? 'hex64' : null, notes: [] };
+  const chunks = o.sample
+    ? (async function* () {
+        yield parseHexPairs(BUILTIN_SAMPLE.map(([, w0, w1]) => `${w0} ${w1}`).join('\n'), 'sample');
+      })()
+    : readEntries(words, o.file, o.maxEntries, o.format, info);
+  const run = new DecodeRun(o, info, checker);
+  for await (const u32 of chunks) {
+    if (haveRegs && run.window === null)
+      run.window = ringWindow(regs, info.bytes === undefined ? undefined : info.bytes / 16);
+    const m = u32.length >>> 2;
+    for (let k = 0; k < m; k++) {
+      const h: [number, number, number, number] = [u32[k * 4]!, u32[k * 4 + 1]!, u32[k * 4 + 2]!, u32[k * 4 + 3]!];
+      if (run.entry(h) && (k & 1023) === 1023) await output.drain();
+    }
+    await output.drain();
+  }
+  return run.finish();
+}
+
+/** The command and its options. */
+function decodeCommand(program: Program): Program {
   const cmd = program
     .command('decode')
     .description(
@@ -289,147 +458,11 @@ export function registerDecode(program: Program): void {
       '--log2size <n>',
       'log2 of the number of ring entries (default: from the dump size)',
       uintOption('--log2size'),
-    )
-    .action(
-      action(async (words: string[], o: DecodeOpts) => {
-        const sources = [words.length > 0, o.file !== undefined, o.sample === true].filter(Boolean).length;
-        if (sources > 1) throw new UsageError('give the entries one way: words, --file or --sample');
-        const regs: RingRegs = {};
-        if (o.regs !== undefined) {
-          const r = (await import('./audit.js')).readRegs(o.regs);
-          const idr = (k: 'idr0' | 'idr3' | 'idr5', key: string): void => {
-            if (o[k] === undefined && r[key] !== undefined) o[k] = r[key];
-          };
-          idr('idr0', 'IDR0');
-          idr('idr3', 'IDR3');
-          idr('idr5', 'IDR5');
-          const log2size = r.LOG2SIZE;
-          if (r.CMDQ_PROD !== undefined) regs.prod = r.CMDQ_PROD;
-          if (r.CMDQ_CONS !== undefined) regs.cons = r.CMDQ_CONS;
-          if (log2size !== undefined) regs.log2size = log2size;
-        }
-        if (o.prod !== undefined) regs.prod = o.prod;
-        if (o.cons !== undefined) regs.cons = o.cons;
-        if (o.log2size !== undefined) regs.log2size = o.log2size;
-        const haveRegs = regs.prod !== undefined || regs.cons !== undefined || regs.log2size !== undefined;
-        if (haveRegs && o.sample)
-          throw new UsageError('--sample: the sample is a list of entries, not a ring; drop the registers');
-        const checker = buildChecker(o);
-        const info: InputInfo = { format: o.sample ? 'hex64' : null, notes: [] };
-        const chunks = o.sample
-          ? (async function* () {
-              yield parseHexPairs(BUILTIN_SAMPLE.map(([, w0, w1]) => `${w0} ${w1}`).join('\n'), 'sample');
-            })()
-          : readEntries(words, o.file, o.maxEntries, o.format, info);
-        let window: RingWindow | null = null;
-        let n = 0;
-        let illegal = 0;
-        let commands = 0;
-        let notJudged = 0;
-        // The document starts with its first entry (or at the end), so that a dump refused before then leaves
-        // stdout empty.
-        let doc: JsonDocWriter | null = null;
-        const startDoc = (): JsonDocWriter => {
-          if (doc === null) {
-            doc = new JsonDocWriter((s) => output.write(s));
-            doc.field('schemaVersion', SCHEMA_VERSION);
-            doc.openArray('entries');
-          }
-          return doc;
-        };
-        const empty: ZeroRun[] = [];
-        const zeros = new ZeroRuns((r) => {
-          if (o.json) empty.push(r);
-          else if (!o.errorsOnly) out(formatZeroRun(r));
-        });
-        for await (const u32 of chunks) {
-          if (haveRegs && window === null)
-            window = ringWindow(regs, info.bytes === undefined ? undefined : info.bytes / 16);
-          const m = u32.length >>> 2;
-          for (let k = 0; k < m; k++, n++) {
-            const h: [number, number, number, number] = [
-              u32[k * 4]!,
-              u32[k * 4 + 1]!,
-              u32[k * 4 + 2]!,
-              u32[k * 4 + 3]!,
-            ];
-            const zero = (h[0] | h[1] | h[2] | h[3]) === 0;
-            if (!zero) commands++;
-            // Judged: every entry of the window, or without registers every entry but a raw dump's zero slots.
-            const judged =
-              window !== null ? n < window.size && inWindow(window, n) : !(zero && info.format === 'binary');
-            if (zero && !judged) {
-              zeros.add(n);
-              continue;
-            }
-            zeros.flush();
-            const r: DecodeResult = decodeHalves(h[0], h[1], h[2], h[3], checker);
-            if (!judged) {
-              notJudged++;
-              if (o.json) startDoc().item({ ...notJudgedJson(decodedEntryToJson(n, r, h)), judged: false });
-              else if (!o.errorsOnly) out(formatNotJudged(n, r, h));
-            } else {
-              if (!r.ok) {
-                illegal++;
-                output.status = EXIT_CHECK_FAILED;
-              }
-              if (o.json) startDoc().item(decodedEntryToJson(n, r, h));
-              else if (!o.errorsOnly || !r.ok) out(formatDecoded(n, r, h));
-            }
-            if ((k & 1023) === 1023) await output.drain();
-          }
-          await output.drain();
-        }
-        zeros.flush();
-        if (window !== null && n !== window.size)
-          throw new UsageError(
-            `--log2size: the ring holds 2^${window.log2size} = ${window.size} entries but the dump has ${n}`,
-          );
-        if (info.format === 'binary' && commands === 0)
-          throw new UsageError(`${o.file ?? 'stdin'}: the dump holds no command (all ${n} entries are zero)`);
-        const windowJson =
-          window === null
-            ? {}
-            : {
-                window: {
-                  log2size: window.log2size,
-                  prod: hex(window.prod),
-                  cons: hex(window.cons),
-                  first: window.first,
-                  pending: window.pending,
-                  err: window.err,
-                },
-              };
-        if (o.json) {
-          const d = startDoc();
-          d.closeArray();
-          d.field('input', {
-            format: info.format,
-            ...(info.format !== null ? { description: describeFormat(info.format) } : {}),
-            notes: info.notes,
-          });
-          if (empty.length > 0 || zeros.slots > 0) d.field('empty', empty);
-          if (window !== null) d.field('window', windowJson.window);
-          d.field('summary', {
-            entries: n,
-            illegal,
-            ...(zeros.slots > 0 ? { empty: zeros.slots } : {}),
-            ...(window !== null ? { notJudged } : {}),
-          });
-          d.end();
-        } else {
-          if (info.format !== null) warn(`format: ${describeFormat(info.format)}`);
-          for (const note of info.notes) warn(`note: ${note}`);
-          if (window !== null) warn(describeWindow(window));
-          const parts = [`${n} entries`, `${illegal} illegal`];
-          if (zeros.slots > 0)
-            parts.push(`${zeros.slots} empty (zero) in ${zeros.runs} run${zeros.runs === 1 ? '' : 's'}`);
-          if (window !== null) parts.push(`${notJudged} written entries not judged (outside the window)`);
-          warn(parts.join(', '));
-        }
-        return illegal > 0 ? EXIT_CHECK_FAILED : EXIT_OK;
-      }),
     );
+  return cmd;
+}
+
+function addDecodeHelp(cmd: Program): void {
   cmd.addHelpText(
     'after',
     '\nFormats (--format; detected when not given, and named in the output):\n' +
@@ -455,6 +488,12 @@ export function registerDecode(program: Program): void {
       'make the exit status 1; a dump with no non-zero entry is refused (exit 2: the dump holds no command). Zero ' +
       'entries given as text (hex words, gdb, crash, the kernel log) are judged: ILLEGAL.',
   );
+}
+
+export function registerDecode(program: Program): void {
+  const cmd = decodeCommand(program);
+  cmd.action(action(runDecode));
+  addDecodeHelp(cmd);
   withExamples(
     cmd,
     'smmuv3-tlbi decode --sample',
