@@ -140,6 +140,26 @@ export function atsTimeoutArmer(
   };
 }
 
+/** How one SMMU of a scenario differs from the options: its erratum, queue size, and ATS / E2H when not as given. */
+export interface ScenarioSmmuShape {
+  readonly forceSync?: boolean;
+  readonly queueLog2Size: number;
+  /** Default: the scenario's `ats`. */
+  readonly ats?: boolean;
+  readonly e2h?: boolean;
+}
+
+/** One SMMU of a scenario: the scenario's RIL (and ATS unless the shape says otherwise), the shape's features. */
+export function scenarioSmmu(o: ScenarioOptions, shape: ScenarioSmmuShape): SmmuSpec {
+  return {
+    ril: o.ril,
+    ats: shape.ats ?? o.ats,
+    e2h: shape.e2h ?? false,
+    forceSync: shape.forceSync ?? false,
+    queueLog2Size: shape.queueLog2Size,
+  };
+}
+
 /**
  * The Driver the driver and nested scenarios run: the given SMMUs (IDR5.DS on each when the options ask for
  * it), the scenario's granule, seed and fault, and plan statistics unless turned off.
