@@ -46,6 +46,9 @@ export interface SimulateDocument {
     /** The same run under every policy, side by side. */
     comparison: ScenarioReport['comparison'];
   } | null;
+  /** Only when the run was interrupted (Ctrl-C): the document covers `ops` operations of `opsPlanned`. */
+  interrupted?: true;
+  opsPlanned?: number;
 }
 
 export function workloadDocument(r: SimReport): SimulateDocument {
@@ -68,6 +71,7 @@ export function workloadDocument(r: SimReport): SimulateDocument {
     opsPerSecond: r.opsPerSecond,
     workload: { illegal: r.illegal, caches: r.caches, translations: r.translations, hits: r.hits },
     scenario: null,
+    ...(r.interrupted === true ? { interrupted: true as const } : {}),
   };
 }
 

@@ -1,16 +1,17 @@
 /**
  * `simulate` without --scenario or --replay: the randomized workload from the parsed options — its
- * configuration, the progress bar, `--emit-stream`, and the report as text or one JSON document. Exit 0 clean,
- * 1 when a stale translation was found or the SMMU refused a command.
+ * configuration, the progress bar and estimate, Ctrl-C, `--emit-stream`, and the report as text or one JSON
+ * document. Exit 0 clean, 1 when a stale translation was found or the SMMU refused a command, 130 interrupted.
  */
 import cliProgress from 'cli-progress';
 import type { FaultName } from '../sim/faults.js';
-import { runSimulation, type SimConfig, type SimReport } from '../sim/workload.js';
+import { startSimulation, type SimConfig, type SimReport } from '../sim/workload.js';
 import type { Policy } from '../tlbi/plan.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, out, printJson, warn } from './common.js';
 import type { FaultChoice } from './simulate-faults.js';
 import { workloadDocument } from './simulate-json.js';
 import { StreamRecorder } from './simulate-stream.js';
+import { ESTIMATE_FROM_OPS, EXIT_INTERRUPTED, InterruptGate, runInSlices } from './simulate-interrupt.js';
 
 /** The options of `simulate` as commander parses them. */
 export interface SimulateOpts {
@@ -54,7 +55,7 @@ export function simConfigFromOptions(o: SimulateOpts, seed: number): SimConfig {
   };
 }
 
-function printHuman(r: SimReport): void {
+function printHuman(r: SimReport, planned: number): void {
   const c = r.config;
   out(
     `simulate: seed ${r.seed}, granule ${String(c.granule)}, stage ${String(c.stage)}, ril ${c.ril ? 'on' : 'off'}, ` +
@@ -63,6 +64,7 @@ function printHuman(r: SimReport): void {
   out(
     `operations   ${r.ops} (${r.maps} maps, ${r.unmaps} unmaps) in ${(r.elapsedMs / 1000).toFixed(1)} s, ${r.opsPerSecond} ops/s`,
   );
+  if (r.interrupted === true) out(`interrupted  after ${r.ops} of ${planned} operations (Ctrl-C): a partial report`);
   const names = Object.keys(r.commands).sort();
   out(`commands     ${names.map((n) => `${n} ${r.commands[n]}`).join(', ') || 'none'}`);
   out(`CMD_SYNCs    ${r.syncs}${r.illegal > 0 ? `, ${r.illegal} illegal entries (CERROR_ILL, recovered)` : ''}`);
@@ -86,50 +88,78 @@ function printHuman(r: SimReport): void {
   if (r.stale > 0) out(`reproduce with --seed ${r.seed}`);
 }
 
-/** The workload run of `simulate` (options parsed, a fault's configuration applied): exit status. */
-export function runWorkloadCommand(o: SimulateOpts, choice: FaultChoice | null): number {
+/** The progress bar of a long run on a terminal (none for --json, --no-progress, short runs or a pipe). */
+function progressBar(o: SimulateOpts): cliProgress.SingleBar | null {
+  if (o.json || o.progress === false || !process.stderr.isTTY || o.ops < 20000) return null;
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: 'simulate [{bar}] {percentage}% {value}/{total} ops, eta {eta}s',
+      hideCursor: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(o.ops, 0);
+  return bar;
+}
+
+function writeStream(recorder: StreamRecorder, file: string, cfg: SimConfig): void {
+  recorder.write(file, cfg);
+  warn(
+    `simulate: wrote SMMU 0's ${recorder.count} queue entries to ${file} and its registers to ${file}.json` +
+      (recorder.others > 0 ? ` (${recorder.others} entries of the other SMMUs not written)` : '') +
+      `; audit it with: smmuv3-tlbi audit --file ${file} --regs ${file}.json`,
+  );
+}
+
+/**
+ * The workload run of `simulate` (options parsed, a fault's configuration applied): exit status. A run of
+ * ESTIMATE_FROM_OPS operations or more prints its estimated length after a warm-up; Ctrl-C ends it with a
+ * partial report (marked interrupted) and exit 130.
+ */
+export async function runWorkloadCommand(o: SimulateOpts, choice: FaultChoice | null): Promise<number> {
   const recorder = o.emitStream !== undefined ? new StreamRecorder() : null;
   const seed = o.seed ?? Math.floor(Math.random() * 2 ** 32);
-  let bar: cliProgress.SingleBar | null = null;
-  const cfg = {
+  const cfg: SimConfig = {
     ...simConfigFromOptions(o, seed),
     ...(choice !== null && choice.errata.length > 0 ? { errata: choice.errata } : {}),
     ...(choice?.longRuns === true ? { longRuns: true } : {}),
     ...(recorder !== null ? { onCommands: recorder.onCommands } : {}),
   };
-  if (!o.json && o.progress !== false && process.stderr.isTTY && o.ops >= 20000) {
-    bar = new cliProgress.SingleBar(
-      {
-        stream: process.stderr,
-        format: 'simulate [{bar}] {percentage}% {value}/{total} ops, eta {eta}s',
-        hideCursor: true,
-      },
-      cliProgress.Presets.shades_classic,
-    );
-    bar.start(o.ops, 0);
-  }
+  let bar = progressBar(o);
   const b = bar;
-  const report = runSimulation(
+  const sim = startSimulation(
     b === null
       ? cfg
       : { ...cfg, progressEvery: Math.max(1000, Math.floor(o.ops / 200)), onProgress: (done) => b.update(done) },
   );
-  bar?.stop();
-  if (recorder !== null && o.emitStream !== undefined) {
-    recorder.write(o.emitStream, cfg);
-    warn(
-      `simulate: wrote SMMU 0's ${recorder.count} queue entries to ${o.emitStream} and its registers to ${o.emitStream}.json` +
-        (recorder.others > 0 ? ` (${recorder.others} entries of the other SMMUs not written)` : '') +
-        `; audit it with: smmuv3-tlbi audit --file ${o.emitStream} --regs ${o.emitStream}.json`,
-    );
+  const gate = new InterruptGate('simulate', () => {
+    bar?.stop();
+    bar = null;
+  });
+  gate.install();
+  try {
+    const around = (print: () => void): void => {
+      if (bar === null) return print();
+      bar.stop();
+      print();
+      bar.start(o.ops, sim.done);
+    };
+    await runInSlices(sim, gate, o.ops >= ESTIMATE_FROM_OPS ? { total: o.ops, around } : null);
+  } finally {
+    gate.remove();
+    bar?.stop();
   }
+  const report = sim.report();
+  if (recorder !== null && o.emitStream !== undefined) writeStream(recorder, o.emitStream, cfg);
   if (o.json) {
-    printJson({ ...workloadDocument(report) });
+    printJson({ ...workloadDocument(report), ...(report.interrupted === true ? { opsPlanned: o.ops } : {}) });
   } else {
-    printHuman(report);
+    printHuman(report, o.ops);
     if (report.stale > 0) warn(`${report.stale} stale translations (seed ${seed})`);
     if (report.illegal > 0) warn(`${report.illegal} commands the SMMU refused (CERROR_ILL, seed ${seed})`);
   }
+  if (report.interrupted === true) return EXIT_INTERRUPTED;
   // A command the SMMU refused is a finding too (the engine never emits one: only a fault does).
   return report.stale > 0 || report.illegal > 0 ? EXIT_CHECK_FAILED : EXIT_OK;
 }
