@@ -10,7 +10,7 @@ import type { Policy } from '../tlbi/plan.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, out, printJson, warn } from './common.js';
 import type { FaultChoice } from './simulate-faults.js';
 import { workloadDocument } from './simulate-json.js';
-import { StreamRecorder } from './simulate-stream.js';
+import { StreamRecorder, streamFile } from './simulate-stream.js';
 import { ESTIMATE_FROM_OPS, EXIT_INTERRUPTED, InterruptGate, runInSlices } from './simulate-interrupt.js';
 
 /** The options of `simulate` as commander parses them. */
@@ -103,12 +103,19 @@ function progressBar(o: SimulateOpts): cliProgress.SingleBar | null {
   return bar;
 }
 
+/** Write every SMMU's stream (simulate-stream.ts names the files) and say where, with the audit command. */
 function writeStream(recorder: StreamRecorder, file: string, cfg: SimConfig): void {
   recorder.write(file, cfg);
+  const others: string[] = [];
+  for (let k = 1; k < cfg.smmus; k++) {
+    const f = streamFile(file, k);
+    others.push(`, SMMU ${k}'s ${recorder.countOf(k)} to ${f} and ${f}.json`);
+  }
   warn(
     `simulate: wrote SMMU 0's ${recorder.count} queue entries to ${file} and its registers to ${file}.json` +
-      (recorder.others > 0 ? ` (${recorder.others} entries of the other SMMUs not written)` : '') +
-      `; audit it with: smmuv3-tlbi audit --file ${file} --regs ${file}.json`,
+      others.join('') +
+      `; audit ${cfg.smmus > 1 ? 'each' : 'it'} with: smmuv3-tlbi audit --file ${file} --regs ${file}.json` +
+      (cfg.smmus > 1 ? ` (and --file ${streamFile(file, 1)} --regs ${streamFile(file, 1)}.json, …)` : ''),
   );
 }
 

@@ -99,7 +99,7 @@ function addRunOptions(cmd: Program): void {
     )
     .option(
       '--emit-stream <file>',
-      "write SMMU 0's command queue as a raw ring dump (FILE) and its registers (FILE.json) for audit --file FILE --regs FILE.json",
+      "write each SMMU's command queue as a raw ring dump and its registers for audit --file DUMP --regs DUMP.json: SMMU 0 to FILE and FILE.json, SMMU K (--smmus) to FILE.smmuK and FILE.smmuK.json",
     )
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print one JSON document')
