@@ -65,6 +65,32 @@ describe('corpus rules on hand-written streams', () => {
     expect(found(run(guest, { e2h: true }))).toEqual([]);
   });
 
+  it('sync-msidata-order (L1): an MSI CMD_SYNC writing a lower MSIData to the same address than one queued before it — increasing, wrapping, per-slot and SEV twins are clean', () => {
+    const SYNC_COUNT = 0x8_1234_5670; // one polled word, as 4.14–4.19's smmu->sync_count
+    const msi = (msidata: number, msiaddr = SYNC_COUNT) =>
+      makeCommand('CMD_SYNC', { cs: 1, msh: 3, msiattr: 0xf, msidata, msiaddr });
+    // Two CPUs took 7 and 8 before the queue lock and queued them the other way round.
+    const bad = [va(1, 0x1000), msi(8), va(1, 0x2000), msi(7), va(1, 0x3000), msi(9)];
+    expect(found(run(bad))).toEqual(['sync-msidata-order@3']);
+    const f = run(bad).findings[0]!;
+    expect(f.related).toEqual([1]);
+    expect(f.message).toContain('0x7');
+    expect(f.message).toContain('0x8');
+    // Across the windows of a streamed audit (a window of 2 entries ends after each CMD_SYNC).
+    expect(found(run(bad, { window: 2 }))).toEqual(['sync-msidata-order@3']);
+    // The fixed driver: the number taken under the lock, so increasing in queue order.
+    expect(found(run([va(1, 0x1000), msi(7), va(1, 0x2000), msi(8), va(1, 0x3000), msi(9)]))).toEqual([]);
+    // The counter wraps (the waiters compare a signed 32-bit difference).
+    expect(found(run([va(1, 0x1000), msi(0xffff_ffff), va(1, 0x2000), msi(0)]))).toEqual([]);
+    // Different addresses are different waiters; Linux 5.x+ writes 0 to each SYNC's own slot.
+    expect(found(run([va(1, 0x1000), msi(8, 0x4000_0010), va(1, 0x2000), msi(7, 0x4000_0020)]))).toEqual([]);
+    expect(found(run([va(1, 0x1000), msi(0, 0x4000_0010), va(1, 0x2000), msi(0, 0x4000_0010)]))).toEqual([]);
+    // CS=SEV writes no MSI, whatever MSIData holds.
+    const sev = (msidata: number) =>
+      makeCommand('CMD_SYNC', { cs: 2, msh: 3, msiattr: 0xf, msidata, msiaddr: SYNC_COUNT });
+    expect(found(run([va(1, 0x1000), sev(8), va(1, 0x2000), sev(7)]))).toEqual([]);
+  });
+
   it('long-batch at 63 (L15, MMU-700): 64 TLBIs before the CMD_SYNC; 63 are clean', () => {
     const pages = (n: number) => Array.from({ length: n }, (_, k) => va(1, 0x1000 * (k + 1), { tg: 0, ttl: 0 }));
     expect(found(run([...pages(64), sync()], { maxBatch: 63 }))).toEqual(['long-batch@63']);

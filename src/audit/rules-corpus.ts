@@ -12,6 +12,14 @@
  * - `nh-under-e2h` (L19 9111aebf770d): with CR2.E2H set, an NH_VA/NH_ASID/NH_VAA/NH_ALL for a VMID that is not
  *   a nesting VMID. Under E2H Linux's host stage-1 domains are EL2-E2H address spaces, which only the
  *   TLBI_EL2_* commands reach (IHI 0070 4.4.2: NH_* act on the NS-EL1 StreamWorld).
+ * - `sync-msidata-order` (L1 0f02477d1698): a CMD_SYNC with CS=IRQ (completion signalled by an MSI write) whose
+ *   MSIData is below that of an earlier such CMD_SYNC to the same MSIAddr, in queue order (compared as the
+ *   waiters do, as a signed 32-bit difference, so the counter may wrap). Linux before that fix (the MSI polling
+ *   of 4.14–4.19: every SYNC writes a sequence number to one `sync_count` word) took the number before taking
+ *   the queue lock, so two CPUs could queue their SYNCs in the other order; the later SYNC's write then puts an
+ *   older number back, and the waiter for the newer one misses it and times out. Linux since 5.x points each
+ *   SYNC's MSI at its own queue slot with MSIData 0: equal values, never flagged. The last value per address is
+ *   kept across the windows of a streamed audit (`msiSyncs`).
  * - MMU-700 erratum 2812531 (L15) is the existing `long-batch` rule: a registers file whose SMMU_IIDR names
  *   an MMU-700 sets --max-batch 63 (src/cli/audit.ts).
  *
@@ -31,7 +39,9 @@
  * freed tables held, which a stream does not show (the tlbi policy sets it exactly where a teardown removed
  * leaves of that one level only); L10 is a model vector instead (test/corpus-vectors.test.ts).
  */
-import { Opcode } from '../cmdq/index.js';
+import { SYNC_CS, SYNC_MSIDATA, fieldOf, syncMsiAddr } from '../cmdq/fields.js';
+import { Opcode, SyncCs } from '../cmdq/index.js';
+import type { AuditStream } from './stream.js';
 import { Kind, batchEnd, batchStart, type Interpreted } from './interpret.js';
 import type { RuleId } from './rules-table.js';
 
@@ -40,6 +50,17 @@ export interface CorpusRuleOptions {
   readonly e2h?: boolean | undefined;
   /** Check the performance lints (default false: `audit --lints` / `--strict`). */
   readonly lints?: boolean | undefined;
+  /**
+   * The last MSI-signalled CMD_SYNC per MSIAddr (its MSIData and global entry index), kept by the caller across
+   * the windows of a streamed audit; a fresh map per window when not given.
+   */
+  readonly msiSyncs?: Map<number, MsiSync> | undefined;
+}
+
+/** A CMD_SYNC that signals completion by an MSI write: what it wrote and where it is in the stream. */
+export interface MsiSync {
+  data: number;
+  index: number;
 }
 
 /** Address TLBIs of one tag in one batch from which a whole-tag command is cheaper (Linux CMDQ_MAX_TLBI_OPS at 4K). */
@@ -61,6 +82,7 @@ function isNh(op: number): boolean {
 
 /** Run the corpus rules over one window; `offset` is the global index of entry 0 (for messages). */
 export function checkCorpusRules(
+  s: AuditStream,
   r: Interpreted,
   o: CorpusRuleOptions,
   nested: ReadonlySet<number>,
@@ -68,12 +90,40 @@ export function checkCorpusRules(
   offset: number,
 ): void {
   atcBeforeTlbi(r, add, offset);
+  syncMsiDataOrder(s, r, o.msiSyncs ?? new Map<number, MsiSync>(), add, offset);
   if (nested.size > 0) nestedVmidMissing(r, nested, add);
   if (o.e2h === true) nhUnderE2h(r, nested, add);
   if (o.lints === true) {
     syncWithoutWork(r, add, offset);
     perPageStorm(r, add);
     wholeTagSmallRange(r, add, offset);
+  }
+}
+
+function syncMsiDataOrder(
+  s: AuditStream,
+  r: Interpreted,
+  last: Map<number, MsiSync>,
+  add: AddFinding,
+  offset: number,
+): void {
+  const h = s.halves;
+  for (let i = 0; i < r.n; i++) {
+    if (r.op[i] !== Opcode.CMD_SYNC || r.errors.has(i)) continue;
+    if (fieldOf(h[i * 4]!, SYNC_CS) !== SyncCs.IRQ) continue;
+    const addr = syncMsiAddr(h[i * 4 + 2]!, h[i * 4 + 3]!);
+    if (addr === 0) continue;
+    const data = fieldOf(h[i * 4 + 1]!, SYNC_MSIDATA);
+    const prev = last.get(addr);
+    if (prev !== undefined && ((data - prev.data) | 0) < 0)
+      add(
+        'sync-msidata-order',
+        i,
+        [prev.index - offset],
+        `CMD_SYNC MSIData 0x${data.toString(16)} to MSIAddr 0x${addr.toString(16)} is below the 0x${prev.data.toString(16)} of the CMD_SYNC at entry ${prev.index}, queued before it`,
+        "a CMD_SYNC's MSI write lands when the SMMU reaches it, in queue order (IHI 0070 4.7.3); a waiter that polls one address for its own sequence number sees the older number written last and misses its completion (Linux 0f02477d1698: the number must be taken under the queue lock)",
+      );
+    last.set(addr, { data, index: i + offset });
   }
 }
 

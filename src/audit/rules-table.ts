@@ -19,6 +19,10 @@ export const RULES = {
   'atc-before-tlbi': { category: 'ordering', title: 'ATC_INV before a TLBI of the same batch' },
   'nested-vmid-missing': { category: 'identity', title: 'NH_VA/NH_ASID without the nesting VMID of its ASID' },
   'nh-under-e2h': { category: 'identity', title: 'TLBI_NH_* for a host stage 1 under CR2.E2H' },
+  'sync-msidata-order': {
+    category: 'ordering',
+    title: 'CMD_SYNC MSIData below an earlier CMD_SYNC to the same MSIAddr',
+  },
   // Performance lints: exit 0 unless audit --strict.
   'sync-without-work': { category: 'perf', title: 'CMD_SYNC with nothing to complete' },
   'per-page-storm': { category: 'perf', title: '512 or more address TLBIs of one tag in one batch' },

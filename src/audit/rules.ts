@@ -157,7 +157,7 @@ export class RuleChecker {
     this.smmuErrors();
     this.perEntry();
     this.batches();
-    checkCorpusRules(this.r, this.o, this.nested, (...a) => this.add(...a), this.offset);
+    checkCorpusRules(this.s, this.r, this.o, this.nested, (...a) => this.add(...a), this.offset);
     if (o.nested !== false) this.nestedRule();
     if (o.finalSync !== false) this.finalSync();
     this.findings.sort((a, b) => a.index - b.index || RULE_IDS.indexOf(a.rule) - RULE_IDS.indexOf(b.rule));

@@ -42,6 +42,7 @@ import {
 } from './report.js';
 import { RULE_IDS, type Finding, type RuleId } from './rules-table.js';
 import { RuleChecker, type RuleOptions } from './rules.js';
+import type { MsiSync } from './rules-corpus.js';
 import { AuditStream, EntryFlag, type EntrySink, type RingInfo, type StreamSource } from './stream.js';
 import { nestedOf } from './vmids.js';
 
@@ -100,6 +101,8 @@ export class AuditSession implements EntrySink {
   private nested: Set<number> | null;
   private tracker: NestedTracker | null = null;
   private readonly s2Vmids = new Set<number>();
+  /** The last MSI-signalled CMD_SYNC per MSIAddr, across windows (the sync-msidata-order rule). */
+  private readonly msiSyncs = new Map<number, MsiSync>();
   private readonly nhVmids = new Set<number>();
   private readonly notes: string[] = [];
   private splitNoted = false;
@@ -247,7 +250,12 @@ export class AuditSession implements EntrySink {
     const rc = new RuleChecker(
       v,
       r,
-      { ...this.o, nestedVmids: [...this.nested!], ds: this.o.ds ?? this.checker.features.ds },
+      {
+        ...this.o,
+        nestedVmids: [...this.nested!],
+        ds: this.o.ds ?? this.checker.features.ds,
+        msiSyncs: this.msiSyncs,
+      },
       off,
     );
     const found: { f: Finding; ref: EntryRef }[] = [];

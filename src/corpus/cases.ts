@@ -65,11 +65,12 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'sync-msidata-order',
     layer: 'consumer',
     catch: 'audit-rule',
-    status: 'planned',
-    caughtBy: 'audit: CMD_SYNC MSIData not increasing in queue order',
-    tests: [],
+    status: 'caught',
+    caughtBy:
+      'audit: sync-msidata-order (an MSI CMD_SYNC, CS=IRQ, whose MSIData is below that of an earlier one to the same MSIAddr, in queue order)',
+    tests: [T_AUDIT],
     reason:
-      'a race between CPUs taking sequence numbers outside the queue lock; the model has one producer, so only a stream rule can see it (second wave of issue 15)',
+      'a race between CPUs taking the sequence number before the queue lock; the model has one producer and never reorders SYNCs, so no fault: the stream shows it (two SYNCs to one polled word, the later one in the queue with the lower number)',
   },
   {
     id: 'L2',
