@@ -66,10 +66,10 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: boundaryPatterns(folder) }] },
   })),
   ...[
-    ['src/consumers/driver.ts', 'pkvm'],
-    ['src/consumers/pkvm.ts', 'driver'],
-  ].map(([file, other]) => ({
-    files: [file],
+    ['src/consumers/driver', 'pkvm'],
+    ['src/consumers/pkvm', 'driver'],
+  ].map(([base, other]) => ({
+    files: [`${base}.ts`, `${base}/**/*.ts`],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -77,7 +77,7 @@ export default tseslint.config(
           patterns: [
             ...boundaryPatterns('consumers'),
             {
-              group: [`./${other}`, `./${other}.js`],
+              group: [`./${other}`, `./${other}.js`, `**/${other}`, `**/${other}.js`, `**/${other}/**`],
               message: 'The two consumers of the engine never import each other.',
             },
           ],
