@@ -10,10 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
-import { runCliFromSource } from './cli-source-run.js';
+import { runCliFromSource, sourceCliArgs } from './cli-source-run.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'campaign-cli-'));
 
 /** A small matrix: 4 configurations, 2 seeds, a fault that some configurations reach (ATS on) and others not. */
@@ -187,19 +186,7 @@ describe('campaign: runs', () => {
       '--json',
       '--no-progress',
     ];
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        `import { main } from ${JSON.stringify(MAIN)}; await main(['node', 'smmuv3-tlbi', ...process.argv.slice(1)]);`,
-        '--',
-        ...args,
-      ],
-      { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } },
-    );
+    const child = spawn(process.execPath, sourceCliArgs(args), { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

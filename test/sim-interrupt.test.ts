@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { sourceCliArgs } from './cli-source-run.js';
 import { describe, expect, it } from 'vitest';
 import { estimateLine, formatDuration } from '../src/cli/simulate-interrupt.js';
 import { validate } from '../src/schema/generated/simulate-output.js';
@@ -15,7 +16,6 @@ import { runSimulation, startSimulation, type SimConfig, type SimReport } from '
 
 const simulateOutput = validate as unknown as Validator;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 
 interface Ran {
   code: number | null;
@@ -25,19 +25,7 @@ interface Ran {
 
 /** Run the CLI from source; send SIGINT once stderr contains `interruptAfter` (when given). */
 function run(args: string[], interruptAfter?: string): Promise<Ran> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--input-type=module',
-      '-e',
-      `import { main } from ${JSON.stringify(MAIN)}; await main(['node', 'smmuv3-tlbi', ...process.argv.slice(1)]);`,
-      '--',
-      ...args,
-    ],
-    { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } },
-  );
+  const child = spawn(process.execPath, sourceCliArgs(args), { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
   let stdout = '';
   let stderr = '';
   let sent = false;
