@@ -107,7 +107,7 @@ function addRunOptions(cmd: Program): void {
     .option('--scenario [name]', SCENARIO_OPTION_HELP, scenarioOption)
     .option(
       '--ats-timeouts <rate>',
-      'scenarios driver and pkvm: probability per operation that an ATS endpoint lets its next invalidation time out (CERROR_ATC_INV_SYNC; the consumer quarantines the device)',
+      'scenarios driver, pkvm and nested: probability per operation that an ATS endpoint lets its next invalidation time out (CERROR_ATC_INV_SYNC; the consumer quarantines the device)',
       rateOption,
     )
     .option(
@@ -125,8 +125,8 @@ function runSimulate(o: SimulateAllOpts, c: Program): number | Promise<number> {
   const choice = o.fault !== undefined ? applyFaultSetup(o.fault, o, c) : null;
   if (o.atsTimeouts !== undefined) {
     const sc = o.scenario === true ? 'driver' : o.scenario;
-    if (sc !== 'driver' && sc !== 'pkvm')
-      throw new UsageError('--ats-timeouts applies to --scenario driver or pkvm only');
+    if (sc !== 'driver' && sc !== 'pkvm' && sc !== 'nested')
+      throw new UsageError('--ats-timeouts applies to --scenario driver, pkvm or nested only');
     if (!o.ats) throw new UsageError('--ats-timeouts needs --ats on (no ATS endpoint can time out)');
   }
   if (o.scenario !== undefined) {

@@ -349,7 +349,7 @@ export const CORPUS: readonly CorpusCase[] = [
     status: 'caught',
     fault: 'ignore-atc-timeout',
     caughtBy:
-      'checker: a device whose ATC_INV timed out keeps stale ATC entries when the consumer ignores CERROR_ATC_INV_SYNC (simulate --scenario driver|pkvm --ats-timeouts RATE); the consumers quarantine the device (STE blocked with CFGI_STE + CMD_SYNC, endpoint reset) before reuse',
+      'checker: a device whose ATC_INV timed out keeps stale ATC entries when the consumer ignores CERROR_ATC_INV_SYNC (simulate --scenario driver|pkvm|nested --ats-timeouts RATE); the consumers quarantine the device (STE blocked with CFGI_STE + CMD_SYNC, endpoint reset) before reuse',
     tests: ['test/consumers-atc-timeout.test.ts', 'test/smmu-atc-timeout.test.ts'],
   },
   {

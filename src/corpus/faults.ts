@@ -251,7 +251,7 @@ const CATALOG: Readonly<Record<string, FaultInfo>> = {
       reason:
         'the CERROR_ATC_INV_SYNC lives in CMDQ_CONS.ERR at the moment of the error, and the quarantine it calls for is an STE rewrite; a ring read afterwards shows neither',
     },
-    requires: { ats: true, scenario: 'driver', alsoScenarios: ['pkvm'] },
+    requires: { ats: true, scenario: 'driver', alsoScenarios: ['pkvm', 'nested'] },
     prefers: { atsTimeouts: 0.05 },
   },
 };

@@ -3,7 +3,7 @@
  * the pKVM hypervisor) over SMMU models for a seeded sequence of operations and reports operations,
  * commands by kind, CMD_SYNCs, stale translations and the consumer's own invariants (violations).
  */
-import { Driver } from '../../consumers/driver.js';
+import { Driver, type DriverCounters, type Master } from '../../consumers/driver.js';
 import type { PlanTotalsJson, SmmuSpec } from '../../consumers/smmu-port.js';
 import type { Granule } from '../../pgtable/config.js';
 import type { StaleReport } from '../../smmu/checker.js';
@@ -30,7 +30,7 @@ export interface ScenarioOptions {
    */
   readonly nestedVmm?: NestedVmmChanges;
   /**
-   * Scenarios `driver` and `pkvm`: ATS endpoints that do not answer. Before each main-loop operation, with
+   * Every scenario (`driver`, `pkvm`, `nested`): ATS endpoints that do not answer. Before each main-loop operation, with
    * this probability (0 to 1, default 0), one ATS endpoint chosen at random lets its next ATS Invalidate
    * Request time out, so that a later CMD_SYNC raises CERROR_ATC_INV_SYNC and the consumer must quarantine
    * the device. Drawn from a random stream of its own: the operations are those of the run without it.
@@ -138,6 +138,16 @@ export function atsTimeoutArmer(
     const e = endpoints[rng.below(endpoints.length)]!;
     e.model.setEndpointTimeouts(e.sid, e.model.endpoints.timeoutsLeft(e.sid) + 1);
   };
+}
+
+/** The ATS endpoints of a driver's masters (every StreamID of every master with ATS), for atsTimeoutArmer. */
+export function driverAtsEndpoints(drv: Driver, masters: readonly Master[]): AtsEndpointRef[] {
+  return masters.filter((m) => m.ats).flatMap((m) => m.sids.map((sid) => ({ model: drv.port(m.smmu).model, sid })));
+}
+
+/** The timeout counts a driver-based report lists: present only when the run had endpoints that time out. */
+export function atsTimeoutOperations(o: ScenarioOptions, c: DriverCounters): Record<string, number> {
+  return (o.atsTimeouts ?? 0) > 0 ? { atcTimeouts: c.atcTimeouts, quarantines: c.quarantines } : {};
 }
 
 /** How one SMMU of a scenario differs from the options: its erratum, queue size, and ATS / E2H when not as given. */

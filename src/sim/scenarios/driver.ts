@@ -10,6 +10,8 @@ import type { DmaBuffer, Domain, Driver, FlushMode, Master } from '../../consume
 import { Rng } from '../../smmu/rng.js';
 import {
   atsTimeoutArmer,
+  atsTimeoutOperations,
+  driverAtsEndpoints,
   blockSize,
   driverRun,
   now,
@@ -208,7 +210,7 @@ function driverOperations(w: DriverWorld): Record<string, number> {
     tagFlushes: c.tagFlushes,
     atcFlushes: c.atcFlushes,
     dmaAccesses: c.dmaAccesses,
-    ...((w.o.atsTimeouts ?? 0) > 0 ? { atcTimeouts: c.atcTimeouts, quarantines: c.quarantines } : {}),
+    ...atsTimeoutOperations(w.o, c),
   };
 }
 
@@ -218,11 +220,7 @@ export function runDriverScenario(o: ScenarioOptions): ScenarioRun {
   const { drv } = w;
   for (const m of w.masters) attachRandom(w, m);
   for (const s of w.slots) for (let i = 0; i < 4; i++) mapInto(w, s);
-  const armTimeout = atsTimeoutArmer(
-    o.atsTimeouts,
-    o.seed,
-    w.masters.filter((m) => m.ats).flatMap((m) => m.sids.map((sid) => ({ model: drv.port(m.smmu).model, sid }))),
-  );
+  const armTimeout = atsTimeoutArmer(o.atsTimeouts, o.seed, driverAtsEndpoints(drv, w.masters));
   const ops = o.ops ?? DRIVER_DEFAULT_OPS;
   for (let op = 0; op < ops; op++) {
     armTimeout();

@@ -10,6 +10,9 @@
 import { LAYOUT, type DmaBuffer, type Domain, type Driver, type Master, type VSmmu } from '../../consumers/driver.js';
 import { Rng } from '../../smmu/rng.js';
 import {
+  atsTimeoutArmer,
+  atsTimeoutOperations,
+  driverAtsEndpoints,
   driverRun,
   now,
   scenarioDriver,
@@ -170,6 +173,7 @@ function nestedOperations(w: NestedWorld): Record<string, number> {
     tagFlushes: c.tagFlushes,
     atcFlushes: c.atcFlushes,
     dmaAccesses: c.dmaAccesses,
+    ...atsTimeoutOperations(w.o, c),
   };
 }
 
@@ -177,8 +181,13 @@ export function runNestedScenario(o: ScenarioOptions): ScenarioRun {
   const t0 = now();
   const w = setUpNestedWorld(o);
   startNested(w);
+  // ATS endpoints that may time out (option atsTimeouts): the nested devices' and the host device's.
+  const armTimeout = atsTimeoutArmer(o.atsTimeouts, o.seed, driverAtsEndpoints(w.drv, w.drv.masters));
   const ops = o.ops ?? NESTED_DEFAULT_OPS;
-  for (let op = 0; op < ops; op++) nestedStep(w);
+  for (let op = 0; op < ops; op++) {
+    armTimeout();
+    nestedStep(w);
+  }
   w.drv.checkEverything();
   return driverRun(w.drv, o.policy, nestedOperations(w), now() - t0);
 }
