@@ -137,9 +137,10 @@ export const CORPUS: readonly CorpusCase[] = [
     class: 'empty-range-wrap',
     layer: 'engine',
     catch: 'engine-property',
-    status: 'planned',
-    caughtBy: 'engine: an empty request (start past last) plans nothing, never a wrapped range',
-    tests: [],
+    status: 'caught',
+    caughtBy:
+      'engine property (fast-check, both policies, any targets and SMMUs): an empty request — a tlbi description whose last is below its start, or a Linux-style request of granule 0 (an empty gather) — plans no command and no CMD_SYNC; a driver sync of an empty gather submits nothing',
+    tests: ['test/tlbi-empty-request.test.ts'],
   },
   {
     id: 'L7',

@@ -291,10 +291,12 @@ function planSingleRil(
 
 /**
  * Policy `linux`: Linux 7.1+'s arm_smmu_domain_inv_range(domain, iova, size, granule, leaf) for the targets
- * `invs`, appended to `out`. Size 0 means everything. Inputs are trusted (see validate.ts for the checks).
- * Returns the number of entries appended.
+ * `invs`, appended to `out`. Size 0 means everything. Granule 0 is an empty gather (Linux's pgsize 0, whose
+ * missing check was 6cc7e5a9c6b0): it plans nothing, not a range computed from log2(0). Other inputs are
+ * trusted (see validate.ts for the checks). Returns the number of entries appended.
  */
 export function invalidateRange(invs: Invs, req: RangeRequest, smmus: SmmuTable, out: PlanOutput): number {
+  if (!(req.granule > 0)) return 0;
   if (req.size !== 0) {
     const type = singleRilTarget(invs, smmus);
     if (type >= 0) {
@@ -327,9 +329,11 @@ export function invalidateRange(invs: Invs, req: RangeRequest, smmus: SmmuTable,
  * invalidation one command per entry of the deepest changed level, or one whole-tag command when that loop
  * would reach 2^(log2(stride) − 3) commands. S2_VMID_S1_CLEAR is skipped on the whole-tag path only when an
  * S2_VMID of the same VMID on the same SMMU took it (S12_VMALL also cleared the stage-1 entries).
- * Returns the number of entries appended.
+ * An empty description (`last` below `start`, e.g. an empty gather's [ULONG_MAX, 0]) plans nothing: no
+ * command and no CMD_SYNC, never the wrapped length last − start + 1. Returns the number of entries appended.
  */
 export function tlbiInv(tlbi: TlbiDescription, invs: Invs, smmus: SmmuTable, out: PlanOutput): number {
+  if (!(tlbi.last >= tlbi.start)) return 0;
   const c = core;
   const span = c.span;
   span[0] = tlbi.start;
