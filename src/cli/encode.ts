@@ -1,5 +1,5 @@
 /** `smmuv3-tlbi encode`: JSON commands → hex word pairs or a binary dump. */
-import { InputError } from '../parse.js';
+import { InputError, parseWord64 } from '../parse.js';
 import { writeFileSync } from 'node:fs';
 import type { Command as Program } from 'commander';
 import { CommandBuffer, CommandEncodeError, commandFromJson, encodeCommand, wordsToJson } from '../cmdq/index.js';
@@ -38,6 +38,27 @@ export function parseCommandObjects(text: string, source: string): unknown[] {
       .map((l, i) => ({ l: l.trim(), i }))
       .filter((x) => x.l !== '')
       .map((x) => parseJsonText(x.l, `${source} line ${x.i + 1}`));
+  }
+}
+
+/**
+ * The `words` of an entry (as `decode --json` prints them) must be what its fields encode to: a pair that
+ * contradicts the fields is refused naming the first word that differs, with both values.
+ */
+export function checkWords(obj: unknown, u32: Uint32Array, slot: number, where: string): void {
+  const words = (obj as { words?: unknown }).words;
+  if (words === undefined) return;
+  if (!Array.isArray(words) || words.length !== 2 || !words.every((w) => typeof w === 'string'))
+    throw new InputError(`${where}.words`, 'expected two 64-bit hex words ["0x…", "0x…"] (as decode --json prints)');
+  const i = slot * 4;
+  const want = wordsToJson(u32[i]!, u32[i + 1]!, u32[i + 2]!, u32[i + 3]!);
+  for (let k = 0; k < 2; k++) {
+    const [lo, hi] = parseWord64(words[k] as string, `${where}.words[${k}]`);
+    if (lo !== u32[i + 2 * k] || hi !== u32[i + 2 * k + 1])
+      throw new InputError(
+        `${where}.words[${k}]`,
+        `${JSON.stringify(words[k])} does not match the fields, which encode it as ${want[k]}`,
+      );
   }
 }
 
@@ -90,6 +111,7 @@ export function registerEncode(program: Program): void {
             }
             throw e;
           }
+          checkWords(objs[k], buf.u32, buf.count, `${source}[${k}]`);
           buf.count++;
         }
         if (o.out) {

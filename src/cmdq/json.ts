@@ -60,7 +60,7 @@ export function decodedEntryToJson(
 }
 
 /** Keys accepted in a command object: name and fields, plus those of a `decode --json` entry (ignored). */
-const ENTRY_KEYS = new Set(['name', 'fields', 'opcode', 'words', 'index', 'warnings']);
+const ENTRY_KEYS = new Set(['name', 'fields', 'opcode', 'words', 'index', 'warnings', 'judged']);
 
 /**
  * A command from user JSON: `{"name": "TLBI_NH_VA", "fields": {"asid": 5, "addr": "0x1000", …}}`. Omitted
