@@ -5,9 +5,10 @@
  *  - a dump of 2^24 entries (256 MiB, no registers): the Linux 7.3 sample ring repeated 256 times — audited with
  *    re-planning (the default), readable report and --json (both to /dev/null). Targets ≥ 3 M entries/s, ≤ 300 MB;
  *  - a QEMU trace of TRACE_MIB MiB (default 2048): the sample trace repeated — audited with re-planning. Targets
- *    ≥ 1 M lines/s, ≤ 300 MB; and a 300 MiB trace (what a whole-input reader could still hold).
+ *    ≥ 1 M lines/s, ≤ 300 MB; and a 300 MiB trace (what a whole-input reader could still hold);
+ *  - the same traces through the QEMU conformance check (--qemu-ring with the sample's ring dump): ≤ 300 MB.
  * BEFORE_BIN=path/to/bin/smmuv3-tlbi.js runs another build of the CLI side by side (e.g. the previous commit's);
- * CASES=dump,json,trace300,trace picks the cases (default all; `json` writes some GB of JSON to /dev/null).
+ * CASES=dump,json,trace300,trace,conf300,conf picks the cases (default all; `json` writes some GB of JSON to /dev/null).
  * Medians over the rounds; the load average is printed with them (the machine may be shared).
  */
 import { spawnSync } from 'node:child_process';
@@ -95,13 +96,31 @@ const cases: { key: string; name: string; args: string[]; unit: string; count: n
   },
 ];
 for (const mib of [300, TRACE_MIB]) {
-  if (process.env.CASES && !process.env.CASES.split(',').includes(mib === 300 ? 'trace300' : 'trace')) continue;
+  const keys = mib === 300 ? ['trace300', 'conf300'] : ['trace', 'conf'];
+  if (process.env.CASES && !process.env.CASES.split(',').some((k) => keys.includes(k))) continue;
   const path = repeated(`trace-${mib}MiB.log`, trace, mib * 2 ** 20);
   const copies = statSync(path).size / trace.length;
   cases.push({
     key: mib === 300 ? 'trace300' : 'trace',
     name: `trace ${mib} MiB, report`,
     args: ['audit', '--qemu-trace', path],
+    unit: 'lines',
+    count: lineCount(trace, copies),
+    rounds: mib > 512 ? 1 : ROUNDS,
+  });
+  // QEMU conformance: the same trace against the sample's ring dump (the trace streamed, the ring read whole).
+  cases.push({
+    key: mib === 300 ? 'conf300' : 'conf',
+    name: `conformance ${mib} MiB`,
+    args: [
+      'audit',
+      '--qemu-trace',
+      path,
+      '--qemu-ring',
+      join(SAMPLE, 'cmdq.bin.gz'),
+      '--regs',
+      join(SAMPLE, 'cmdq.json'),
+    ],
     unit: 'lines',
     count: lineCount(trace, copies),
     rounds: mib > 512 ? 1 : ROUNDS,

@@ -162,4 +162,56 @@ describe('audit --qemu-trace T --qemu-ring DUMP', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('streams the trace: gzip or plain, file or stdin, the same document', () => {
+    const d = 'samples/linux-6.1-qemu-7.2-strict';
+    const ringArgs = ['--qemu-ring', `${d}/cmdq.bin.gz`, '--regs', `${d}/cmdq.json`, '--json'];
+    const gz = runCliFromSource(['audit', '--qemu-trace', `${d}/qemu-trace.log.gz`, ...ringArgs]);
+    const text = gunzipSync(readFileSync(`${d}/qemu-trace.log.gz`)).toString('utf8');
+    const piped = runCliFromSource(['audit', '--qemu-trace', '-', ...ringArgs], text);
+    expect(gz.code).toBe(0);
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).toBe(gz.stdout);
+  });
+
+  it('unusable inputs are usage errors naming them (exit 2, nothing on stdout); the clean twin exits 0', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'smmuv3-qemu-conf-'));
+    try {
+      const ring = new Uint32Array(2 ** 8 * 4);
+      ring.set(cmd('TLBI_NH_VA', { asid: 1, tg: 1, ttl: 3, num: 1, scale: 0, leaf: 1, addr: 0x1000 }), 0);
+      ring.set(SYNC(), 4);
+      writeFileSync(join(dir, 'ring.bin'), new Uint8Array(ring.buffer));
+      const big = new Uint8Array(2 ** 9 * 16);
+      big.set(new Uint8Array(ring.buffer));
+      writeFileSync(join(dir, 'ring-too-big.bin'), big);
+      const good = [
+        'smmuv3_cmdq_consume prod=2 cons=0 prod.wrap=0 cons.wrap=0',
+        'smmuv3_cmdq_opcode <--- SMMU_CMD_TLBI_NH_VA',
+        'smmuv3_range_inval vmid=0 asid=1 addr=0x1000 tg=1 num_pages=0x2 ttl=3 leaf=1 stage=1',
+        '',
+      ].join('\n');
+      writeFileSync(join(dir, 'trace.log'), good);
+      writeFileSync(join(dir, 'long.log'), good + 'x'.repeat(70_000) + '\n');
+      const regs = ['--regs', '{"CMDQ_PROD":"0x2","CMDQ_CONS":"0x2","log2size":8}'];
+      const run = (trace: string, ringFile: string) =>
+        runCliFromSource(['audit', '--qemu-trace', join(dir, trace), '--qemu-ring', join(dir, ringFile), ...regs]);
+      const clean = run('trace.log', 'ring.bin');
+      expect(clean.code, clean.stderr).toBe(0);
+      expect(clean.stdout).toContain('1 range TLBIs compared');
+      for (const [trace, ringFile, what] of [
+        ['long.log', 'ring.bin', /line 4: longer than 65536 characters/],
+        ['.', 'ring.bin', /EISDIR/],
+        ['missing.log', 'ring.bin', /missing\.log: ENOENT/],
+        ['trace.log', '.', /EISDIR/],
+        ['trace.log', 'ring-too-big.bin', /ring's size caps the dump/],
+      ] as const) {
+        const r = run(trace, ringFile);
+        expect(r.code, `${trace} ${ringFile}: ${r.stderr}`).toBe(2);
+        expect(r.stderr).toMatch(what);
+        expect(r.stdout).toBe('');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

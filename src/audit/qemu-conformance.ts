@@ -65,65 +65,83 @@ function eventOf(line: string): { name: string; payload: string } | null {
   return { name: line.slice(p, e), payload: line.slice(e + 1) };
 }
 
-/** The last traced range command at each slot, from the trace's lines. */
-export function traceRangesBySlot(lines: Iterable<string>): Map<number, { op: number; range: TraceRange }> {
-  const out = new Map<number, { op: number; range: TraceRange }>();
-  let cons = -1;
-  let cur: { op: number; range: TraceRange } | null = null;
-  let lineNo = 0;
-  for (const line of lines) {
-    lineNo++;
-    const ev = eventOf(line);
-    if (ev === null) continue;
+/** A traced range command: its opcode and what QEMU said it invalidated. */
+export interface TracedRange {
+  readonly op: number;
+  readonly range: TraceRange;
+}
+
+/**
+ * The last traced range command at each slot, collected line by line: `line(text)` for each line of the trace
+ * in order, `bySlot` at any point. State: one entry per queue slot seen (bounded by the ring), whatever the
+ * trace's length, so a trace of any size can be streamed through it.
+ */
+export class TraceRangeCollector {
+  readonly bySlot = new Map<number, TracedRange>();
+  private cons = -1;
+  private cur: { op: number; range: TraceRange } | null = null;
+  private lineNo = 0;
+
+  line(text: string): void {
+    this.lineNo++;
+    const ev = eventOf(text);
+    if (ev === null) return;
     switch (ev.name) {
       case 'smmuv3_cmdq_consume':
-        cons = field(ev.payload, 'cons') ?? -1;
-        cur = null;
+        this.cons = field(ev.payload, 'cons') ?? -1;
+        this.cur = null;
         break;
-      case 'smmuv3_cmdq_opcode': {
-        const k = ev.payload.indexOf('SMMU_CMD_');
-        let e = k;
-        while (k >= 0 && e < ev.payload.length && ev.payload.charCodeAt(e) > 32) e++;
-        const qn = k < 0 ? '' : ev.payload.slice(k, e);
-        const op = QEMU_RANGE_OPS[qn];
-        cur = null;
-        if (op !== undefined && cons >= 0) {
-          cur = {
-            op,
-            range: {
-              line: lineNo,
-              qemuName: qn,
-              chunks: [],
-              asid: undefined,
-              vmid: undefined,
-              ttl: undefined,
-              leaf: undefined,
-            },
-          };
-          out.set(cons, cur);
-        }
+      case 'smmuv3_cmdq_opcode':
+        this.opcode(ev.payload);
         break;
-      }
       case 'smmuv3_range_inval':
-      case 'smmuv3_s1_range_inval': {
-        if (cur === null) break;
-        const p = ev.payload;
-        const tg = field(p, 'tg') ?? 0;
-        const pages = field(p, 'num_pages') ?? 1;
-        const granule = 2 ** (tg === 0 ? 12 : granuleLog2OfTg(tg));
-        cur.range.chunks.push({ addr: field(p, 'addr') ?? 0, bytes: pages * granule });
-        const r = cur.range;
-        if (fieldText(p, 'asid') !== undefined) r.asid = field(p, 'asid');
-        if (fieldText(p, 'vmid') !== undefined) r.vmid = field(p, 'vmid');
-        r.ttl = field(p, 'ttl');
-        r.leaf = field(p, 'leaf');
+      case 'smmuv3_s1_range_inval':
+        if (this.cur !== null) addChunk(this.cur.range, ev.payload);
         break;
-      }
       default:
         break;
     }
   }
-  return out;
+
+  private opcode(payload: string): void {
+    const k = payload.indexOf('SMMU_CMD_');
+    let e = k;
+    while (k >= 0 && e < payload.length && payload.charCodeAt(e) > 32) e++;
+    const qn = k < 0 ? '' : payload.slice(k, e);
+    const op = QEMU_RANGE_OPS[qn];
+    this.cur = null;
+    if (op === undefined || this.cons < 0) return;
+    const range: TraceRange = {
+      line: this.lineNo,
+      qemuName: qn,
+      chunks: [],
+      asid: undefined,
+      vmid: undefined,
+      ttl: undefined,
+      leaf: undefined,
+    };
+    this.cur = { op, range };
+    this.bySlot.set(this.cons, this.cur);
+  }
+}
+
+/** One `smmuv3_range_inval` / `smmuv3_s1_range_inval` line: a chunk, and the operands QEMU decoded. */
+function addChunk(r: TraceRange, p: string): void {
+  const tg = field(p, 'tg') ?? 0;
+  const pages = field(p, 'num_pages') ?? 1;
+  const granule = 2 ** (tg === 0 ? 12 : granuleLog2OfTg(tg));
+  r.chunks.push({ addr: field(p, 'addr') ?? 0, bytes: pages * granule });
+  if (fieldText(p, 'asid') !== undefined) r.asid = field(p, 'asid');
+  if (fieldText(p, 'vmid') !== undefined) r.vmid = field(p, 'vmid');
+  r.ttl = field(p, 'ttl');
+  r.leaf = field(p, 'leaf');
+}
+
+/** The last traced range command at each slot, from the trace's lines (a whole trace; see TraceRangeCollector). */
+export function traceRangesBySlot(lines: Iterable<string>): Map<number, TracedRange> {
+  const c = new TraceRangeCollector();
+  for (const line of lines) c.line(line);
+  return c.bySlot;
 }
 
 /** Bytes of [a, a+n) not covered by the union of chunks, and bytes of the chunks outside [a, a+n). */

@@ -238,6 +238,29 @@ function dumpRegisters(run: AuditRun): { rr: RingRegisters; log2size: number | u
   return { rr, log2size };
 }
 
+/**
+ * A ring dump read whole (with registers, or for --qemu-ring): the ring's size — 2^log2size entries, or the
+ * largest ring, 2^19 — caps what is read, or the --max-entries limit when that is smaller.
+ */
+export async function readRingBytes(
+  src: InputSource,
+  log2size: number | undefined,
+  dumpLimit: InputLimit,
+  maxEntries: number,
+): Promise<Uint8Array> {
+  const ring = 2 ** (log2size ?? MAX_RING_LOG2);
+  const limit: InputLimit =
+    ring <= maxEntries
+      ? {
+          bytes: ring * 16,
+          why: `the ring's size caps the dump (2^${log2size ?? MAX_RING_LOG2} entries of 16 bytes${log2size === undefined ? ', the largest ring' : ': --log2size / CMDQ_BASE.LOG2SIZE'})`,
+        }
+      : dumpLimit;
+  const bytes = await readBounded(src, limit);
+  if (bytes.length % 16 !== 0) throw notWholeEntries(bytes.length);
+  return bytes;
+}
+
 /** A dump with registers: the ring is read whole (at most 2^19 entries, 8 MiB); its size caps what is read. */
 async function auditWholeRing(
   run: AuditRun,
@@ -245,16 +268,7 @@ async function auditWholeRing(
   rr: RingRegisters,
   log2size: number | undefined,
 ): Promise<AuditReport> {
-  const ring = 2 ** (log2size ?? MAX_RING_LOG2);
-  const limit: InputLimit =
-    ring <= run.maxEntries
-      ? {
-          bytes: ring * 16,
-          why: `the ring's size caps the dump (2^${log2size ?? MAX_RING_LOG2} entries of 16 bytes${log2size === undefined ? ', the largest ring' : ': --log2size / CMDQ_BASE.LOG2SIZE'})`,
-        }
-      : run.dumpLimit;
-  const bytes = await readBounded(src, limit);
-  if (bytes.length % 16 !== 0) throw notWholeEntries(bytes.length);
+  const bytes = await readRingBytes(src, log2size, run.dumpLimit, run.maxEntries);
   const stream = readRing(bytes, rr);
   return auditStream(stream, {
     ...run.session,

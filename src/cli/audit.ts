@@ -225,7 +225,14 @@ async function auditAction(words: string[], o: AuditOpts): Promise<number> {
   }
   if (o.qemuRing !== undefined) {
     if (o.qemuTrace === undefined) throw new UsageError("--qemu-ring: give the same run's --qemu-trace too");
-    return runQemuConformance(o.qemuTrace, o.qemuRing, ringRegisters(o, regs), checker, o.json ?? false);
+    return runQemuConformance(
+      o.qemuTrace,
+      o.qemuRing,
+      ringRegisters(o, regs),
+      checker,
+      o.json ?? false,
+      o.maxEntries ?? DEFAULT_MAX_ENTRIES,
+    );
   }
   refuseRingOptions(o);
   return runAudit(words, o, regs, checker, checkOptionsOf(o, e2h, idr5), idr1);
