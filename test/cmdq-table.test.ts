@@ -29,6 +29,9 @@ import {
   writeTlbiRangeH0,
   writeTlbiTag,
   tlbiNumScaleBits,
+  tlbiRangeLowBits,
+  tlbiTagBits,
+  writeTlbiThenSyncSev,
   type Command,
   type CommandName,
   type CommandShape,
@@ -249,6 +252,13 @@ describe('the fast writers produce exactly what the validating encoder produces'
           const h0 = Opcode[name] | tlbiNumScaleBits(x.num, x.scale);
           writeTlbiRangeH0(q, 1 - x.slot, h0, asid, vmid, x.leaf, ttl, x.tg, x.addr);
           expect(slotHalves(1 - x.slot)).toEqual(slotHalves(x.slot));
+          // The one-command batch: the same command from its halves, then writeSyncSev's CMD_SYNC.
+          const pair = new Uint32Array(8).fill(0xdeadbeef);
+          const h2 = tlbiRangeLowBits(x.leaf, ttl, x.tg);
+          writeTlbiThenSyncSev(pair, 0, h0, tlbiTagBits(asid, vmid), h2, x.addr);
+          const sev = new Uint32Array(4);
+          writeSyncSev(sev, 0);
+          expect([...pair]).toEqual([...slotHalves(x.slot), ...sev]);
         },
       ),
       { numRuns: 300 },

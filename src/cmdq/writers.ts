@@ -78,6 +78,31 @@ export function writeTlbiRangeH0(
   q[i + 3] = hi;
 }
 
+/**
+ * A range-capable TLBI from its halves at `slot` — h0 (opcode | tlbiNumScaleBits), h1 (tlbiTagBits), h2 without
+ * the address (tlbiRangeLowBits), `addr` (bits [11:0] zero) — and at `slot + 1` the CMD_SYNC of writeSyncSev:
+ * the engine's one-command batch, in one small function.
+ */
+export function writeTlbiThenSyncSev(
+  q: Uint32Array,
+  slot: number,
+  h0: number,
+  h1: number,
+  h2: number,
+  addr: number,
+): void {
+  const i = slot << 2;
+  const hi = Math.floor(addr * TWO_POW_M32);
+  q[i] = h0;
+  q[i + 1] = h1;
+  q[i + 2] = h2 | (addr - hi * TWO_POW_32_LOCAL);
+  q[i + 3] = hi;
+  q[i + 4] = SYNC_SEV_H0;
+  q[i + 5] = 0;
+  q[i + 6] = 0;
+  q[i + 7] = 0;
+}
+
 /** A whole-tag TLBI: NH_ALL(vmid), NH_ASID(asid, vmid), EL2_ASID(asid), S12_VMALL(vmid), NSNH_ALL, EL2_ALL. */
 export function writeTlbiTag(q: Uint32Array, slot: number, opcode: number, asid: number, vmid: number): void {
   const i = slot * 4;
@@ -119,6 +144,13 @@ export function writeSync(
 export function writeSyncSev(q: Uint32Array, slot: number): void {
   writeSync(q, slot, 2, 3, 0xf, 0, 0);
 }
+
+/** Low half of writeSyncSev's command (its other halves are 0). */
+const SYNC_SEV_H0 = (() => {
+  const q = new Uint32Array(4);
+  writeSyncSev(q, 0);
+  return q[0]!;
+})();
 
 /** Copy entry `from` of `src` to slot `to` of `dst`. */
 export function copyEntry(src: Uint32Array, from: number, dst: Uint32Array, to: number): void {

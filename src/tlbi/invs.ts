@@ -22,6 +22,9 @@
  * batches like S1_ASID (its commands may share a batch with S1_ASID and S2_VMID commands of the same SMMU);
  * see the batching rules in plan.ts.
  */
+import { Opcode } from '../cmdq/opcodes.js';
+import { tlbiTagBits } from '../cmdq/writers.js';
+import { log2Of } from '../units.js';
 
 /** The kinds of target, in sort order (which is also the order commands are issued in). */
 export const INV_TYPES = ['S1_ASID', 'S1_ASID_NESTED', 'S2_VMID', 'S2_VMID_S1_CLEAR', 'ATS', 'ATS_FULL'] as const;
@@ -36,6 +39,11 @@ export const TYPE_ORDER: Readonly<Record<InvType, number>> = {
   ATS: 4,
   ATS_FULL: 5,
 };
+
+// Type codes of the TLB targets (TYPE_ORDER): the planners' hot paths compare numbers, not strings.
+const T_S1_ASID = TYPE_ORDER.S1_ASID;
+const T_S1_ASID_NESTED = TYPE_ORDER.S1_ASID_NESTED;
+const T_S2_VMID = TYPE_ORDER.S2_VMID;
 
 /**
  * One invalidation target.
@@ -85,6 +93,12 @@ export class Invs {
   readonly hasAts: boolean;
   /** For planners: TYPE_ORDER of each entry's type (parallel to `inv`), so the hot path compares numbers. */
   readonly typeCode: Uint8Array;
+  /** For planners: log2 of each entry's `pgsize` (parallel to `inv`). */
+  readonly pgShift: Uint8Array;
+  /** For planners: h1 of a TLB entry's commands (its ASID and VMID fields, `tlbiTagBits`); 0 for the others. */
+  readonly tagBits: Int32Array;
+  /** For planners: the ranged TLBI opcode of a TLB entry, [2i] without E2H and [2i + 1] with it; 0 for the others. */
+  readonly rangeOp: Uint8Array;
 
   constructor(inv: readonly Inv[], numTrashes = 0) {
     this.inv = inv;
@@ -92,7 +106,19 @@ export class Invs {
     this.numTrashes = numTrashes;
     this.hasAts = inv.some((e) => isAtsType(e.type));
     this.typeCode = new Uint8Array(inv.length);
-    for (let i = 0; i < inv.length; i++) this.typeCode[i] = TYPE_ORDER[inv[i]!.type];
+    this.pgShift = new Uint8Array(inv.length);
+    this.tagBits = new Int32Array(inv.length);
+    this.rangeOp = new Uint8Array(2 * inv.length);
+    for (let i = 0; i < inv.length; i++) {
+      const e = inv[i]!;
+      const type = TYPE_ORDER[e.type];
+      this.typeCode[i] = type;
+      this.pgShift[i] = log2Of(e.pgsize);
+      if (type > T_S2_VMID) continue;
+      this.tagBits[i] = tlbiTagBits(tlbAsid(e, type), tlbVmid(e, type));
+      this.rangeOp[2 * i] = tlbRangeOpcode(type, false);
+      this.rangeOp[2 * i + 1] = tlbRangeOpcode(type, true);
+    }
   }
 
   /** The live (non-trash) entries, as a new array (for display and tests; readers index `inv` directly). */
@@ -101,6 +127,31 @@ export class Invs {
     for (let i = 0; i < this.count; i++) if (this.inv[i]!.users > 0) out.push(this.inv[i]!);
     return out;
   }
+}
+
+/** The ASID field of a TLB target's commands (by its type code): the id of a stage-1 target, else 0. */
+export function tlbAsid(cur: Inv, type: number): number {
+  return type < T_S2_VMID ? cur.id : 0;
+}
+
+/**
+ * The VMID field of a TLB target's commands (by its type code): S1_ASID 0 (a plain stage-1 STE is tagged with
+ * VMID 0; EL2 commands have no VMID), S1_ASID_NESTED its `vmid`, S2_VMID its id.
+ */
+export function tlbVmid(cur: Inv, type: number): number {
+  return type === T_S1_ASID ? 0 : type === T_S1_ASID_NESTED ? cur.vmid : cur.id;
+}
+
+/** Whole-tag opcode of a TLB target: S1_ASID under E2H uses the EL2 form, S1_ASID_NESTED never does. */
+export function tlbTagOpcode(type: number, e2h: boolean): number {
+  if (type === T_S1_ASID) return e2h ? Opcode.TLBI_EL2_ASID : Opcode.TLBI_NH_ASID;
+  return type === T_S1_ASID_NESTED ? Opcode.TLBI_NH_ASID : Opcode.TLBI_S12_VMALL;
+}
+
+/** Ranged opcode of a TLB target (see tlbTagOpcode). */
+export function tlbRangeOpcode(type: number, e2h: boolean): number {
+  if (type === T_S1_ASID) return e2h ? Opcode.TLBI_EL2_VA : Opcode.TLBI_NH_VA;
+  return type === T_S1_ASID_NESTED ? Opcode.TLBI_NH_VA : Opcode.TLBI_S2_IPA;
 }
 
 /** True for the TLB types tagged by an ASID (S1_ASID, S1_ASID_NESTED). */

@@ -29,6 +29,12 @@ export class PlanOutput {
   /** One past the CMD_SYNC that ends each batch, in order (valid below `batchCount`). */
   batchEnd: Int32Array;
   batchCount = 0;
+  /**
+   * Entries `buf`, `smmuOf` and `batchEnd` all have room for (the smallest of the three): a slot below it can
+   * be written, and a batch recorded, without a look at each array (a batch holds at least its CMD_SYNC, so
+   * `batchCount` never passes `buf.count`). Only the engine writes `buf.count`.
+   */
+  private room: number;
 
   // Emission state of the batch being built.
   /** SMMU of the batch being built. */
@@ -48,7 +54,8 @@ export class PlanOutput {
   constructor(capacity = 256) {
     this.buf = new CommandBuffer(capacity);
     this.smmuOf = new Int32Array(this.buf.capacity);
-    this.batchEnd = new Int32Array(16);
+    this.batchEnd = new Int32Array(this.buf.capacity);
+    this.room = this.buf.capacity;
   }
 
   /** Entries written. */
@@ -82,7 +89,7 @@ export class PlanOutput {
     if (this.forceSync && this.batchLen === FORCE_SYNC_BATCH) this.sync();
     const buf = this.buf;
     let s = buf.count;
-    if (s === this.smmuOf.length || (s + 1) * 4 > buf.u32.length) s = this.grow(1);
+    if (s + 1 > this.room) s = this.grow(1);
     buf.count = s + 1;
     this.smmuOf[s] = this.smmu;
     this.batchLen++;
@@ -91,26 +98,20 @@ export class PlanOutput {
 
   /**
    * A whole batch of one command on `smmu` at once (the common plan): reserves the command's slot, which it
-   * returns for the caller to write, and writes the CMD_SYNC after it. Not for an SMMU with `repeat` (the
-   * copy is made at the CMD_SYNC, before the caller wrote the command); the batch being built must be empty.
+   * returns, and the CMD_SYNC's after it, and records the batch; the caller writes both entries (writers'
+   * writeTlbiThenSyncSev). Not for an SMMU with `repeat`; the batch being built must be empty.
    */
-  oneCommandBatch(smmu: number): number {
+  reserveOneCommandBatch(smmu: number): number {
     const buf = this.buf;
     let s = buf.count;
-    if (s + 2 > this.smmuOf.length || (s + 2) * 4 > buf.u32.length) s = this.grow(2);
-    const q = buf.u32;
-    const i = s * 4 + 4;
-    q[i] = SYNC_SEV_H0;
-    q[i + 1] = 0;
-    q[i + 2] = 0;
-    q[i + 3] = 0;
+    if (s + 2 > this.room) s = this.grow(2);
     const smmuOf = this.smmuOf;
     smmuOf[s] = smmu;
     smmuOf[s + 1] = smmu;
     buf.count = s + 2;
     this.smmu = smmu;
     this.batchLen = 0;
-    if (this.batchCount === this.batchEnd.length) this.growBatches();
+    // batchCount ≤ s < room ≤ batchEnd.length: no growth check.
     this.batchEnd[this.batchCount++] = s + 2;
     return s;
   }
@@ -123,7 +124,7 @@ export class PlanOutput {
   private sync(): void {
     const buf = this.buf;
     let s = buf.count;
-    if (s === this.smmuOf.length || (s + 1) * 4 > buf.u32.length) s = this.grow(1);
+    if (s + 1 > this.room) s = this.grow(1);
     const q = buf.u32;
     const i = s * 4;
     q[i] = SYNC_SEV_H0;
@@ -133,16 +134,9 @@ export class PlanOutput {
     buf.count = s + 1;
     this.smmuOf[s] = this.smmu;
     this.batchLen = 0;
-    if (this.batchCount === this.batchEnd.length) this.growBatches();
+    // batchCount ≤ s < room ≤ batchEnd.length: no growth check.
     this.batchEnd[this.batchCount++] = s + 1;
     if (this.repeat) this.repeatBatch();
-  }
-
-  /** Double `batchEnd` (out of line: sync is on every plan's path and must stay small enough to inline). */
-  private growBatches(): void {
-    const next = new Int32Array(this.batchEnd.length * 2);
-    next.set(this.batchEnd);
-    this.batchEnd = next;
   }
 
   /** Tegra264 repeat: append a copy of the batch just closed (entries and CMD_SYNC) unless it holds an ATC_INV. */
@@ -152,12 +146,11 @@ export class PlanOutput {
     for (let k = start; k < end; k++) if ((this.buf.u32[k * 4]! & 0xff) === ATC_INV_OPCODE) return;
     const n = end - start;
     const s = this.buf.count;
-    if (s + n > this.smmuOf.length || (s + n) * 4 > this.buf.u32.length) this.grow(n);
+    if (s + n > this.room) this.grow(n);
     const q = this.buf.u32;
     q.copyWithin(s * 4, start * 4, end * 4);
     this.smmuOf.copyWithin(s, start, end);
     this.buf.count = s + n;
-    if (this.batchCount === this.batchEnd.length) this.growBatches();
     this.batchEnd[this.batchCount++] = s + n;
   }
 
@@ -167,17 +160,24 @@ export class PlanOutput {
    * may be replaced: read them after this call).
    */
   ensure(n: number): void {
-    const s = this.buf.count;
-    if (s + n > this.smmuOf.length || (s + n) * 4 > this.buf.u32.length) this.grow(n);
+    if (this.buf.count + n > this.room) this.grow(n);
   }
 
+  /** Room for `n` more entries in `buf`, `smmuOf` and `batchEnd` (out of line: the hot paths only compare). */
   private grow(n: number): number {
     const s = this.buf.reserve(n);
-    if (this.smmuOf.length < this.buf.capacity) {
-      const next = new Int32Array(this.buf.capacity);
+    const cap = this.buf.capacity;
+    if (this.smmuOf.length < cap) {
+      const next = new Int32Array(cap);
       next.set(this.smmuOf.subarray(0, s));
       this.smmuOf = next;
     }
+    if (this.batchEnd.length < cap) {
+      const next = new Int32Array(cap);
+      next.set(this.batchEnd.subarray(0, this.batchCount));
+      this.batchEnd = next;
+    }
+    this.room = cap;
     return s;
   }
 

@@ -20,8 +20,9 @@
  * with TLBI_NH_VA / TLBI_NH_ASID, whatever the SMMU's E2H, as Linux's vSMMU path forwards a guest's commands.
  */
 import { Opcode } from '../cmdq/opcodes.js';
-import { writeAtcInv, writeTlbiRangeH0 as cmdqWriteTlbiRangeH0, writeTlbiTag } from '../cmdq/writers.js';
-import { TYPE_ORDER, type Inv, type Invs } from './invs.js';
+import * as writers from '../cmdq/writers.js';
+import { writeAtcInv, writeTlbiTag } from '../cmdq/writers.js';
+import { TYPE_ORDER, tlbAsid, tlbRangeOpcode, tlbTagOpcode, tlbVmid, type Inv, type Invs } from './invs.js';
 import type { PlanOutput } from './output.js';
 import {
   ATC_SIZE_ALL,
@@ -32,6 +33,7 @@ import {
   rilOneNumScale,
   emitStrideRange,
   linuxLeafTtl,
+  linuxLeafTtlOf,
   perStrideTooBig,
   type Span,
   tlbiShapeInto,
@@ -108,10 +110,9 @@ const core: Core = {
 };
 
 // Numeric type codes (TYPE_ORDER, kept in `Invs.typeCode`): the walk compares numbers, not strings.
-/** The one-command writer as this module's own constant (read without an imported cell's check; see range.ts). */
-const writeTlbiRangeH0 = cmdqWriteTlbiRangeH0;
-const T_S1_ASID = TYPE_ORDER.S1_ASID;
-const T_S1_ASID_NESTED = TYPE_ORDER.S1_ASID_NESTED;
+/** The codec's writers of the one-command plan as this module's own constants (read without an imported cell's check; see range.ts). */
+const writeTlbiThenSyncSev = writers.writeTlbiThenSyncSev;
+const tlbiRangeLowBits = writers.tlbiRangeLowBits;
 const T_S2_VMID = TYPE_ORDER.S2_VMID;
 const T_S2_VMID_S1_CLEAR = TYPE_ORDER.S2_VMID_S1_CLEAR;
 const T_ATS = TYPE_ORDER.ATS;
@@ -150,36 +151,16 @@ function tooBig(c: Core, o: SmmuOptions): boolean {
   return c.everything || (!o.ril && perStrideTooBig(c.span[1]!, c.strideShift));
 }
 
-/**
- * The VMID field of a TLB target's commands: S1_ASID 0 (a plain stage-1 STE is tagged with VMID 0; EL2
- * commands have no VMID), S1_ASID_NESTED its `vmid`, S2_VMID its id.
- */
-function tlbVmid(cur: Inv, type: number): number {
-  return type === T_S1_ASID ? 0 : type === T_S1_ASID_NESTED ? cur.vmid : cur.id;
-}
-
-/** Whole-tag opcode of a TLB target: S1_ASID under E2H uses the EL2 form, S1_ASID_NESTED never does. */
-function tagOpcode(type: number, e2h: boolean): number {
-  if (type === T_S1_ASID) return e2h ? Opcode.TLBI_EL2_ASID : Opcode.TLBI_NH_ASID;
-  return type === T_S1_ASID_NESTED ? Opcode.TLBI_NH_ASID : Opcode.TLBI_S12_VMALL;
-}
-
-/** Ranged opcode of a TLB target (see tagOpcode). */
-function vaOpcode(type: number, e2h: boolean): number {
-  if (type === T_S1_ASID) return e2h ? Opcode.TLBI_EL2_VA : Opcode.TLBI_NH_VA;
-  return type === T_S1_ASID_NESTED ? Opcode.TLBI_NH_VA : Opcode.TLBI_S2_IPA;
-}
-
 /** A TLB target (S1_ASID, S1_ASID_NESTED or S2_VMID, by its type code): one whole-tag command or a ranged loop. */
 function planTlb(c: Core, cur: Inv, type: number, o: SmmuOptions, out: PlanOutput): void {
-  const asid = type < T_S2_VMID ? cur.id : 0;
+  const asid = tlbAsid(cur, type);
   const vmid = tlbVmid(cur, type);
   if (tooBig(c, o)) {
     const slot = out.add();
-    writeTlbiTag(out.buf.u32, slot, tagOpcode(type, o.e2h), asid, vmid);
+    writeTlbiTag(out.buf.u32, slot, tlbTagOpcode(type, o.e2h), asid, vmid);
     return;
   }
-  const op = vaOpcode(type, o.e2h);
+  const op = tlbRangeOpcode(type, o.e2h);
   if (o.ril) {
     const pgShift = log2Of(cur.pgsize);
     const ttl = c.linuxTtl ? (c.leaf === 1 ? linuxLeafTtl(c.granuleShift, pgShift) : 0) : c.ttl;
@@ -244,26 +225,50 @@ const RIL_OPTIONS: SmmuOptions = { ril: true, e2h: false, forceSync: false };
 
 /**
  * The common case without the walk: `invs` holds exactly one entry, live, a TLB target (S1_ASID,
- * S1_ASID_NESTED or S2_VMID)
- * on an SMMU with range invalidation, and the request is a range. The plan is then the range loop of that
- * target and one CMD_SYNC, exactly what planCore would emit. Returns the type code, or -1 when the case
- * does not apply (the caller takes the walk).
+ * S1_ASID_NESTED or S2_VMID) on an SMMU with range invalidation, and the request is a range. The plan is then
+ * the range loop of that target and one CMD_SYNC, exactly what planCore would emit. Returns that SMMU's
+ * options, or undefined when the case does not apply (the caller takes the walk).
  */
-function singleRilTarget(invs: Invs, smmus: SmmuTable): number {
-  if (invs.count !== 1) return -1;
-  const type = invs.typeCode[0]!;
-  if (type > T_S2_VMID) return -1;
+function singleRilOptions(invs: Invs, smmus: SmmuTable): SmmuOptions | undefined {
+  if (invs.count !== 1 || invs.typeCode[0]! > T_S2_VMID) return undefined;
   const e = invs.inv[0]!;
-  if (e.users === 0) return -1;
   const o = smmus[e.smmu];
-  return o !== undefined && o.ril ? type : -1;
+  return e.users !== 0 && o !== undefined && o.ril ? o : undefined;
 }
 
-/** Emit the range loop of the single TLB target of `invs` (see singleRilTarget) over `span`, and its CMD_SYNC. */
+/**
+ * Emit the range loop of the single TLB target of `invs` (see singleRilOptions; `o` its SMMU's options) over
+ * `span`, and its CMD_SYNC. Most requests take one command: that batch is written here at once, from the
+ * target's precomputed opcode and tag bits (small, so that V8 inlines it into the planners).
+ */
 function planSingleRil(
   invs: Invs,
-  type: number,
-  smmus: SmmuTable,
+  o: SmmuOptions,
+  out: PlanOutput,
+  span: Span,
+  leaf: number,
+  ttl: number,
+  pgShift: number,
+): number {
+  const numScale = rilOneNumScale(span, pgShift, ttl);
+  if (numScale < 0 || o.repeat === true) return planSingleRilLoop(invs, o, out, span, leaf, ttl, pgShift);
+  const s = out.reserveOneCommandBatch(invs.inv[0]!.smmu);
+  const h0 = invs.rangeOp[o.e2h ? 1 : 0]! | numScale;
+  writeTlbiThenSyncSev(
+    out.buf.u32,
+    s,
+    h0,
+    invs.tagBits[0]!,
+    tlbiRangeLowBits(leaf, ttl, tgOfGranuleLog2(pgShift)),
+    span[0]!,
+  );
+  return 2;
+}
+
+/** planSingleRil for a request of more than one command, or on an SMMU with `repeat`: the range loop. */
+function planSingleRilLoop(
+  invs: Invs,
+  o: SmmuOptions,
   out: PlanOutput,
   span: Span,
   leaf: number,
@@ -271,20 +276,10 @@ function planSingleRil(
   pgShift: number,
 ): number {
   const e = invs.inv[0]!;
-  const o = smmus[e.smmu]!;
-  const op = vaOpcode(type, o.e2h);
-  const asid = type < T_S2_VMID ? e.id : 0;
-  const vmid = tlbVmid(e, type);
-  // Most requests take one command: that batch is written at once (inlined), without the loop.
-  const numScale = rilOneNumScale(span, pgShift, ttl);
-  if (numScale >= 0 && o.repeat !== true) {
-    const s = out.oneCommandBatch(e.smmu);
-    writeTlbiRangeH0(out.buf.u32, s, op | numScale, asid, vmid, leaf, ttl, tgOfGranuleLog2(pgShift), span[0]!);
-    return 2;
-  }
+  const type = invs.typeCode[0]!;
   const before = out.count;
   out.begin(e.smmu, o.forceSync, o.repeat === true, o.ds === true);
-  emitRilSpan(out, span, op, asid, vmid, pgShift, ttl, leaf);
+  emitRilSpan(out, span, tlbRangeOpcode(type, o.e2h), tlbAsid(e, type), tlbVmid(e, type), pgShift, ttl, leaf);
   out.submit();
   return out.count - before;
 }
@@ -297,19 +292,33 @@ function planSingleRil(
  */
 export function invalidateRange(invs: Invs, req: RangeRequest, smmus: SmmuTable, out: PlanOutput): number {
   if (!(req.granule > 0)) return 0;
-  if (req.size !== 0) {
-    const type = singleRilTarget(invs, smmus);
-    if (type >= 0) {
-      const leaf = req.leaf ? 1 : 0;
-      const pgShift = log2Of(invs.inv[0]!.pgsize);
-      const ttl = leaf === 1 ? linuxLeafTtl(log2Of(req.granule), pgShift) : 0;
-      // The span travels in core.span (no boxed doubles in calls); the other fields of core are not used.
-      const span = core.span;
-      span[0] = req.iova;
-      span[1] = req.size;
-      return planSingleRil(invs, type, smmus, out, span, leaf, ttl, pgShift);
-    }
+  // Kept small, so that V8 inlines it and the single-target case into the caller's loop.
+  if (req.size !== 0 && invs.inv.length === 1) {
+    const n = linuxSingleRil(invs, req, smmus, out);
+    if (n !== 0) return n;
   }
+  return linuxWalk(invs, req, smmus, out);
+}
+
+/**
+ * invalidateRange for one live TLB target on an SMMU with range invalidation (see singleRilTarget), or 0,
+ * having written nothing, when `invs` is not that case.
+ */
+function linuxSingleRil(invs: Invs, req: RangeRequest, smmus: SmmuTable, out: PlanOutput): number {
+  const o = singleRilOptions(invs, smmus);
+  if (o === undefined) return 0;
+  const leaf = req.leaf ? 1 : 0;
+  const pgShift = invs.pgShift[0]!;
+  const ttl = leaf === 1 ? linuxLeafTtlOf(req.granule, pgShift) : 0;
+  // The span travels in core.span (no boxed doubles in calls); the other fields of core are not used.
+  const span = core.span;
+  span[0] = req.iova;
+  span[1] = req.size;
+  return planSingleRil(invs, o, out, span, leaf, ttl, pgShift);
+}
+
+/** invalidateRange through the walk over the targets (planCore). */
+function linuxWalk(invs: Invs, req: RangeRequest, smmus: SmmuTable, out: PlanOutput): number {
   const c = core;
   c.span[0] = req.iova;
   c.span[1] = req.size;
@@ -340,10 +349,8 @@ export function tlbiInv(tlbi: TlbiDescription, invs: Invs, smmus: SmmuTable, out
   span[1] = tlbi.last - tlbi.start + 1;
   const pgShift = log2Of(tlbi.granule);
   const shape = tlbiShapeInto(SHAPE, levelMask(tlbi.leafLevels), levelMask(tlbi.tableLevels), span, pgShift);
-  const type = singleRilTarget(invs, smmus);
-  if (type >= 0) {
-    return planSingleRil(invs, type, smmus, out, span, shape.leaf, shape.ttl, log2Of(invs.inv[0]!.pgsize));
-  }
+  const o = singleRilOptions(invs, smmus);
+  if (o !== undefined) return planSingleRil(invs, o, out, span, shape.leaf, shape.ttl, invs.pgShift[0]!);
   c.everything = false;
   c.leaf = shape.leaf;
   c.linuxTtl = false;

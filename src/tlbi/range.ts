@@ -12,7 +12,7 @@
 import { bitLength53, ctz53, xor53 } from '../bits.js';
 import * as writers from '../cmdq/writers.js';
 import { FORCE_SYNC_BATCH, type PlanOutput } from './output.js';
-import { granuleLog2OfTg, levelShift, tgOfGranuleLog2 } from '../units.js';
+import { granuleLog2OfTg, levelShift, log2Of, tgOfGranuleLog2 } from '../units.js';
 
 /**
  * 2^32 and 2^-32 (multiplying by 2^-32 is exact, and cheaper than dividing by 2^32). Local constants (bits.ts
@@ -80,6 +80,14 @@ export function tlbiRangeBytes(numField: number, scale: number, tg: number): num
  */
 export function linuxLeafTtl(granuleShift: number, pgShift: number): number {
   return 4 - (((granuleShift - 3) / (pgShift - 3)) | 0); // truncation = floor: both are positive
+}
+
+/**
+ * linuxLeafTtl for leaves of `granule` bytes (a power of two) in a table of 2^pgShift-byte pages, with the
+ * common case — leaves of the page size, TTL 3 — decided by one comparison (no log2, no division).
+ */
+export function linuxLeafTtlOf(granule: number, pgShift: number): number {
+  return granule === POW2[pgShift]! ? 3 : linuxLeafTtl(log2Of(granule), pgShift);
 }
 
 /**
