@@ -13,6 +13,10 @@
  *
  * `--ndjson`: one line per finding (`{"type":"finding",…}`), then one last line `{"type":"summary",
  * "schemaVersion":2, input, counts, histograms, replan}` (the summary without records).
+ *
+ * A run that fails after part of its output was written (a read error late in a stream) still ends with one
+ * whole document: `--json` closes `records` and has an `error` member ({exitCode, message}) in place of the
+ * summary; `--ndjson` ends with a `{"type":"error", schemaVersion, exitCode, message}` line.
  */
 import { CERROR_NAMES } from './ring.js';
 import { replanTotals, type ReplanRowJson } from './replan.js';
@@ -20,6 +24,12 @@ import type { AuditReport, FindingJson } from './report.js';
 import { RULE_IDS } from './rules-table.js';
 
 export const AUDIT_SCHEMA_VERSION = 2;
+
+/** Why a streamed document ended early (the run failed after part of it was written): exit code and message. */
+export interface AuditFailure {
+  readonly exitCode: number;
+  readonly message: string;
+}
 
 /** The summary fields of a report as version 2 writes them after the records. */
 export function auditSummaryJson(rep: AuditReport): Record<string, unknown> {
@@ -86,6 +96,16 @@ export class AuditJsonWriter {
       this.write(`,\n  ${JSON.stringify(k)}: ${nestedJson(v, '  ')}`);
     this.write('\n}\n');
   }
+
+  /**
+   * The run failed after records were written: close `records` and end the document with an `error` member
+   * ({exitCode, message}) instead of the summary, so that stdout still holds one whole document.
+   */
+  endWithError(failure: AuditFailure): void {
+    this.start();
+    this.write(this.records > 0 ? '\n  ]' : ']');
+    this.write(`,\n  "error": ${nestedJson({ exitCode: failure.exitCode, message: failure.message }, '  ')}\n}\n`);
+  }
 }
 
 /** `--ndjson`: one line per finding, then the summary line. */
@@ -99,6 +119,18 @@ export class AuditNdjsonWriter {
   end(rep: AuditReport): void {
     this.write(
       JSON.stringify({ type: 'summary', schemaVersion: AUDIT_SCHEMA_VERSION, ...auditSummaryJson(rep) }) + '\n',
+    );
+  }
+
+  /** The run failed after findings were written: a last line `{"type":"error", schemaVersion, exitCode, message}`. */
+  endWithError(failure: AuditFailure): void {
+    this.write(
+      JSON.stringify({
+        type: 'error',
+        schemaVersion: AUDIT_SCHEMA_VERSION,
+        exitCode: failure.exitCode,
+        message: failure.message,
+      }) + '\n',
     );
   }
 }

@@ -95,6 +95,7 @@ function tickers(bar: Progress): (src: InputSource | null, phase: string) => Tic
 
 /** Write the summary (--json, --ndjson) or the readable report, and give the exit status. */
 function finish(report: AuditReport, o: AuditOpts, { json, ndjson }: Writers): number {
+  output.closer = null; // the document ends whole here
   if (json) json.end(report);
   else if (ndjson) ndjson.end(report);
   else output.write(formatReport(report, { maxFindings: o.maxFindings ?? 20 }));
@@ -126,6 +127,10 @@ async function runAudit(
     json: o.json ? new AuditJsonWriter(write) : null,
     ndjson: o.ndjson ? new AuditNdjsonWriter(write) : null,
   };
+  const jw = writers.json;
+  const nw = writers.ndjson;
+  if (jw !== null) output.closer = (f) => jw.endWithError(f);
+  else if (nw !== null) output.closer = (f) => nw.endWithError(f);
   const streamed = writers.json !== null || writers.ndjson !== null;
   const bar = new Progress(o.progress !== false && !streamed && process.stderr.isTTY === true);
   const run: AuditRun = {

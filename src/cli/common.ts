@@ -96,10 +96,18 @@ export function action<A extends unknown[]>(fn: (...args: A) => number | Promise
       await output.end();
       process.exitCode = code;
     } catch (e) {
-      output.abort();
-      process.exitCode = reportError(e);
+      const code = reportError(e);
+      // A streamed document partly on stdout is completed with the error (one whole document), else dropped.
+      await output.fail({ exitCode: code, message: failureMessage(e) });
+      process.exitCode = code;
     }
   };
+}
+
+/** The message reportError prints for `e`, without its `error: ` prefix. */
+function failureMessage(e: unknown): string {
+  if (e instanceof UsageError || e instanceof InputError || e instanceof CommanderError) return e.message;
+  return `internal error: ${(e as Error)?.message ?? String(e)}`;
 }
 
 export function reportError(e: unknown): number {

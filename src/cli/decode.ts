@@ -278,7 +278,9 @@ class DecodeRun {
 
   private startDoc(): JsonDocWriter {
     if (this.doc === null) {
-      this.doc = new JsonDocWriter((s) => output.write(s));
+      const doc = new JsonDocWriter((s) => output.write(s));
+      this.doc = doc;
+      output.closer = (f) => doc.endWithError(f);
       this.doc.field('schemaVersion', SCHEMA_VERSION);
       this.doc.openArray('entries');
     }
@@ -355,6 +357,7 @@ class DecodeRun {
       ...(window !== null ? { notJudged: this.notJudged } : {}),
     });
     d.end();
+    output.closer = null;
   }
 
   private textEnd(): void {

@@ -40,6 +40,14 @@ function failureOf(e: unknown): Failure {
   return { kind: 'failed', reason: err?.message ?? String(e) };
 }
 
+/** How a command failed, as a streamed document records it when it has to end early. */
+export interface RunFailure {
+  /** 2 (unusable input or output, a usage error) or 3 (internal error). */
+  readonly exitCode: number;
+  /** The message printed on stderr, without its `error: ` prefix. */
+  readonly message: string;
+}
+
 class Output {
   private parts: string[] = [];
   private pending = 0;
@@ -52,6 +60,13 @@ class Output {
   private flushed = false;
   /** The run's exit status so far; a command raises it (e.g. to 1 on the first finding). */
   status = 0;
+  /** Some text of this run reached stdout (a streamed document is partly out). */
+  private wrote = false;
+  /**
+   * Set by a streamed document's writer: writes what completes the document when the command fails after
+   * part of it reached stdout (closing what is open and adding an `error` member or line).
+   */
+  closer: ((failure: RunFailure) => void) | null = null;
 
   /** Start a command's run: empty buffer, no failure, status 0. */
   begin(): void {
@@ -62,6 +77,8 @@ class Output {
     this.reported = false;
     this.flushed = false;
     this.status = 0;
+    this.wrote = false;
+    this.closer = null;
     this.active = true;
     if (!this.listening) {
       this.listening = true;
@@ -107,6 +124,7 @@ class Output {
     this.parts = [];
     this.pending = 0;
     this.flushed = true;
+    this.wrote = true;
     let ok: boolean;
     try {
       ok = process.stdout.write(s);
@@ -161,6 +179,26 @@ class Output {
     }
   }
 
+  /**
+   * The command failed with `failure`. When part of a streamed document already reached stdout and its writer
+   * left a closer, the document is completed (what is queued, then what the closer writes: one whole document with
+   * the error in it); otherwise what is queued is dropped, so that stdout holds nothing of the run. Never
+   * throws: a write error now is the run's second failure and is not reported.
+   */
+  async fail(failure: RunFailure): Promise<void> {
+    const closer = this.closer;
+    if (closer !== null && this.wrote && this.failure === null) {
+      try {
+        closer(failure);
+        await this.end();
+        return;
+      } catch {
+        // stdout itself failed: nothing more can be written.
+      }
+    }
+    this.abort();
+  }
+
   /** The command failed: drop what is queued (it is not written), no longer active. */
   abort(): void {
     this.parts = [];
@@ -213,5 +251,12 @@ export class JsonDocWriter {
 
   end(): void {
     this.write(this.fieldsWritten > 0 ? '\n}\n' : '}\n');
+  }
+
+  /** End the document early: the open array closed, then an `error` member ({exitCode, message}), then `}`. */
+  endWithError(failure: RunFailure): void {
+    if (this.items >= 0) this.closeArray();
+    this.field('error', { exitCode: failure.exitCode, message: failure.message });
+    this.end();
   }
 }

@@ -66,3 +66,13 @@ export function orNull(s: Record<string, unknown>): Record<string, unknown> {
 
 /** A command's fields as printed: numbers, or strings for addresses and named values. */
 export const commandFields = mapOf({ anyOf: [{ type: 'integer' }, { type: 'string' }, { type: 'boolean' }] });
+
+/**
+ * Why a streamed document ended early: the run failed (a read error late in a stream) after part of the
+ * document was on stdout, so the writer closed it with this member in place of the rest.
+ */
+export const runFailureFields = {
+  exitCode: { enum: [2, 3], description: '2: unusable input or output (a usage error); 3: internal error' },
+  message: { type: 'string', description: 'the message printed on stderr, without "error: "' },
+};
+export const runFailure = exact(runFailureFields, [], 'how the run failed after part of the document was written');

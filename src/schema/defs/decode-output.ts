@@ -1,5 +1,5 @@
 /** `decode --json`: the entries (each decoded, or illegal with the field at fault), the input, the counts. */
-import { DIALECT, commandFields, count, exact, orNull, schemaId, word64 } from './common.js';
+import { DIALECT, commandFields, count, exact, orNull, runFailure, schemaId, word64 } from './common.js';
 
 const issue = exact(
   {
@@ -27,37 +27,41 @@ const entry = exact(
   ['name', 'fields', 'error', 'warnings', 'judged'],
 );
 
+/** A whole run's document; or one cut short by a late read error: the entries written so far, then `error`. */
 export const schema = {
   $schema: DIALECT,
   $id: schemaId('decode-output'),
   title: 'smmuv3-tlbi decode --json',
-  ...exact(
-    {
-      schemaVersion: { const: 1 },
-      entries: { type: 'array', items: entry },
-      input: exact(
-        {
-          format: orNull({ type: 'string' }),
-          description: { type: 'string' },
-          notes: { type: 'array', items: { type: 'string' } },
+  oneOf: [
+    exact(
+      {
+        schemaVersion: { const: 1 },
+        entries: { type: 'array', items: entry },
+        input: exact(
+          {
+            format: orNull({ type: 'string' }),
+            description: { type: 'string' },
+            notes: { type: 'array', items: { type: 'string' } },
+          },
+          ['description'],
+        ),
+        empty: {
+          description: 'runs of zero slots of a raw dump (not judged), both ends included',
+          type: 'array',
+          items: exact({ first: count, last: count }),
         },
-        ['description'],
-      ),
-      empty: {
-        description: 'runs of zero slots of a raw dump (not judged), both ends included',
-        type: 'array',
-        items: exact({ first: count, last: count }),
+        window: exact({
+          log2size: count,
+          prod: { type: 'string' },
+          cons: { type: 'string' },
+          first: count,
+          pending: count,
+          err: count,
+        }),
+        summary: exact({ entries: count, illegal: count, empty: count, notJudged: count }, ['empty', 'notJudged']),
       },
-      window: exact({
-        log2size: count,
-        prod: { type: 'string' },
-        cons: { type: 'string' },
-        first: count,
-        pending: count,
-        err: count,
-      }),
-      summary: exact({ entries: count, illegal: count, empty: count, notJudged: count }, ['empty', 'notJudged']),
-    },
-    ['empty', 'window'],
-  ),
+      ['empty', 'window'],
+    ),
+    exact({ schemaVersion: { const: 1 }, entries: { type: 'array', items: entry }, error: runFailure }),
+  ],
 };
