@@ -37,6 +37,7 @@ import {
   perStrideTooBig,
   type Span,
   tlbiShapeInto,
+  tlbiTtl,
   type TlbiShape,
 } from './range.js';
 import { levelMask, type TlbiDescription } from '../tlbi-description.js';
@@ -343,14 +344,33 @@ function linuxWalk(invs: Invs, req: RangeRequest, smmus: SmmuTable, out: PlanOut
  */
 export function tlbiInv(tlbi: TlbiDescription, invs: Invs, smmus: SmmuTable, out: PlanOutput): number {
   if (!(tlbi.last >= tlbi.start)) return 0;
-  const c = core;
-  const span = c.span;
+  const span = core.span;
   span[0] = tlbi.start;
   span[1] = tlbi.last - tlbi.start + 1;
+  const leafMask = levelMask(tlbi.leafLevels);
+  const tableMask = levelMask(tlbi.tableLevels);
   const pgShift = log2Of(tlbi.granule);
-  const shape = tlbiShapeInto(SHAPE, levelMask(tlbi.leafLevels), levelMask(tlbi.tableLevels), span, pgShift);
-  const o = singleRilOptions(invs, smmus);
-  if (o !== undefined) return planSingleRil(invs, o, out, span, shape.leaf, shape.ttl, invs.pgShift[0]!);
+  if (invs.inv.length === 1) {
+    // The single-target case needs LEAF and TTL only (no stride: the SMMU has range invalidation).
+    const o = singleRilOptions(invs, smmus);
+    const leaf = tableMask === 0 ? 1 : 0;
+    if (o !== undefined)
+      return planSingleRil(invs, o, out, span, leaf, tlbiTtl(leafMask, tableMask, span, pgShift), invs.pgShift[0]!);
+  }
+  return tlbiWalk(invs, smmus, out, leafMask, tableMask, pgShift);
+}
+
+/** tlbiInv through the walk over the targets (planCore), for the span in core.span. */
+function tlbiWalk(
+  invs: Invs,
+  smmus: SmmuTable,
+  out: PlanOutput,
+  leafMask: number,
+  tableMask: number,
+  pgShift: number,
+): number {
+  const c = core;
+  const shape = tlbiShapeInto(SHAPE, leafMask, tableMask, c.span, pgShift);
   c.everything = false;
   c.leaf = shape.leaf;
   c.linuxTtl = false;

@@ -393,32 +393,40 @@ export function tlbiShapeInto(
   span: Span,
   pgShift: number,
 ): TlbiShape {
-  const start = span[0]!;
-  const size = span[1]!;
-  const leaf = tableMask === 0 ? 1 : 0;
+  shape.leaf = tableMask === 0 ? 1 : 0;
+  shape.ttl = tlbiTtl(leafMask, tableMask, span, pgShift);
+  shape.strideShift = tlbiStrideShift(leafMask | tableMask, span, pgShift);
+  return shape;
+}
+
+/**
+ * The TTL of `tlbiShape` (LEAF is 1 exactly when `tableMask` is 0): what a range loop needs, without the
+ * stride (the single-target plan with range invalidation asks only this).
+ */
+export function tlbiTtl(leafMask: number, tableMask: number, span: Span, pgShift: number): number {
   const singleLeaf = leafMask !== 0 && (leafMask & (leafMask - 1)) === 0 ? 31 - Math.clz32(leafMask) : -1;
-  const deepestTable = tableMask === 0 ? -1 : 31 - Math.clz32(tableMask);
   let ttl = 0;
-  if (leaf === 1) {
+  if (tableMask === 0) {
     if (singleLeaf >= 0) ttl = singleLeaf;
   } else if (leafMask === 0) {
-    ttl = deepestTable + 1;
-  } else if (singleLeaf > deepestTable) {
+    ttl = 32 - Math.clz32(tableMask); // the deepest table level + 1
+  } else if (singleLeaf > 31 - Math.clz32(tableMask)) {
     ttl = singleLeaf;
   }
   if (ttl === 1 && pgShift === 14) ttl = 2;
-  if (ttl !== 0) {
-    // Start and size are multiples of the page (the edge checks it): only a larger unit needs a look.
-    const unitShift = levelShift(pgShift, ttl);
-    if (unitShift > pgShift && (!isMultipleOfPow2(start, unitShift) || !isMultipleOfPow2(size, unitShift))) ttl = 0;
-  }
-  const all = leafMask | tableMask;
-  const deepest = all === 0 ? 3 : 31 - Math.clz32(all);
-  let strideShift = levelShift(pgShift, deepest);
-  if (strideShift > pgShift && (!isMultipleOfPow2(start, strideShift) || !isMultipleOfPow2(size, strideShift)))
-    strideShift = pgShift;
-  shape.leaf = leaf;
-  shape.ttl = ttl;
-  shape.strideShift = strideShift;
-  return shape;
+  if (ttl === 0) return 0;
+  // Start and size are multiples of the page (the edge checks it): only a larger unit needs a look.
+  const unitShift = levelShift(pgShift, ttl);
+  return unitShift > pgShift && !spanAligned(span, unitShift) ? 0 : ttl;
+}
+
+/** The stride of `tlbiShape`, from the bitmap of every changed level (`all`, leaf or table). */
+function tlbiStrideShift(all: number, span: Span, pgShift: number): number {
+  const strideShift = levelShift(pgShift, all === 0 ? 3 : 31 - Math.clz32(all));
+  return strideShift > pgShift && !spanAligned(span, strideShift) ? pgShift : strideShift;
+}
+
+/** True when the span's start and size are multiples of 2^shift. */
+function spanAligned(span: Span, shift: number): boolean {
+  return isMultipleOfPow2(span[0]!, shift) && isMultipleOfPow2(span[1]!, shift);
 }
