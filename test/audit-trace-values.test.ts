@@ -123,4 +123,32 @@ describe('valid operands rebuild the same values (BigInt oracle)', () => {
       { numRuns: 500 },
     );
   });
+
+  it('operandValue at every length: leading zeros, upper-case hex, signs (BigInt oracle)', () => {
+    const value = fc
+      .integer({ min: 0, max: 64 })
+      .chain((bits) => fc.bigInt({ min: 0n, max: (1n << BigInt(bits)) - 1n }));
+    fc.assert(
+      fc.property(
+        value,
+        fc.boolean(),
+        fc.integer({ min: 0, max: 3 }),
+        fc.boolean(),
+        fc.boolean(),
+        (v, hex, zeros, upper, neg) => {
+          let digits = '0'.repeat(zeros) + v.toString(hex ? 16 : 10);
+          if (upper) digits = digits.toUpperCase();
+          const text = `${neg ? '-' : ''}${hex ? '0x' : ''}${digits}`;
+          const got = operandValue(text, NaN);
+          const fits = v <= BigInt(Number.MAX_SAFE_INTEGER) || (hex && v % 4096n === 0n && v < 1n << 64n);
+          if (fits) expect(got).toBe(neg ? -Number(v) : Number(v));
+          else expect(typeof got).toBe('string');
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    // Digits that are not digits of the base are refused, wherever they are.
+    for (const bad of ['0x12g4', '12a', '0x', '-', '1_000', '0x1.5'])
+      expect(typeof operandValue(bad, NaN), bad).toBe('string');
+  });
 });

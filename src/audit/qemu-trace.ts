@@ -110,27 +110,33 @@ export function operandValue(text: string, next: number): number | string {
   const hex = text.charCodeAt(k) === 48 && (text.charCodeAt(k + 1) | 0x20) === 120;
   if (hex) k += 2;
   while (text.charCodeAt(k) === 48 && k < text.length - 1) k++; // leading zeros
-  const digits = text.slice(k);
-  if (digits.length === 0) return 'is not a number';
-  for (let i = 0; i < digits.length; i++) {
-    const c = digits.charCodeAt(i);
-    const dec = c >= 48 && c <= 57;
-    const hexLetter = (c | 0x20) >= 97 && (c | 0x20) <= 102;
-    if (!(dec || (hex && hexLetter))) return hex ? 'is not a number' : 'is not a whole decimal or 0x hex number';
+  const n = text.length - k;
+  if (n === 0) return 'is not a number';
+  // One pass: check every digit and add it up (exact for up to 13 hex or 15 decimal digits, below 2^53).
+  const base = hex ? 16 : 10;
+  let acc = 0;
+  for (let i = k; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const l = c | 0x20;
+    let d: number;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if (hex && l >= 97 && l <= 102) d = l - 87;
+    else return hex ? 'is not a number' : 'is not a whole decimal or 0x hex number';
+    acc = acc * base + d;
   }
   let v: number;
   if (hex) {
-    if (digits.length > 16) return 'does not fit in 64 bits';
-    if (digits.length <= 13) v = parseInt(digits, 16);
+    if (n > 16) return 'does not fit in 64 bits';
+    if (n <= 13) v = acc;
     else {
-      const hi = parseInt(digits.slice(0, -8), 16);
-      const lo = parseInt(digits.slice(-8), 16);
+      const hi = parseInt(text.slice(k, text.length - 8), 16);
+      const lo = parseInt(text.slice(text.length - 8), 16);
       if (hi >= 2 ** 21 && lo % 4096 !== 0) return 'is above 2^53 and not 4 KiB aligned, so it cannot be held exactly';
       v = hi * 4294967296 + lo;
     }
   } else {
-    if (digits.length > 16) return 'is above 2^53';
-    v = parseInt(digits, 10);
+    if (n > 16) return 'is above 2^53';
+    v = n <= 15 ? acc : parseInt(text.slice(k), 10);
     if (!Number.isSafeInteger(v)) return 'is above 2^53';
   }
   return neg ? -v : v;
@@ -309,7 +315,10 @@ export class QemuTraceParser {
       }
     }
     if (name.endsWith(':')) name = name.slice(0, -1);
-    const simple = SIMPLE_HEAD.exec(payload);
+    // simpletrace.py's head starts with white space, '-' or a digit (all below '9' or, for Unicode white
+    // space, from U+00A0): a payload starting with a letter cannot match, and most do.
+    const c0 = payload.charCodeAt(0);
+    const simple = c0 <= 57 || c0 >= 160 ? SIMPLE_HEAD.exec(payload) : null;
     if (simple) {
       format = 'simple';
       payload = payload.slice(simple[0].length);

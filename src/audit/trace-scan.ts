@@ -146,8 +146,16 @@ export function fieldText(payload: string, key: string): string | undefined {
 /**
  * As fieldText, with the character that follows the number (NaN at the end of the payload), so that a
  * caller can refuse `1.5`, `12g` or `1e400` instead of reading the digits before the first odd character.
+ * The token returned is one shared object, overwritten by the next call.
  */
-export function fieldToken(payload: string, key: string): { text: string; next: number } | undefined {
+export interface FieldToken {
+  text: string;
+  next: number;
+}
+/** The one token fieldToken returns (reused: read it before the next call; no allocation per operand). */
+const TOKEN: FieldToken = { text: '', next: 0 };
+
+export function fieldToken(payload: string, key: string): Readonly<FieldToken> | undefined {
   let p = payload.indexOf(key);
   while (p > 0) {
     const c = payload.charCodeAt(p - 1);
@@ -169,7 +177,9 @@ export function fieldToken(payload: string, key: string): { text: string; next: 
     else break;
   }
   if (e === q) return undefined;
-  return { text: payload.slice(q, e), next: payload.charCodeAt(e) };
+  TOKEN.text = payload.slice(q, e);
+  TOKEN.next = payload.charCodeAt(e);
+  return TOKEN;
 }
 
 /**
