@@ -31,3 +31,9 @@ export function levelShift(granuleLog2: number, level: number): number {
 export function log2Of(x: number): number {
   return x <= 0x7fffffff ? 31 - Math.clz32(x) : Math.round(Math.log2(x));
 }
+
+/**
+ * 2^n for n in [0, 64], as a table: a look-up is cheaper than `2 ** n` with a variable n on hot paths (the
+ * model's walker and caches), and exact (every entry is a power of two).
+ */
+export const POW2: Readonly<Float64Array> = Float64Array.from({ length: 65 }, (_, n) => 2 ** n);

@@ -6,6 +6,7 @@
  * O(log n + k). Capacity is bounded; inserting into a full cache evicts a randomly chosen entry.
  */
 import { IntervalIndex } from './interval.js';
+import { POW2 } from '../units.js';
 import type { Rng } from './rng.js';
 
 /** Translation regimes the model tags entries with. */
@@ -372,7 +373,7 @@ export class TaggedCache<E extends TaggedEntry> {
     let qFirst = first;
     let qLast = last;
     if (g.maxMatchLog2 > 0 && g.kind === 2) {
-      const m = 2 ** g.maxMatchLog2;
+      const m = POW2[g.maxMatchLog2]!;
       qFirst = Math.floor(first / m) * m;
       qLast = Math.floor(last / m) * m + m - 1;
     }
@@ -386,11 +387,11 @@ export class TaggedCache<E extends TaggedEntry> {
     for (let i = 0; i < found.length; i++) {
       const e = found[i]!;
       if (e.matchLog2 > e.sizeLog2) {
-        const m = 2 ** e.matchLog2;
+        const m = POW2[e.matchLog2]!;
         const ms = Math.floor(e.inStart / m) * m;
         if (ms > last || ms + m - 1 < first) continue;
       } else if (widened) {
-        if (e.inStart > last || e.inStart + 2 ** e.sizeLog2 - 1 < first) continue;
+        if (e.inStart > last || e.inStart + POW2[e.sizeLog2]! - 1 < first) continue;
       }
       if (filter === null || filter.matches(e)) victims.push(e);
     }

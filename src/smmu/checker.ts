@@ -14,13 +14,18 @@
  * check judges entries by the configuration in memory (what the translation should have used).
  */
 import { hexAddr } from '../bits.js';
-import { AtcEntry, GLOBAL_ASID, KIND_NAMES, Kind, REGIME_NAMES, Regime, TlbEntry, WalkEntry } from './caches.js';
+import { AtcEntry, GLOBAL_ASID, Kind, Regime, TlbEntry, WalkEntry } from './caches.js';
 import type { ResolvedContext, SmmuModel } from './model.js';
-import { WalkResult, WalkStatus, canRead, canWrite, permText, walk, type TableConfig } from './walker.js';
+import { WalkResult, WalkStatus, canRead, canWrite, walk, type TableConfig } from './walker.js';
 import type { PhysMemory } from '../pgtable/memory.js';
 import type { TableUse } from './table-uses.js';
 import { cdDiffs, cdText, steDiffs, steText, type CachedConfig } from './config-cache.js';
-import { levelShift } from '../units.js';
+import { POW2, levelShift } from '../units.js';
+import { CleanMemo } from './check-memo.js';
+import { atcPerm, describeTlb, describeWalk, perm } from './check-describe.js';
+
+/** One whole-cache sweep (`checkAll`) in this many judges every entry, remembered clean or not. */
+const FULL_SWEEP_EVERY = 32;
 
 /** One change to a table: which table (by stage and root) and the input range whose descriptors changed. */
 export interface ChangeSpec {
@@ -88,8 +93,12 @@ export class StaleChecker {
   private readonly s2ByVmid = new Map<number, TableConfig>();
   /** Entries examined so far (statistics). */
   examined = 0;
+  /** Clean judgements of whole-cache sweeps, and what they read (check-memo.ts). */
+  private readonly memo: CleanMemo;
 
-  constructor(private readonly mem: PhysMemory) {}
+  constructor(private readonly mem: PhysMemory) {
+    this.memo = new CleanMemo(mem, FULL_SWEEP_EVERY);
+  }
 
   // ------------------------------------------------------------ contexts by tag
 
@@ -156,7 +165,7 @@ export class StaleChecker {
       return L;
     }
     const sizeLog2 = Math.min(r.sizeLog2, r2.sizeLog2);
-    const span = 2 ** sizeLog2;
+    const span = POW2[sizeLog2]!;
     L.inStart = Math.floor(addr / span) * span;
     L.sizeLog2 = sizeLog2;
     L.ipaStart = Math.floor(ipa / span) * span;
@@ -243,7 +252,7 @@ export class StaleChecker {
     // number of pieces would call a block clean whose far end the live table has remapped (the block still
     // translates that end to its old output until an invalidation matching it removes it, IHI 0070 §16.2).
     // Each step advances past one live leaf descriptor, so the work is bounded by the live table's size.
-    const end = e.inStart + 2 ** e.sizeLog2;
+    const end = e.inStart + POW2[e.sizeLog2]!;
     let a = e.inStart;
     while (a < end) {
       const L = this.liveTranslate(e.kind, t.s1, t.s2, a);
@@ -265,7 +274,7 @@ export class StaleChecker {
         stale(a, this.liveText(L, e.kind, a));
         return;
       }
-      a = L.inStart + 2 ** L.sizeLog2;
+      a = L.inStart + POW2[L.sizeLog2]!;
     }
   }
 
@@ -378,7 +387,7 @@ export class StaleChecker {
         uses.length = 0;
         model.tableUses.overlapping(ctx.regime, ctx.vmid, ctx.asid, first, last, uses);
         for (const u of uses) {
-          const spanLast = u.spanStart + 2 ** u.spanLog2 - 1;
+          const spanLast = u.spanStart + POW2[u.spanLog2]! - 1;
           collectByInput(model, ctx, u.spanStart, spanLast, tlbs, walks);
           for (const st of model.streams.values()) {
             if (!st.ats || st.mode !== 'nested' || st.cds === undefined) continue;
@@ -497,13 +506,39 @@ export class StaleChecker {
     return out;
   }
 
-  /** Check every cached entry of the model, configuration included. */
+  /**
+   * Check every cached entry of the model, configuration included. Entries judged clean by an earlier sweep
+   * whose inputs have not changed since are not judged again (check-memo.ts): the reports are those of a
+   * judgement of every entry.
+   */
   checkAll(model: SmmuModel, commands: readonly string[] = []): StaleReport[] {
     this.refresh(model);
     const out: StaleReport[] = this.checkConfig(model, undefined, commands);
-    for (const e of model.tlb.all.slice()) this.checkTlb(model, e, commands, out);
-    for (const e of model.walkCache.all.slice()) this.checkWalk(model, e, commands, out);
-    for (const e of model.atc.all.slice()) this.checkAtc(model, e, commands, out);
+    const memo = this.memo;
+    const v = model.streamsVersion;
+    memo.beginSweep();
+    for (const e of model.tlb.all.slice()) {
+      if (memo.stillClean(e, model, v)) continue;
+      const n = out.length;
+      memo.begin();
+      this.checkTlb(model, e, commands, out);
+      memo.end(e, model, v, out.length === n);
+    }
+    for (const e of model.walkCache.all.slice()) {
+      if (memo.stillClean(e, model, v)) continue;
+      const n = out.length;
+      memo.begin();
+      this.checkWalk(model, e, commands, out);
+      memo.end(e, model, v, out.length === n);
+    }
+    for (const e of model.atc.all.slice()) {
+      if (memo.stillClean(e, model, v)) continue;
+      const n = out.length;
+      memo.begin();
+      this.checkAtc(model, e, commands, out);
+      memo.end(e, model, v, out.length === n);
+    }
+    memo.endSweep();
     return out;
   }
 }
@@ -523,48 +558,6 @@ function collectByInput(
     g.byAsid.get(GLOBAL_ASID)?.collect(first, last, tlbs);
   }
   model.walkCache.group(ctx.regime, ctx.kind, ctx.vmid)?.byAsid.get(ctx.asid)?.collect(first, last, walks);
-}
-
-function perm(kind: number, attrLo: number, attrHi: number, s2AttrLo: number): string {
-  const p = permText(kind === Kind.S2 ? 2 : 1, attrLo, attrHi);
-  if (kind !== Kind.NESTED) return p;
-  const r = p[0] === 'r' && canRead(2, s2AttrLo) ? 'r' : '-';
-  const w = p[1] === 'w' && canWrite(2, s2AttrLo) ? 'w' : '-';
-  return r + w + p[2]!;
-}
-
-function atcPerm(p: number): string {
-  return ((p & 1) !== 0 ? 'r' : '-') + ((p & 2) !== 0 ? 'w' : '-');
-}
-
-function describeTlb(e: TlbEntry): Record<string, string | number> {
-  const d: Record<string, string | number> = {
-    kind: KIND_NAMES[e.kind],
-    regime: REGIME_NAMES[e.regime],
-    vmid: e.vmid,
-    asid: e.asid === GLOBAL_ASID ? 'global' : e.asid,
-    input: hexAddr(e.inStart),
-    size: hexAddr(2 ** e.sizeLog2),
-    level: e.level,
-    granule: 2 ** e.granuleLog2,
-    output: hexAddr(e.outStart),
-  };
-  if (e.kind === Kind.NESTED) d.ipa = hexAddr(e.ipa);
-  return d;
-}
-
-function describeWalk(e: WalkEntry): Record<string, string | number> {
-  return {
-    kind: KIND_NAMES[e.kind],
-    regime: REGIME_NAMES[e.regime],
-    vmid: e.vmid,
-    asid: e.asid,
-    input: hexAddr(e.inStart),
-    span: hexAddr(2 ** e.sizeLog2),
-    level: e.level,
-    granule: 2 ** e.granuleLog2,
-    next: hexAddr(e.next),
-  };
 }
 
 /** log2 span of the region one table descriptor at `level` covers (re-exported for tests). */

@@ -10,6 +10,8 @@
  * secondary index may hold several entries at one address); removal is by identity.
  */
 
+import { POW2 } from '../units.js';
+
 const LOAD = 256;
 
 /** A sorted multiset of (key, value) pairs in short blocks. */
@@ -45,8 +47,8 @@ export class SortedBlocks<T> {
     const ks = this.keys[b]!;
     const vs = this.vals[b]!;
     const p = upperBound(ks, key);
-    ks.splice(p, 0, key);
-    vs.splice(p, 0, val);
+    insertAt(ks, p, key);
+    insertAt(vs, p, val);
     if (p === ks.length - 1) this.maxes[b] = key;
     if (ks.length > 2 * LOAD) {
       this.keys.splice(b + 1, 0, ks.splice(LOAD));
@@ -64,13 +66,13 @@ export class SortedBlocks<T> {
       let p = lowerBound(ks, key);
       for (; p < ks.length && ks[p] === key; p++) {
         if (vs[p] === val) {
-          ks.splice(p, 1);
-          vs.splice(p, 1);
+          removeAt(ks, p);
+          removeAt(vs, p);
           this.size--;
           if (ks.length === 0) {
-            this.keys.splice(b, 1);
-            this.vals.splice(b, 1);
-            this.maxes.splice(b, 1);
+            removeAt(this.keys, b);
+            removeAt(this.vals, b);
+            removeAt(this.maxes, b);
           } else if (p === ks.length) this.maxes[b] = ks[ks.length - 1]!;
           return true;
         }
@@ -138,6 +140,21 @@ export class SortedBlocks<T> {
   }
 }
 
+/** Insert `x` at index `p` of `a` (shifting the tail up): splice without the array splice returns. */
+function insertAt<V>(a: V[], p: number, x: V): void {
+  let i = a.length;
+  a.push(x);
+  for (; i > p; i--) a[i] = a[i - 1]!;
+  a[p] = x;
+}
+
+/** Remove index `p` of `a` (shifting the tail down), allocating nothing. */
+function removeAt<V>(a: V[], p: number): void {
+  const n = a.length - 1;
+  for (let i = p; i < n; i++) a[i] = a[i + 1]!;
+  a.pop();
+}
+
 function lowerBound(a: number[], key: number): number {
   let lo = 0;
   let hi = a.length;
@@ -167,8 +184,6 @@ export const MAX_SIZE_LOG2 = 64;
  * Naturally aligned spans [start, start + 2^sizeLog2) → values. Starts are byte addresses below 2^64
  * (exact as numbers when 4 KiB aligned).
  */
-/** 2^n for the span sizes (a table look-up instead of Math.pow per probe). */
-const POW2: readonly number[] = Array.from({ length: MAX_SIZE_LOG2 + 1 }, (_, n) => 2 ** n);
 
 export class IntervalIndex<T> {
   /**

@@ -5,7 +5,7 @@
  * while invalidations are pending (model.ts says when they run).
  */
 import { modFloor } from '../bits.js';
-import { levelShift } from '../units.js';
+import { POW2, levelShift } from '../units.js';
 import {
   AtcEntry,
   GLOBAL_ASID,
@@ -169,7 +169,7 @@ export class Translator {
     const m = this.m;
     res.tables = 0;
     const g = cfg.granuleLog2;
-    if (addr >= 2 ** cfg.ias) {
+    if (addr >= POW2[cfg.ias]!) {
       res.status = WalkStatus.ADDRESS_SIZE;
       res.level = startLevel(g, cfg.ias);
       return this.walkFault(g, res.level, XlateStatus.ADDRESS_SIZE);
@@ -267,7 +267,7 @@ export class Translator {
     const e2 = this.walkS2(ctx.vmid, ctx.s2!, ipa);
     if (e2 === null) return null;
     const sizeLog2 = Math.min(s1Size, e2.sizeLog2);
-    const span = 2 ** sizeLog2;
+    const span = POW2[sizeLog2]!;
     const inStart = Math.floor(addr / span) * span;
     const ipaStart = Math.floor(ipa / span) * span;
     const global = !s1NotGlobal(s1Lo);
@@ -313,9 +313,9 @@ export class Translator {
       let step: number;
       if (pa >= 0 || this.lastStatus === XlateStatus.PERMISSION) {
         if (ctx.ats || this.lastEntry === null) step = 4096;
-        else step = this.lastEntry.inStart + 2 ** this.lastEntry.sizeLog2 - a;
+        else step = this.lastEntry.inStart + POW2[this.lastEntry.sizeLog2]! - a;
       } else {
-        const span = 2 ** this.lastFaultSpanLog2;
+        const span = POW2[this.lastFaultSpanLog2]!;
         step = span - modFloor(a, span);
       }
       a += step;

@@ -7,9 +7,9 @@
  * Levels follow the architecture: level 3 is the last; a granule of 2^g bytes resolves g-3 bits per level,
  * and the start level is the first whose span covers the input size (no concatenated start tables).
  */
-import { modFloor, TWO_POW_32 } from '../bits.js';
+import { TWO_POW_32 } from '../bits.js';
 import type { PhysMemory } from '../pgtable/memory.js';
-import { levelShift } from '../units.js';
+import { POW2, levelShift } from '../units.js';
 
 export type Stage = 1 | 2;
 
@@ -91,7 +91,7 @@ export type TableAddrTranslator = (ipa: number) => number;
 
 function outputAddress(lo: number, hi: number, shift: number): number {
   // Bits [47:shift] of the descriptor (shift <= 31 for every level that may hold one).
-  const loBits = (lo >>> shift) * 2 ** shift;
+  const loBits = (lo >>> shift) * POW2[shift]!;
   return (hi & 0xffff) * TWO_POW_32 + loBits;
 }
 
@@ -112,12 +112,15 @@ export function walkFrom(
 ): WalkResult {
   const g = cfg.granuleLog2;
   const stride = g - 3;
-  const idxCount = 2 ** stride;
+  const idxCount = POW2[stride]!;
   let isPa = tableIsPa;
   let prev = -1;
   for (;;) {
     const shift = levelShift(g, level);
-    const idx = modFloor(Math.floor(addr / 2 ** shift), idxCount);
+    const span = POW2[shift]!;
+    // The index of `addr` in this level's table: bits [shift + stride - 1 : shift], by floor-multiply.
+    const q = Math.floor(addr / span);
+    const idx = q - Math.floor(q / idxCount) * idxCount;
     let tpa = table;
     if (xlate !== null && !isPa) {
       tpa = xlate(table);
@@ -139,7 +142,7 @@ export function walkFrom(
       return res;
     }
     const isTableOrPage = (lo & 2) !== 0;
-    const spanStart = Math.floor(addr / 2 ** shift) * 2 ** shift;
+    const spanStart = q * span;
     if (level < 3 && isTableOrPage) {
       const next = outputAddress(lo, hi, g);
       const t = res.tables;
@@ -182,7 +185,7 @@ export function walk(
   xlate: TableAddrTranslator | null = null,
 ): WalkResult {
   res.tables = 0;
-  if (addr >= 2 ** cfg.ias) {
+  if (addr >= POW2[cfg.ias]!) {
     res.status = WalkStatus.ADDRESS_SIZE;
     res.level = startLevel(cfg.granuleLog2, cfg.ias);
     return res;
