@@ -52,6 +52,8 @@ export async function buildAll(): Promise<Map<string, string>> {
       code: { source: true, esm: true },
       inlineRefs: false,
       strict: true,
+      // A number may be a JSON number or a string (the input schemas: type [integer, string]).
+      allowUnionTypes: true,
       allErrors: false,
       verbose: true,
     });

@@ -216,7 +216,7 @@ describe('plan: invalid requests exit 2 naming the field', () => {
     ['tlbi last beyond 52 bits', tlbiReq({ last: '0x1fffffffffffff' }), /^error: tlbi\.last: beyond 2\^52/],
     ['unknown SMMU', inv0({ smmu: 3 }), /^error: invs\[0\]\.smmu: SMMU 3 is not listed/],
     ['ASID beyond 16 bits', inv0({ id: 0x10000 }), /^error: invs\[0\]\.id: ASID/],
-    ['VMID beyond 16 bits', inv0({ vmid: 0x10000 }), /^error: invs\[0\]\.vmid: VMID/],
+    ['VMID beyond 16 bits', inv0({ vmid: 0x10000 }), /^error: invs\[0\]\.vmid: .*VMID.*65535/],
     ['a VMID on a plain S1_ASID target', inv0({ vmid: 3 }), /^error: invs\[0\]\.vmid: .*use type S1_ASID_NESTED/],
     [
       'a VMID on an S2_VMID target',
@@ -226,12 +226,12 @@ describe('plan: invalid requests exit 2 naming the field', () => {
     [
       'StreamID beyond 32 bits',
       bad({ invs: [{ smmu: 0, type: 'ATS', id: 2 ** 32 }] }),
-      /^error: invs\[0\]\.id: StreamID/,
+      /^error: invs\[0\]\.id: .*StreamID/,
     ],
     [
       'SSID beyond 20 bits',
       bad({ invs: [{ smmu: 0, type: 'ATS', id: 1, ssid: 2 ** 20 }] }),
-      /^error: invs\[0\]\.ssid: SubstreamID/,
+      /^error: invs\[0\]\.ssid: .*SubstreamID/,
     ],
     [
       'tlbi leaf level impossible at 64K',

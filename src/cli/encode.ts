@@ -4,6 +4,8 @@ import { writeFileSync } from 'node:fs';
 import type { Command as Program } from 'commander';
 import { CommandBuffer, CommandEncodeError, commandFromJson, encodeCommand, wordsToJson } from '../cmdq/index.js';
 import { buildChecker } from './decode.js';
+import { validate as validateEntry } from '../schema/generated/encode-input.js';
+import { checkAt, type Validator } from '../schema/validate.js';
 import {
   EXIT_CHECK_FAILED,
   EXIT_OK,
@@ -101,7 +103,8 @@ export function registerEncode(program: Program): void {
         const objs = parseCommandObjects((await readInput(o.input)).toString('utf8'), source);
         const buf = new CommandBuffer(objs.length);
         for (let k = 0; k < objs.length; k++) {
-          const c = commandFromJson(objs[k], `${source}[${k}]`);
+          // Each entry's schema (src/schema/defs/encode-input.ts), then the command it names.
+          const c = commandFromJson(checkAt(validateEntry as Validator, objs[k], `${source}[${k}]`), `${source}[${k}]`);
           try {
             encodeCommand(c, buf.u32, buf.reserve(1), checker);
           } catch (e) {

@@ -17,6 +17,8 @@ import { hexAddr } from '../bits.js';
 import { InputError, parseBool, parseUint } from '../parse.js';
 import { Gather, IoPageTable, OutOfFramesError, PageTableError, leafProt, protString } from '../pgtable/index.js';
 import type { GatheredChanges, MemType, Prot, TlbiDescription, UnmapResult, WalkResult } from '../pgtable/index.js';
+import { validate as validateScript } from '../schema/generated/pgtable-input.js';
+import { checkDocument, type Validator } from '../schema/validate.js';
 import { EXIT_OK, UsageError, action, out, parseJsonText, printJson, readInput, withExamples } from './common.js';
 
 export type ScriptOp =
@@ -341,6 +343,8 @@ export function registerPgtable(program: Program): void {
       action(async (opts: PgtableOpts) => {
         const source = opts.input ?? 'stdin';
         const doc = parseJsonText((await readInput(opts.input)).toString('utf8'), source);
+        // The script's schema (src/schema/defs/pgtable-input.ts): keys of each operation, types, ranges.
+        checkDocument(validateScript as Validator, doc, source);
         let report: Record<string, unknown>;
         try {
           report = runPgtableScript(parsePgtableScript(doc));

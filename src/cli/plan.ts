@@ -33,6 +33,8 @@ import {
 } from './common.js';
 import type { Policy } from '../tlbi/plan.js';
 import { levelShift, log2Of } from '../units.js';
+import { validate as validatePlanInput } from '../schema/generated/plan-input.js';
+import { checkAt, type Validator } from '../schema/validate.js';
 
 interface PlanOpts {
   input?: string;
@@ -309,6 +311,8 @@ export function registerPlan(program: Program): void {
           if (flagsGiven) throw new UsageError('give either --input (or stdin) or the range flags, not both');
           const source = o.input ?? 'stdin';
           raw = parseJsonText((await readInput(o.input)).toString('utf8'), source);
+          // The request's schema (src/schema/defs/plan-input.ts): keys, types, JSON numbers' ranges.
+          checkAt(validatePlanInput as Validator, raw, '', 'request');
         } else {
           raw = requestFromFlags(o);
         }

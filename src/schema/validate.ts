@@ -103,16 +103,22 @@ export function describeErrors(errors: readonly SchemaError[]): { field: string;
       return { field: formatPath([...path, String(e.params.additionalProperty)]), message: unknownKey(e) };
     case 'required':
       return { field: formatPath([...path, String(e.params.missingProperty)]), message: 'missing (it is required)' };
-    default: {
-      const field = formatPath(path);
-      const got = `got ${shown(e.data)}`;
-      // A document's own description says what it is, not what a bad value should be: name the type.
-      if (e.keyword === 'type' && (path.length === 0 || expected === undefined))
-        return { field, message: `expected ${typeName(e.params.type)}, ${got}` };
-      if (expected !== undefined) return { field, message: `expected ${expected}, ${got}` };
-      return { field, message: `${e.message ?? e.keyword}, ${got}` };
-    }
+    case 'enum':
+      // An enum with a title names what the value is: `unknown type "S3_MAGIC" (expected S1_ASID, …)`.
+      if (typeof e.parentSchema?.title === 'string') {
+        const values = Array.isArray(e.params.allowedValues) ? (e.params.allowedValues as unknown[]) : [];
+        const list = values.length > 0 && values.length <= 16 ? ` (expected ${values.map(String).join(', ')})` : '';
+        return { field: formatPath(path), message: `unknown ${e.parentSchema.title} ${shown(e.data)}${list}` };
+      }
+      break;
   }
+  const field = formatPath(path);
+  const got = `got ${shown(e.data)}`;
+  // A document's own description says what it is, not what a bad value should be: name the type.
+  if (e.keyword === 'type' && (path.length === 0 || expected === undefined))
+    return { field, message: `expected ${typeName(e.params.type)}, ${got}` };
+  if (expected !== undefined) return { field, message: `expected ${expected}, ${got}` };
+  return { field, message: `${e.message ?? e.keyword}, ${got}` };
 }
 
 function typeName(t: unknown): string {
@@ -126,6 +132,18 @@ function typeName(t: unknown): string {
     null: 'null',
   };
   return Array.isArray(t) ? t.map(typeName).join(' or ') : (names[String(t)] ?? String(t));
+}
+
+/**
+ * Validate `doc`, a value found at path `where` (`stdin[3]`; '' for a document whose errors name the field
+ * alone); on failure throw InputError naming the field under `where` (`stdin[3].fields.cs`), or `root`
+ * for the value itself.
+ */
+export function checkAt<T>(validate: Validator, doc: unknown, where: string, root = where): T {
+  if (validate(doc)) return doc as T;
+  const { field, message } = describeErrors(validate.errors ?? []);
+  const at = field === '' ? root : where === '' || field.startsWith('[') ? `${where}${field}` : `${where}.${field}`;
+  throw new InputError(at, message);
 }
 
 /** Validate `doc`; on failure throw InputError naming `source` and the field. */
