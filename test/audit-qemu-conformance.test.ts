@@ -109,6 +109,14 @@ describe("QEMU's historical mistakes, written as traces", () => {
   });
 });
 
+/** A 2^8-entry ring dump: one TLBI_NH_VA of ASID 1 (TG 4K, TTL 3, leaf, SCALE 0) at slot 0, a CMD_SYNC at slot 1. */
+function rangeRing(o: { num: number; addr: number }): Uint8Array {
+  const ring = new Uint32Array(2 ** 8 * 4);
+  ring.set(cmd('TLBI_NH_VA', { asid: 1, tg: 1, ttl: 3, num: o.num, scale: 0, leaf: 1, addr: o.addr }), 0);
+  ring.set(SYNC(), 4);
+  return new Uint8Array(ring.buffer);
+}
+
 describe('audit --qemu-trace T --qemu-ring DUMP', () => {
   it('the real 6.1 run: every range TLBI compared, 0 issues, exit 0', () => {
     const d = 'samples/linux-6.1-qemu-7.2-strict';
@@ -132,10 +140,7 @@ describe('audit --qemu-trace T --qemu-ring DUMP', () => {
   it('a trace with the Q5 split: exit 1 naming the under-invalidation; --qemu-ring alone is exit 2', () => {
     const dir = mkdtempSync(join(tmpdir(), 'smmuv3-qemu-conf-'));
     try {
-      const ring = new Uint32Array(2 ** 8 * 4);
-      ring.set(cmd('TLBI_NH_VA', { asid: 1, tg: 1, ttl: 3, num: 31, scale: 0, leaf: 1, addr: 0xff39_5000 }), 0);
-      ring.set(SYNC(), 4);
-      writeFileSync(join(dir, 'ring.bin'), new Uint8Array(ring.buffer));
+      writeFileSync(join(dir, 'ring.bin'), rangeRing({ num: 31, addr: 0xff39_5000 }));
       writeFileSync(
         join(dir, 'trace.log'),
         [
@@ -177,12 +182,10 @@ describe('audit --qemu-trace T --qemu-ring DUMP', () => {
   it('unusable inputs are usage errors naming them (exit 2, nothing on stdout); the clean twin exits 0', () => {
     const dir = mkdtempSync(join(tmpdir(), 'smmuv3-qemu-conf-'));
     try {
-      const ring = new Uint32Array(2 ** 8 * 4);
-      ring.set(cmd('TLBI_NH_VA', { asid: 1, tg: 1, ttl: 3, num: 1, scale: 0, leaf: 1, addr: 0x1000 }), 0);
-      ring.set(SYNC(), 4);
-      writeFileSync(join(dir, 'ring.bin'), new Uint8Array(ring.buffer));
+      const ring = rangeRing({ num: 1, addr: 0x1000 });
+      writeFileSync(join(dir, 'ring.bin'), ring);
       const big = new Uint8Array(2 ** 9 * 16);
-      big.set(new Uint8Array(ring.buffer));
+      big.set(ring);
       writeFileSync(join(dir, 'ring-too-big.bin'), big);
       const good = [
         'smmuv3_cmdq_consume prod=2 cons=0 prod.wrap=0 cons.wrap=0',
