@@ -90,6 +90,9 @@ const SIMPLE_HEAD = /^\s*-?\d+(?:\.\d+)? pid=\d+\s?/;
 /** The regular expressions of this parser (for the ReDoS check of the tests). */
 export const TRACE_PATTERNS: readonly RegExp[] = [TS_PREFIX, SIMPLE_HEAD];
 
+/** What an ASID or VMID operand may be, for messages (constant: the hot path builds no string). */
+const TAG_RANGE = { asid: 'a 16-bit ASID, or -1 for any', vmid: 'a 16-bit VMID, or -1 for any' } as const;
+
 /** An ASID/VMID as traced: -1 (or its unsigned form in the simple backend) is QEMU's wildcard. */
 function tag(v: number | undefined): number {
   if (v === undefined || v < 0 || v >= 2 ** 31) return -1;
@@ -251,13 +254,14 @@ export class QemuTraceParser {
   }
 
   /** An ASID or VMID: 16 bits, or QEMU's wildcard -1 (4294967295 when printed unsigned). -1 when absent. */
-  private tagOperand(payload: string, key: string): number | undefined {
-    const v = this.operand(payload, key, -1, 4294967295, `a 16-bit ${key.toUpperCase()}, or -1 for any`);
+  private tagOperand(payload: string, key: 'asid' | 'vmid'): number | undefined {
+    const range = TAG_RANGE[key];
+    const v = this.operand(payload, key, -1, 4294967295, range);
     if (v === undefined) return undefined;
     if (v === 4294967295) return -1;
     if (v > 0xffff) {
       const tok = fieldToken(payload, key)!;
-      return this.badOperand(key, tok.text, tok.next, `is out of range (a 16-bit ${key.toUpperCase()}, or -1 for any)`);
+      return this.badOperand(key, tok.text, tok.next, `is out of range (${range})`);
     }
     return v;
   }
