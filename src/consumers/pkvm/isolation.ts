@@ -3,7 +3,7 @@
  * device on any powered-on SMMU reaches the donated range — through a TLB, walk-cache or ATC entry, or
  * through a translation.
  */
-import type { AtcEntry } from '../../smmu/caches.js';
+import type { AtcEntry, TlbEntry } from '../../smmu/caches.js';
 import { Kind, Regime } from '../../smmu/caches.js';
 import { HOST_VMID } from '../host-cmdq-filter.js';
 import type { SmmuPort } from '../smmu-port.js';
@@ -28,6 +28,8 @@ export interface HostIova {
   readonly pa: number;
 }
 
+const outStartOf = (e: TlbEntry): number => e.outStart;
+
 /**
  * The violations of isolation of [pa, pa + size): TLB entries (stage 2 or nested, VMID 0) whose output or
  * IPA overlaps it, ATC entries of host devices over it, walk-cache entries the checker flags for the range,
@@ -44,16 +46,18 @@ export function isolationViolations(
   for (const p of v.ports) {
     if (!p.powered) continue;
     const m = p.model;
-    for (const e of m.tlb.all) {
-      if (e.regime !== Regime.NH || e.vmid !== HOST_VMID) continue;
-      const span = 2 ** e.sizeLog2;
-      const outFirst = e.outStart;
-      if (outFirst <= last && outFirst + span - 1 >= pa) bad++;
-      else if (e.kind === Kind.NESTED && e.ipa <= last && e.ipa + span - 1 >= pa) bad++;
-    }
+    // TLB entries of the host (NS-EL1, VMID 0) whose output overlaps the range, through the TLB's index by
+    // output; then the host's nested entries whose IPA overlaps it (each entry counted once).
+    const tlbs: TlbEntry[] = [];
+    m.tlb.overlappingOutput(pa, last, tlbs, outStartOf);
+    for (const e of tlbs) if (e.regime === Regime.NH && e.vmid === HOST_VMID) bad++;
+    const nested: TlbEntry[] = [];
+    m.tlb.group(Regime.NH, Kind.NESTED, HOST_VMID)?.byIpa?.collect(pa, last, nested);
+    for (const e of nested) if (!(e.outStart <= last && e.outStart + 2 ** e.sizeLog2 - 1 >= pa)) bad++;
+    // ATC entries over the range, once per host device of this SMMU with the entry's StreamID.
     const atc: AtcEntry[] = [];
-    for (const d of v.hostDevices) if (d.smmu === p.id) m.atc.overlapping(d.sid, undefined, 0, 2 ** 64, atc);
-    for (const e of atc) if (e.outPage <= last && e.outPage + 4095 >= pa) bad++;
+    m.atc.overlappingOutput(pa, last, atc);
+    for (const e of atc) for (const d of v.hostDevices) if (d.smmu === p.id && d.sid === e.sid) bad++;
     // Walk-cache entries: the checker knows which tables the idmap still uses.
     const walk = p.checkChange({ stage: 2, root: v.idmapRoot, first: pa, last });
     bad += walk.length;
