@@ -4,10 +4,17 @@
  * unknown key, a duplicate key, a wrong type, out-of-range numbers and a missing required key are exit 2
  * with one stderr line naming the field and nothing on stdout; each bad document has a clean twin that
  * differs only there and runs (exit 0). The validators accept the examples and every document of the plan
- * and pgtable golden files, and the published schemas match what the CLI enforces.
+ * and pgtable golden files; random edits of the documents (any value replaced, a key removed or added)
+ * reach the parsers only as valid documents or end in a usage error, never in another exception.
  */
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { CommandBuffer, CommandEncodeError, commandFromJson, encodeCommand } from '../src/cmdq/index.js';
+import { buildChecker } from '../src/cli/decode.js';
+import { checkWords } from '../src/cli/encode.js';
+import { parsePgtableScript } from '../src/cli/pgtable.js';
+import { parsePlanRequest } from '../src/tlbi/index.js';
 import { validate as validateEncode } from '../src/schema/generated/encode-input.js';
 import { validate as validatePgtable } from '../src/schema/generated/pgtable-input.js';
 import { validate as validatePlan } from '../src/schema/generated/plan-input.js';
@@ -427,5 +434,129 @@ describe('the input validators', () => {
     expect(at(validatePlan as Validator, { invs: [{ type: 'X' }] }, '', 'request')).toBe('invs[0].type');
     expect(at(validatePlan as Validator, 5, '', 'request')).toBe('request');
     expect(at(validatePlan as Validator, PLAN, '', 'request')).toBe('');
+  });
+});
+
+/** Every path of a document (objects' keys and arrays' indexes), the document itself first. */
+function paths(v: unknown, at: string[] = []): string[][] {
+  const out = [at];
+  if (v !== null && typeof v === 'object')
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) out.push(...paths(x, [...at, k]));
+  return out;
+}
+
+/** `doc` with the value at one of its paths replaced (undefined: removed), or with a key added to an object. */
+function mutated(doc: Doc, pick: number, value: unknown, addKey: string | null): unknown {
+  const d = structuredClone(doc) as unknown;
+  const all = paths(d);
+  const path = all[pick % all.length]!;
+  if (path.length === 0) return addKey === null ? value : d;
+  let o = d as Record<string, unknown>;
+  for (const k of path.slice(0, -1)) o = o[k] as Record<string, unknown>;
+  const last = path[path.length - 1]!;
+  const target = o[last];
+  if (addKey !== null && target !== null && typeof target === 'object' && !Array.isArray(target))
+    (target as Record<string, unknown>)[addKey] = value;
+  else if (value === undefined) delete o[last];
+  else o[last] = value;
+  return d;
+}
+
+const edge = fc.constantFrom(
+  undefined,
+  null,
+  -1,
+  -0,
+  0.5,
+  2 ** 16,
+  2 ** 20,
+  2 ** 32,
+  2 ** 52,
+  Number.MAX_SAFE_INTEGER,
+  '',
+  ' ',
+  '0x',
+  '0x1_0000',
+  '4K',
+  '16384P',
+  '0xffffffffffffffff',
+  'maybe',
+  'on',
+  true,
+  [],
+  {},
+  [3, 3],
+  '__proto__',
+);
+const anEdit = fc.record({
+  pick: fc.nat(),
+  value: fc.oneof(edge, fc.jsonValue({ maxDepth: 2 })),
+  addKey: fc.option(fc.constantFrom('x', 'op', 'id', 'size', 'constructor', '__proto__'), { nil: null }),
+});
+
+/** How many edited documents were accepted and refused (each property must see both). */
+const seen = { accepted: 0, refused: 0 };
+
+/** Run `f`; only an InputError (or `allowed`) may escape. */
+function onlyInputErrors(f: () => void, allowed?: new (...a: never[]) => Error): void {
+  try {
+    f();
+    seen.accepted++;
+  } catch (e) {
+    if (!(e instanceof InputError || (allowed !== undefined && e instanceof allowed))) throw e;
+    seen.refused++;
+  }
+}
+
+/** After a property: both outcomes happened (the edits are neither all harmless nor all fatal). */
+function bothSeen(): void {
+  expect(seen.accepted).toBeGreaterThan(10);
+  expect(seen.refused).toBeGreaterThan(10);
+  seen.accepted = 0;
+  seen.refused = 0;
+}
+
+describe('random edits of the inputs: a usage error or a valid document, nothing else', () => {
+  it('plan requests (schema, then parsePlanRequest)', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(PLAN, TLBI), anEdit, (doc, e) => {
+        const d = mutated(doc, e.pick, e.value, e.addKey);
+        onlyInputErrors(() => parsePlanRequest(checkAt(validatePlan as Validator, d, '', 'request')));
+      }),
+      { numRuns: 400 },
+    );
+    bothSeen();
+  });
+
+  it('encode commands (schema, commandFromJson, the encoder, the words check)', () => {
+    const checker = buildChecker({});
+    const withWords = { ...NH_VA, words: ['0x0001000000000012', '0x00000000ffff6701'] };
+    fc.assert(
+      fc.property(fc.constantFrom(SYNC, NH_VA, withWords), anEdit, (doc, e) => {
+        const d = mutated(doc, e.pick, e.value, e.addKey);
+        onlyInputErrors(() => {
+          const buf = new CommandBuffer(1);
+          const c = commandFromJson(checkAt(validateEncode as Validator, d, 'stdin[0]'), 'stdin[0]');
+          encodeCommand(c, buf.u32, buf.reserve(1), checker);
+          checkWords(d, buf.u32, 0, 'stdin[0]');
+        }, CommandEncodeError);
+      }),
+      { numRuns: 400 },
+    );
+    bothSeen();
+  });
+
+  it('pgtable scripts (schema, then parsePgtableScript)', () => {
+    fc.assert(
+      fc.property(anEdit, (e) => {
+        const d = mutated(SCRIPT, e.pick, e.value, e.addKey);
+        onlyInputErrors(() => {
+          if (validatePgtable(d)) parsePgtableScript(d);
+          else checkAt(validatePgtable as Validator, d, 'stdin');
+        });
+      }),
+      { numRuns: 400 },
+    );
+    bothSeen();
   });
 });
