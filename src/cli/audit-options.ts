@@ -2,7 +2,7 @@
  * `audit`'s options: their definitions (in the order --help lists them), the type commander gives them, and the
  * helpers that read them — the nested VMID list, the sample's files, the registers file, the ring options.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command as Program } from 'commander';
 import { parseUint } from '../parse.js';
@@ -70,6 +70,25 @@ export function sampleFile(name: string): string {
   return path;
 }
 
+/** A registers file is a few hundred bytes; reading stops past this (`--regs /dev/zero` grew without bound). */
+const REGS_LIMIT = 2 ** 20;
+
+function readSmall(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(REGS_LIMIT + 1);
+    let n = 0;
+    for (let k = 1; k > 0 && n < buf.length; n += k) k = readSync(fd, buf, n, buf.length - n, null);
+    if (n > REGS_LIMIT)
+      throw new UsageError(
+        `--regs: ${path}: more than ${REGS_LIMIT} bytes (a registers file is a small JSON document)`,
+      );
+    return buf.toString('utf8', 0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * `--regs`: inline JSON (text starting with `{`) or the path of a JSON file such as the sample's cmdq.json.
  * A path that cannot be read is a usage error naming the option.
@@ -79,8 +98,9 @@ function regsText(value: string): { text: string; source: string } {
   if (!existsSync(value))
     throw new UsageError(`--regs: no such file: ${value} (give a JSON file or inline JSON starting with "{")`);
   try {
-    return { text: readFileSync(value, 'utf8'), source: `--regs ${value}` };
+    return { text: readSmall(value), source: `--regs ${value}` };
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     throw new UsageError(`--regs: cannot read ${value}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }

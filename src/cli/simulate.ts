@@ -134,6 +134,11 @@ function runSimulate(o: SimulateAllOpts, c: Program): number | Promise<number> {
       throw new UsageError('--emit-stream: only the randomized workload writes a stream (drop --scenario)');
     return runScenarioCommand(o, c);
   }
+  // E2H selects the EL2 stage-1 address spaces: with --stage 2 or nested it would change nothing (red-team S15/S16).
+  if (o.e2h && o.stage !== '1' && c.getOptionValueSource('e2h') === 'cli')
+    throw new UsageError(
+      `--e2h on: stage 1 only (EL2-E2H stage-1 address spaces); it does nothing with --stage ${o.stage}`,
+    );
   return runWorkloadCommand(o, choice);
 }
 
