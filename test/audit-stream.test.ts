@@ -23,6 +23,7 @@ import {
   type ReplanRowJson,
   type SessionOptions,
 } from '../src/audit/index.js';
+import { MAX_WINDOW } from '../src/audit/session.js';
 import { EntryAligner, TextLines } from '../src/cli/input.js';
 import { atc, halvesOf, ipa, nhAll, nhAsid, s12, streamOf, sync, va, type Item } from './audit-helpers.js';
 
@@ -222,6 +223,25 @@ describe('a batch longer than a window', () => {
     const rep = sessionOf(streamOf(...items), { window: 8, maxWindow: 16, nestedVmids: [] });
     expect(rep.input.notes).toEqual([]);
     expect(json(rep)).toEqual(json(auditStream(streamOf(...items), { nestedVmids: [], ...ONE_WINDOW })));
+  });
+});
+
+describe('the default window bound (MAX_WINDOW, 2^16 entries): a long run without CMD_SYNC is cut', () => {
+  // Bounded memory on dumps of random words (every entry a finding): a window holds at most 2^16 entries.
+  const run = (syncEvery: number) => {
+    const items: Item[] = [];
+    for (let k = 0; k < MAX_WINDOW + 5000; k++)
+      items.push(va(1, 0x1000 * (k + 1)), ...((k + 1) % syncEvery === 0 ? [sync()] : []));
+    return sessionOf(streamOf(...items, sync()), { nestedVmids: [] });
+  };
+  it(`${MAX_WINDOW + 5000} commands without a CMD_SYNC are checked in pieces of ${MAX_WINDOW}, with the note`, () => {
+    const rep = run(Infinity);
+    expect(rep.input.notes.some((n) => n.includes(`checked in pieces of ${MAX_WINDOW}`))).toBe(true);
+    expect(rep.counts.byCommand.TLBI_NH_VA).toBe(MAX_WINDOW + 5000);
+  });
+  it('clean twin: a CMD_SYNC every 64 commands needs no piece', () => {
+    const rep = run(64);
+    expect(rep.input.notes).toEqual([]);
   });
 });
 
