@@ -33,7 +33,7 @@ export function warn(line: string): void {
 
 /**
  * Read a whole (small) input: a file, or stdin for `-` or when no file is given. Gzip is not inflated here.
- * Bounded: an input larger than the whole-input limit (WHOLE_INPUT_LIMIT, 64 MiB) — `/dev/zero` for instance — is
+ * Bounded: an input larger than the whole-input limit (WHOLE_INPUT_LIMIT, 128 MiB) — `/dev/zero` for instance — is
  * a usage error, as is a missing file or a directory.
  */
 export async function readInput(file: string | undefined): Promise<Buffer> {
