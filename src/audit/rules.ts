@@ -15,6 +15,7 @@ import { EntryFlag, type AuditStream } from './stream.js';
 export { RULES, RULE_IDS, type Finding, type RuleCategory, type RuleId } from './rules-table.js';
 import { RULES, RULE_IDS, type Finding, type RuleId } from './rules-table.js';
 import { NestedTracker } from './nested.js';
+import { TagCoverIndex } from './tag-cover.js';
 import { checkCorpusRules, type CorpusRuleOptions } from './rules-corpus.js';
 
 export interface RuleOptions extends CorpusRuleOptions {
@@ -334,12 +335,13 @@ export class RuleChecker {
       for (const g of groups.values()) this.duplicates(g);
       // Waste: anything covered by a whole-tag command of the same batch.
       if (tagCmds.length > 0) {
+        const covers = new TagCoverIndex(r, tagCmds);
         for (let i = start; i < cmdEnd; i++) {
           const k = r.kind[i]!;
           if (k !== Kind.RangeTlbi && k !== Kind.TagTlbi) continue;
-          for (const y of tagCmds) {
-            const caveat = tagCovers(r, y, i);
-            if (caveat === null) continue;
+          const y = covers.coverOf(i);
+          if (y >= 0) {
+            const caveat = tagCovers(r, y, i) ?? '';
             this.add(
               'covered-by-whole-tag',
               i,
@@ -347,7 +349,6 @@ export class RuleChecker {
               `${r.name(i)} ${tagText(r, i)}${k === Kind.RangeTlbi ? ' ' + fmtRange(r, i) : ''} is covered by ${r.name(y)} #${y + this.offset} ${tagText(r, y)} in the same batch${caveat}`,
               'commands of one batch all complete at its CMD_SYNC, and the whole-tag command removes every entry this one must remove (IHI 0070 4.4, 4.7.3): this one is wasted',
             );
-            break;
           }
         }
       }
