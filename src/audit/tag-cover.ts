@@ -19,18 +19,21 @@ const isEl2 = (op: number): boolean => op >= Opcode.TLBI_EL2_ALL && op <= Opcode
 export class TagCoverIndex {
   private nsnhAll = -1;
   private el2All = -1;
-  private readonly s12ByVmid = new Map<number, number>();
-  private readonly nhAllByVmid = new Map<number, number>();
-  private readonly nhAsidByTag = new Map<number, number>();
-  private readonly el2AsidByAsid = new Map<number, number>();
+  // Made on first use: most batches hold one kind of whole-tag command, or none of some kinds.
+  private s12ByVmid: Map<number, number> | null = null;
+  private nhAllByVmid: Map<number, number> | null = null;
+  private nhAsidByTag: Map<number, number> | null = null;
+  private el2AsidByAsid: Map<number, number> | null = null;
 
   /** Index the whole-tag commands `tagCmds` (entry indices, in batch order) of `r`. */
   constructor(
     private readonly r: Interpreted,
     tagCmds: readonly number[],
   ) {
-    const first = (m: Map<number, number>, key: number, y: number): void => {
-      if (!m.has(key)) m.set(key, y);
+    const first = (m: Map<number, number> | null, key: number, y: number): Map<number, number> => {
+      const map = m ?? new Map<number, number>();
+      if (!map.has(key)) map.set(key, y);
+      return map;
     };
     for (const y of tagCmds) {
       const vmid = r.vmid[y]!;
@@ -39,19 +42,19 @@ export class TagCoverIndex {
           if (this.nsnhAll < 0) this.nsnhAll = y;
           break;
         case Opcode.TLBI_S12_VMALL:
-          first(this.s12ByVmid, vmid, y);
+          this.s12ByVmid = first(this.s12ByVmid, vmid, y);
           break;
         case Opcode.TLBI_NH_ALL:
-          first(this.nhAllByVmid, vmid, y);
+          this.nhAllByVmid = first(this.nhAllByVmid, vmid, y);
           break;
         case Opcode.TLBI_NH_ASID:
-          first(this.nhAsidByTag, vmid * 2 ** 17 + r.asid[y]!, y);
+          this.nhAsidByTag = first(this.nhAsidByTag, vmid * 2 ** 17 + r.asid[y]!, y);
           break;
         case Opcode.TLBI_EL2_ALL:
           if (this.el2All < 0) this.el2All = y;
           break;
         case Opcode.TLBI_EL2_ASID:
-          first(this.el2AsidByAsid, r.asid[y]!, y);
+          this.el2AsidByAsid = first(this.el2AsidByAsid, r.asid[y]!, y);
           break;
         default:
           break;
@@ -71,11 +74,11 @@ export class TagCoverIndex {
     const nh = isNh(ox);
     if (ox !== Opcode.TLBI_NSNH_ALL && (nh || ox === Opcode.TLBI_S2_IPA || ox === Opcode.TLBI_S12_VMALL))
       take(this.nsnhAll);
-    if (ox !== Opcode.TLBI_S12_VMALL && (nh || ox === Opcode.TLBI_S2_IPA)) take(this.s12ByVmid.get(vmid));
-    if (ox !== Opcode.TLBI_NH_ALL && nh) take(this.nhAllByVmid.get(vmid));
-    if (ox === Opcode.TLBI_NH_VA) take(this.nhAsidByTag.get(vmid * 2 ** 17 + r.asid[x]!));
+    if (ox !== Opcode.TLBI_S12_VMALL && (nh || ox === Opcode.TLBI_S2_IPA)) take(this.s12ByVmid?.get(vmid));
+    if (ox !== Opcode.TLBI_NH_ALL && nh) take(this.nhAllByVmid?.get(vmid));
+    if (ox === Opcode.TLBI_NH_VA) take(this.nhAsidByTag?.get(vmid * 2 ** 17 + r.asid[x]!));
     if (ox !== Opcode.TLBI_EL2_ALL && isEl2(ox)) take(this.el2All);
-    if (ox === Opcode.TLBI_EL2_VA) take(this.el2AsidByAsid.get(r.asid[x]!));
+    if (ox === Opcode.TLBI_EL2_VA) take(this.el2AsidByAsid?.get(r.asid[x]!));
     return best;
   }
 }
