@@ -89,9 +89,14 @@ export class AuditJsonWriter {
     this.record({ type: 'replan', ...r });
   }
 
-  end(rep: AuditReport): void {
+  /** Close `records` (started if nothing was written yet). */
+  private closeRecords(): void {
     this.start();
     this.write(this.records > 0 ? '\n  ]' : ']');
+  }
+
+  end(rep: AuditReport): void {
+    this.closeRecords();
     for (const [k, v] of Object.entries(auditSummaryJson(rep)))
       this.write(`,\n  ${JSON.stringify(k)}: ${nestedJson(v, '  ')}`);
     this.write('\n}\n');
@@ -102,8 +107,7 @@ export class AuditJsonWriter {
    * ({exitCode, message}) instead of the summary, so that stdout still holds one whole document.
    */
   endWithError(failure: AuditFailure): void {
-    this.start();
-    this.write(this.records > 0 ? '\n  ]' : ']');
+    this.closeRecords();
     this.write(`,\n  "error": ${nestedJson({ exitCode: failure.exitCode, message: failure.message }, '  ')}\n}\n`);
   }
 }
