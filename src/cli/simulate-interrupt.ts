@@ -4,7 +4,6 @@
  * the partial report be written (exit 130), a second stops at once (130). The workload runs in slices of
  * about 50 ms so that the signal is seen between them.
  */
-import type { Simulation } from '../sim/workload.js';
 import { warn } from './common.js';
 
 /** Exit status of an interrupted run (Ctrl-C), the same as `campaign`'s (src/cli/campaign.ts). */
@@ -68,13 +67,21 @@ export function estimateLine(total: number, done: number, elapsedMs: number): st
   );
 }
 
+/** What runInSlices drives: the workload's Simulation, a scenario's ScenarioSession. */
+export interface Advancing {
+  /** Run up to `n` more operations; true once the run is complete. */
+  advance(n: number): boolean;
+  /** Operations done so far. */
+  readonly done: number;
+}
+
 /**
  * Run `sim` to its end in slices, yielding to the event loop between them (so that SIGINT is handled);
  * stop early once `gate.requested`. With `estimate`, print the estimate after the warm-up (`around` lets a
  * progress bar step aside while it is printed). Resolves true when the run finished.
  */
 export async function runInSlices(
-  sim: Simulation,
+  sim: Advancing,
   gate: InterruptGate,
   estimate: { readonly total: number; readonly around?: (print: () => void) => void } | null,
 ): Promise<boolean> {

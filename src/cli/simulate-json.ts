@@ -46,9 +46,13 @@ export interface SimulateDocument {
     /** The same run under every policy, side by side. */
     comparison: ScenarioReport['comparison'];
   } | null;
-  /** Only when the run was interrupted (Ctrl-C): the document covers `ops` operations of `opsPlanned`. */
+  /**
+   * Only when the run was interrupted (Ctrl-C): the workload's document covers `ops` operations of
+   * `opsPlanned`; a scenario's, `opsDone` of `opsPlanned` main-loop operations over every policy run.
+   */
   interrupted?: true;
   opsPlanned?: number;
+  opsDone?: number;
 }
 
 export function workloadDocument(r: SimReport): SimulateDocument {
@@ -101,5 +105,6 @@ export function scenarioDocument(r: ScenarioReport): SimulateDocument {
       hostFilter: run.hostFilter ?? null,
       comparison: r.comparison,
     },
+    ...(r.interrupted === true ? { interrupted: true as const, opsDone: r.opsDone ?? 0 } : {}),
   };
 }

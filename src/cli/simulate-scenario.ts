@@ -2,7 +2,9 @@
  * `smmuv3-tlbi simulate --scenario [NAME]`: the built-in end-to-end scenarios (src/sim/scenarios), sharing
  * `simulate`'s options (--granule --ril --ats --seed --policy --fault --json, and --ops when given). Prints
  * the scenario report (or one JSON document) and returns the exit code: 0 clean, 1 stale translations or
- * broken invariants.
+ * broken invariants, 130 interrupted. A scenario runs once per policy; when those runs add up to
+ * ESTIMATE_FROM_OPS main-loop operations or more, the estimated length is printed after a warm-up, and the
+ * first Ctrl-C ends the run with a partial report (the runs made so far, marked interrupted).
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import type { FaultName } from '../sim/faults.js';
@@ -12,11 +14,12 @@ import {
   SCENARIO_NAMES,
   formatScenarioReport,
   isScenarioName,
-  runScenario,
+  ScenarioSession,
   type ScenarioName,
 } from '../sim/scenarios/index.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, UsageError, out, printJson, warn } from './common.js';
 import { scenarioDocument } from './simulate-json.js';
+import { ESTIMATE_FROM_OPS, EXIT_INTERRUPTED, InterruptGate, runInSlices } from './simulate-interrupt.js';
 import type { Policy } from '../tlbi/plan.js';
 
 export interface ScenarioCliOptions {
@@ -67,13 +70,13 @@ export function refuseIgnoredOptions(name: string, cmd: Command): void {
 }
 
 /** Run the scenario the options name; `cmd` tells whether --ops was given on the command line. */
-export function runScenarioCommand(o: ScenarioCliOptions, cmd: Command): number {
+export async function runScenarioCommand(o: ScenarioCliOptions, cmd: Command): Promise<number> {
   const name: ScenarioName =
     o.scenario === true || o.scenario === undefined ? DEFAULT_SCENARIO : scenarioOption(o.scenario);
   refuseIgnoredOptions(name, cmd);
   const seed = o.seed ?? Math.floor(Math.random() * 2 ** 32);
   const ops = cmd.getOptionValueSource('ops') === 'cli' ? o.ops : undefined;
-  const report = runScenario(name, {
+  const session = new ScenarioSession(name, {
     granule: GRANULES[o.granule],
     ril: o.ril,
     ats: o.ats,
@@ -84,13 +87,28 @@ export function runScenarioCommand(o: ScenarioCliOptions, cmd: Command): number 
     ...(o.atsTimeouts !== undefined && o.atsTimeouts > 0 ? { atsTimeouts: o.atsTimeouts } : {}),
     ...(o.ds === true ? { ds: true } : {}),
   });
-  if (o.json) printJson({ ...scenarioDocument(report) });
-  else {
+  const gate = new InterruptGate('simulate');
+  gate.install();
+  try {
+    await runInSlices(session, gate, session.total >= ESTIMATE_FROM_OPS ? { total: session.total } : null);
+  } finally {
+    gate.remove();
+  }
+  const report = session.report();
+  if (o.json) {
+    printJson({ ...scenarioDocument(report), ...(report.interrupted === true ? { opsPlanned: session.total } : {}) });
+  } else {
     for (const line of formatScenarioReport(report)) out(line);
+    if (report.interrupted === true)
+      out(
+        `interrupted  after ${report.opsDone ?? 0} of ${session.total} main-loop operations ` +
+          `(${session.perRun} per policy run; Ctrl-C): a partial report`,
+      );
     if (!report.ok) {
       out(`reproduce with --seed ${seed}`);
       warn(`${report.failures} stale translations or violations (scenario ${name}, seed ${seed})`);
     }
   }
+  if (report.interrupted === true) return EXIT_INTERRUPTED;
   return report.ok ? EXIT_OK : EXIT_CHECK_FAILED;
 }

@@ -1,7 +1,7 @@
 /**
  * `simulate --json`, the randomized workload and a scenario alike (schemaVersion 2): the same top-level
  * fields for both; what only one kind has lives in `workload` or `scenario`, null for the other; a run stopped
- * by Ctrl-C adds `interrupted` and `opsPlanned`.
+ * by Ctrl-C adds `interrupted` and `opsPlanned` (a scenario `opsDone` too).
  */
 import { DIALECT, count, exact, mapOf, orNull, schemaId } from './common.js';
 
@@ -38,11 +38,14 @@ export const schema = {
           comparison: { type: 'array', items: object },
         }),
       ),
-      // Only in the partial report of a run stopped by Ctrl-C (exit 130): `ops` of `opsPlanned` ran.
+      // Only in the partial report of a run stopped by Ctrl-C (exit 130). The workload: `ops` of `opsPlanned`
+      // ran. A scenario: `opsDone` of `opsPlanned` main-loop operations ran, counted over every policy run
+      // (its `ops` counts the detailed run's operations by kind; `scenario.comparison` holds the runs started).
       interrupted: { const: true },
       opsPlanned: count,
+      opsDone: count,
     },
-    ['interrupted', 'opsPlanned'],
+    ['interrupted', 'opsPlanned', 'opsDone'],
   ),
   if: { properties: { kind: { const: 'workload' } } },
   then: { properties: { workload: object, scenario: { type: 'null' } } },

@@ -188,3 +188,43 @@ export function scenarioDriver(
     planStatistics: o.planStatistics ?? true,
   });
 }
+
+/**
+ * A scenario run that can be advanced in pieces (so that a long run sees Ctrl-C between them): the set-up is
+ * done when it is made, `advance(n)` runs up to n more main-loop operations, and `finish()` does the final
+ * checks and gives the run report — after the last operation, or early for a partial report of the first
+ * `done` operations.
+ */
+export interface ScenarioStepper {
+  /** Main-loop operations planned (the option `ops`, or the scenario's default). */
+  readonly planned: number;
+  /** Main-loop operations done so far. */
+  readonly done: number;
+  /** Run up to `n` more main-loop operations; true once all `planned` have run. */
+  advance(n: number): boolean;
+  /** The final checks and the run report (call once). */
+  finish(): ScenarioRun;
+}
+
+/** A stepper over a main-loop step: `step(op)` is called for op = 0, 1, …, planned − 1. */
+export function loopStepper(planned: number, step: (op: number) => void, finish: () => ScenarioRun): ScenarioStepper {
+  let done = 0;
+  return {
+    planned,
+    get done() {
+      return done;
+    },
+    advance(n: number): boolean {
+      const end = Math.min(planned, done + n);
+      while (done < end) step(done++);
+      return done >= planned;
+    },
+    finish,
+  };
+}
+
+/** Run a stepper to its end in one piece. */
+export function runToEnd(s: ScenarioStepper): ScenarioRun {
+  s.advance(s.planned);
+  return s.finish();
+}

@@ -17,8 +17,11 @@ import {
   now,
   scenarioDriver,
   scenarioSmmu,
+  loopStepper,
+  runToEnd,
   type ScenarioOptions,
   type ScenarioRun,
+  type ScenarioStepper,
 } from './common.js';
 
 export const DRIVER_DEFAULT_OPS = 400;
@@ -214,18 +217,27 @@ function driverOperations(w: DriverWorld): Record<string, number> {
   };
 }
 
-export function runDriverScenario(o: ScenarioOptions): ScenarioRun {
+/** The driver scenario as a stepper (set up on creation; see ScenarioStepper). */
+export function startDriverScenario(o: ScenarioOptions): ScenarioStepper {
   const t0 = now();
   const w = setUpDriverWorld(o);
   const { drv } = w;
   for (const m of w.masters) attachRandom(w, m);
   for (const s of w.slots) for (let i = 0; i < 4; i++) mapInto(w, s);
   const armTimeout = atsTimeoutArmer(o.atsTimeouts, o.seed, driverAtsEndpoints(drv, w.masters));
-  const ops = o.ops ?? DRIVER_DEFAULT_OPS;
-  for (let op = 0; op < ops; op++) {
-    armTimeout();
-    driverStep(w);
-  }
-  drv.checkEverything();
-  return driverRun(drv, o.policy, driverOperations(w), now() - t0);
+  return loopStepper(
+    o.ops ?? DRIVER_DEFAULT_OPS,
+    () => {
+      armTimeout();
+      driverStep(w);
+    },
+    () => {
+      drv.checkEverything();
+      return driverRun(drv, o.policy, driverOperations(w), now() - t0);
+    },
+  );
+}
+
+export function runDriverScenario(o: ScenarioOptions): ScenarioRun {
+  return runToEnd(startDriverScenario(o));
 }

@@ -8,16 +8,16 @@
  * `formatScenarioReport(report)` gives the human text (lines). Both are free of Node APIs.
  */
 import { FAULT_HELP } from '../faults.js';
-import { failures, type ScenarioOptions, type ScenarioRun } from './common.js';
+import { failures, runToEnd, type ScenarioOptions, type ScenarioRun, type ScenarioStepper } from './common.js';
 import { POLICIES, type Policy } from '../../tlbi/plan.js';
-import { runDriverScenario } from './driver.js';
-import { runNestedScenario } from './nested.js';
-import { runPkvmScenario } from './pkvm.js';
+import { startDriverScenario } from './driver.js';
+import { startNestedScenario } from './nested.js';
+import { startPkvmScenario } from './pkvm.js';
 
 export * from './common.js';
-export { runDriverScenario } from './driver.js';
-export { runNestedScenario } from './nested.js';
-export { runPkvmScenario } from './pkvm.js';
+export { runDriverScenario, startDriverScenario } from './driver.js';
+export { runNestedScenario, startNestedScenario } from './nested.js';
+export { runPkvmScenario, startPkvmScenario } from './pkvm.js';
 
 export const SCENARIO_NAMES = ['driver', 'pkvm', 'nested'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
@@ -36,15 +36,20 @@ export function isScenarioName(s: string): s is ScenarioName {
   return (SCENARIO_NAMES as readonly string[]).includes(s);
 }
 
-export function runScenarioOnce(name: ScenarioName, o: ScenarioOptions): ScenarioRun {
+/** One run of the scenario as a stepper: set up now, advanced by the caller. */
+export function startScenarioOnce(name: ScenarioName, o: ScenarioOptions): ScenarioStepper {
   switch (name) {
     case 'driver':
-      return runDriverScenario(o);
+      return startDriverScenario(o);
     case 'pkvm':
-      return runPkvmScenario(o);
+      return startPkvmScenario(o);
     case 'nested':
-      return runNestedScenario(o);
+      return startNestedScenario(o);
   }
+}
+
+export function runScenarioOnce(name: ScenarioName, o: ScenarioOptions): ScenarioRun {
+  return runToEnd(startScenarioOnce(name, o));
 }
 
 export interface PolicyComparison {
@@ -87,6 +92,12 @@ export interface ScenarioReport {
   /** Stale translations plus invariant violations, over all runs. */
   failures: number;
   ok: boolean;
+  /**
+   * Only in a partial report (Ctrl-C): the runs stopped after `opsDone` main-loop operations in all (the
+   * comparison holds only the runs that were started).
+   */
+  interrupted?: true;
+  opsDone?: number;
 }
 
 function compare(r: ScenarioRun): PolicyComparison {
@@ -105,28 +116,105 @@ function compare(r: ScenarioRun): PolicyComparison {
   };
 }
 
+/**
+ * `runScenario` in pieces: the run under the chosen policy first, then the same seed under every other policy
+ * (POLICIES order), each made when the one before it has finished. `advance(n)` runs up to n more main-loop
+ * operations over the whole sequence; `report()` gives the report — complete, or (when called before
+ * `advance` said done) a partial one marked `interrupted`, holding the finished runs and the cut one (its
+ * final checks done over the operations it ran) and leaving out the runs never started.
+ */
+export class ScenarioSession {
+  /** Main-loop operations over every policy run: runs × operations per run. */
+  readonly total: number;
+  private readonly order: readonly Policy[];
+  private readonly runs = new Map<Policy, ScenarioRun>();
+  private current: ScenarioStepper | null;
+  private next = 1;
+  private doneBefore = 0;
+
+  constructor(
+    readonly name: ScenarioName,
+    readonly options: ScenarioOptions,
+  ) {
+    this.order = [options.policy, ...POLICIES.filter((p) => p !== options.policy)];
+    this.current = startScenarioOnce(name, options);
+    this.total = this.current.planned * this.order.length;
+  }
+
+  /** Main-loop operations done, over every run. */
+  get done(): number {
+    return this.doneBefore + (this.current?.done ?? 0);
+  }
+
+  /** Main-loop operations planned per run. */
+  get perRun(): number {
+    return this.total / this.order.length;
+  }
+
+  /** Run up to `n` more main-loop operations; true once every run has finished. */
+  advance(n: number): boolean {
+    let left = n;
+    while (this.current !== null) {
+      const before = this.current.done;
+      const finished = this.current.advance(left);
+      left -= this.current.done - before;
+      if (!finished) return false;
+      this.closeCurrent();
+      if (left <= 0) return this.current === null;
+    }
+    return true;
+  }
+
+  private closeCurrent(): void {
+    const cur = this.current!;
+    this.runs.set(this.order[this.next - 1]!, cur.finish());
+    this.doneBefore += cur.done;
+    this.current = this.next < this.order.length ? startScenarioOnce(this.name, this.policyOptions(this.next++)) : null;
+  }
+
+  private policyOptions(i: number): ScenarioOptions {
+    return { ...this.options, policy: this.order[i]! };
+  }
+
+  /** The report: complete when every run finished, else partial (marked interrupted). */
+  report(): ScenarioReport {
+    const interrupted = this.current !== null;
+    if (this.current !== null) {
+      const cur = this.current;
+      this.runs.set(this.order[this.next - 1]!, cur.finish());
+      this.doneBefore += cur.done;
+      this.current = null;
+    }
+    const o = this.options;
+    const main = this.runs.get(o.policy)!;
+    const runs = POLICIES.flatMap((p) => this.runs.get(p) ?? []);
+    const total = runs.reduce((n, r) => n + failures(r), 0);
+    return {
+      scenario: this.name,
+      seed: o.seed,
+      config: {
+        granule: o.granule,
+        ril: o.ril,
+        ats: o.ats,
+        policy: o.policy,
+        fault: o.fault,
+        ops: o.ops ?? null,
+        ...((o.atsTimeouts ?? 0) > 0 ? { atsTimeouts: o.atsTimeouts } : {}),
+        ...(o.ds === true ? { ds: true } : {}),
+      },
+      run: main,
+      comparison: runs.map(compare),
+      failures: total,
+      ok: total === 0,
+      ...(interrupted ? { interrupted: true as const, opsDone: this.done } : {}),
+    };
+  }
+}
+
 export function runScenario(name: ScenarioName, o: ScenarioOptions): ScenarioReport {
-  const main = runScenarioOnce(name, o);
-  const runs = POLICIES.map((p) => (p === o.policy ? main : runScenarioOnce(name, { ...o, policy: p })));
-  const total = runs.reduce((n, r) => n + failures(r), 0);
-  return {
-    scenario: name,
-    seed: o.seed,
-    config: {
-      granule: o.granule,
-      ril: o.ril,
-      ats: o.ats,
-      policy: o.policy,
-      fault: o.fault,
-      ops: o.ops ?? null,
-      ...((o.atsTimeouts ?? 0) > 0 ? { atsTimeouts: o.atsTimeouts } : {}),
-      ...(o.ds === true ? { ds: true } : {}),
-    },
-    run: main,
-    comparison: runs.map(compare),
-    failures: total,
-    ok: total === 0,
-  };
+  const s = new ScenarioSession(name, o);
+  s.advance(s.total);
+  return s.report();
 }
 
 function kib(g: number): string {

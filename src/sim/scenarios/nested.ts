@@ -18,8 +18,11 @@ import {
   scenarioDriver,
   scenarioSmmu,
   type NestedVmmChanges,
+  loopStepper,
+  runToEnd,
   type ScenarioOptions,
   type ScenarioRun,
+  type ScenarioStepper,
 } from './common.js';
 
 export const NESTED_DEFAULT_OPS = 300;
@@ -177,17 +180,26 @@ function nestedOperations(w: NestedWorld): Record<string, number> {
   };
 }
 
-export function runNestedScenario(o: ScenarioOptions): ScenarioRun {
+/** The nested scenario as a stepper (set up on creation; see ScenarioStepper). */
+export function startNestedScenario(o: ScenarioOptions): ScenarioStepper {
   const t0 = now();
   const w = setUpNestedWorld(o);
   startNested(w);
   // ATS endpoints that may time out (option atsTimeouts): the nested devices' and the host device's.
   const armTimeout = atsTimeoutArmer(o.atsTimeouts, o.seed, driverAtsEndpoints(w.drv, w.drv.masters));
-  const ops = o.ops ?? NESTED_DEFAULT_OPS;
-  for (let op = 0; op < ops; op++) {
-    armTimeout();
-    nestedStep(w);
-  }
-  w.drv.checkEverything();
-  return driverRun(w.drv, o.policy, nestedOperations(w), now() - t0);
+  return loopStepper(
+    o.ops ?? NESTED_DEFAULT_OPS,
+    () => {
+      armTimeout();
+      nestedStep(w);
+    },
+    () => {
+      w.drv.checkEverything();
+      return driverRun(w.drv, o.policy, nestedOperations(w), now() - t0);
+    },
+  );
+}
+
+export function runNestedScenario(o: ScenarioOptions): ScenarioRun {
+  return runToEnd(startNestedScenario(o));
 }

@@ -24,8 +24,11 @@ import {
   now,
   scenarioSmmu,
   sumValues,
+  loopStepper,
+  runToEnd,
   type ScenarioOptions,
   type ScenarioRun,
+  type ScenarioStepper,
 } from './common.js';
 import { log2Of } from '../../units.js';
 import { faultInjection } from '../faults.js';
@@ -340,27 +343,26 @@ function pkvmStep(w: PkvmWorld): void {
   } else hyp.checkEverything();
 }
 
-/** The main loop: SMMU 2 powers off a third of the way in and on again at two thirds (isolation re-checked). */
-function pkvmMainLoop(w: PkvmWorld): void {
-  const { o, hyp } = w;
-  const ops = o.ops ?? PKVM_DEFAULT_OPS;
-  const armTimeout = atsTimeoutArmer(
-    o.atsTimeouts,
-    o.seed,
-    w.hostDevices.filter((d) => d.ats).map((d) => ({ model: hyp.port(d.smmu).model, sid: d.sid })),
-  );
-  let powerCycled = false;
-  for (let op = 0; op < ops; op++) {
-    armTimeout();
-    if (op === Math.floor(ops / 3)) hyp.powerOff(2);
-    if (op === Math.floor((2 * ops) / 3)) {
-      hyp.powerOn(2);
-      powerCycled = true;
-      for (const h of w.hypPages) hyp.checkIsolation(h.pa, h.size, hostIovas(w));
-    }
-    pkvmStep(w);
+/**
+ * The main loop's operation `op` of `ops`: SMMU 2 powers off a third of the way in and on again at two thirds
+ * (isolation re-checked). Returns what it did to SMMU 2's power: 'on' once the cycle is complete, 'off' when
+ * it powered it off (and not yet on), else null.
+ */
+function pkvmMainOp(w: PkvmWorld, op: number, ops: number, armTimeout: () => void): 'off' | 'on' | null {
+  const { hyp } = w;
+  let power: 'off' | 'on' | null = null;
+  armTimeout();
+  if (op === Math.floor(ops / 3)) {
+    hyp.powerOff(2);
+    power = 'off';
   }
-  if (!powerCycled) hyp.powerOn(2);
+  if (op === Math.floor((2 * ops) / 3)) {
+    hyp.powerOn(2);
+    power = 'on';
+    for (const h of w.hypPages) hyp.checkIsolation(h.pa, h.size, hostIovas(w));
+  }
+  pkvmStep(w);
+  return power;
 }
 
 /** The VMs tear down; host DMA goes on over the pages it got back; the last checks. */
@@ -417,13 +419,37 @@ function pkvmRun(w: PkvmWorld, elapsedMs: number): ScenarioRun {
   };
 }
 
-export function runPkvmScenario(o: ScenarioOptions): ScenarioRun {
+/** The pkvm scenario as a stepper (set up on creation; see ScenarioStepper). */
+export function startPkvmScenario(o: ScenarioOptions): ScenarioStepper {
   const t0 = now();
   const w = setUpPkvmWorld(o);
   for (let i = 0; i < 24; i++) hostMap(w);
   hostDma(w);
   bootVms(w);
-  pkvmMainLoop(w);
-  tearDown(w);
-  return pkvmRun(w, now() - t0);
+  const { hyp } = w;
+  const ops = o.ops ?? PKVM_DEFAULT_OPS;
+  const armTimeout = atsTimeoutArmer(
+    o.atsTimeouts,
+    o.seed,
+    w.hostDevices.filter((d) => d.ats).map((d) => ({ model: hyp.port(d.smmu).model, sid: d.sid })),
+  );
+  let power: 'off' | 'on' | null = null;
+  const stepper = loopStepper(
+    ops,
+    (op) => {
+      power = pkvmMainOp(w, op, ops, armTimeout) ?? power;
+    },
+    () => {
+      // SMMU 2 is on for the teardown: a run without main-loop operations powers it on as it always did; a run
+      // cut short (Ctrl-C) after the power-off and before the power-on turns it back on.
+      if ((power === null && stepper.done >= ops) || power === 'off') hyp.powerOn(2);
+      tearDown(w);
+      return pkvmRun(w, now() - t0);
+    },
+  );
+  return stepper;
+}
+
+export function runPkvmScenario(o: ScenarioOptions): ScenarioRun {
+  return runToEnd(startPkvmScenario(o));
 }
