@@ -15,7 +15,7 @@ import { EntryFlag, type AuditStream } from './stream.js';
 export { RULES, RULE_IDS, type Finding, type RuleCategory, type RuleId } from './rules-table.js';
 import { RULES, RULE_IDS, type Finding, type RuleId } from './rules-table.js';
 import { NestedTracker } from './nested.js';
-import { TagCoverIndex } from './tag-cover.js';
+import { TagCoverIndex, coverCaveat } from './tag-cover.js';
 import { checkCorpusRules, type CorpusRuleOptions } from './rules-corpus.js';
 
 export interface RuleOptions extends CorpusRuleOptions {
@@ -65,35 +65,6 @@ function tagText(r: Interpreted, i: number): string {
   if (r.asid[i]! >= 0) parts.push(`ASID=${r.asid[i]}`);
   if (r.vmid[i]! >= 0) parts.push(`VMID=${r.vmid[i]}`);
   return parts.join(' ');
-}
-
-/** Does whole-tag command y (at least) cover TLBI x? Returns a caveat string, '' for full cover, or null. */
-function tagCovers(r: Interpreted, y: number, x: number): string | null {
-  const oy = r.op[y]!;
-  const ox = r.op[x]!;
-  if (y === x || ox === oy) return null; // identical commands are duplicates, reported separately
-  const isNh = ox >= Opcode.TLBI_NH_ALL && ox <= Opcode.TLBI_NH_VAA;
-  const isEl2 = ox >= Opcode.TLBI_EL2_ALL && ox <= Opcode.TLBI_EL2_VAA;
-  switch (oy) {
-    case Opcode.TLBI_NSNH_ALL:
-      return isNh || ox === Opcode.TLBI_S2_IPA || ox === Opcode.TLBI_S12_VMALL ? '' : null;
-    case Opcode.TLBI_S12_VMALL:
-      return (isNh || ox === Opcode.TLBI_S2_IPA) && r.vmid[x] === r.vmid[y] ? '' : null;
-    case Opcode.TLBI_NH_ALL:
-      return isNh && r.vmid[x] === r.vmid[y] ? '' : null;
-    case Opcode.TLBI_NH_ASID:
-      return ox === Opcode.TLBI_NH_VA && r.vmid[x] === r.vmid[y] && r.asid[x] === r.asid[y]
-        ? ' (except global entries: NH_VA also removes global entries for the address, NH_ASID does not)'
-        : null;
-    case Opcode.TLBI_EL2_ALL:
-      return isEl2 ? '' : null;
-    case Opcode.TLBI_EL2_ASID:
-      return ox === Opcode.TLBI_EL2_VA && r.asid[x] === r.asid[y]
-        ? ' (except global entries: EL2_VA also removes global entries for the address, EL2_ASID does not)'
-        : null;
-    default:
-      return null;
-  }
 }
 
 /** Does range TLBI y cover range TLBI x (same opcode and tags, span and scope at least as wide)? */
@@ -341,7 +312,7 @@ export class RuleChecker {
           if (k !== Kind.RangeTlbi && k !== Kind.TagTlbi) continue;
           const y = covers.coverOf(i);
           if (y >= 0) {
-            const caveat = tagCovers(r, y, i) ?? '';
+            const caveat = coverCaveat(r, y, i) ?? '';
             this.add(
               'covered-by-whole-tag',
               i,
