@@ -39,6 +39,7 @@ export default tseslint.config(
       'bin/**',
       'coverage/**',
       'src/schema/generated/**',
+      'bench/wasm/**', // AssemblyScript (u64, usize): compiled by asc, not tsc
     ],
   },
   js.configs.recommended,
