@@ -10,6 +10,8 @@
  *                 PlanOutput, C's checksum computed in the timed loop;
  *  (b) wasmEach   the WASM loop called once per request (the realistic use: one call per request, so the
  *                 JS→WASM call is paid each time), the checksum computed in JS from linear memory as (a);
+ *  (b') wasmCopy  (b) with the words copied into a PlanOutput (u32 words and smmuOf, as emitRilRange fills
+ *                 them): what a planner keeping its PlanOutput would pay;
  *  (c) wasmBatch  the WASM loop over every request in one call (checksum in WASM; the inputs copied into
  *                 linear memory beforehand, untimed): the loop without the call overhead;
  *  (d) C          bench/linux_loop.c (gcc -O2), as plan-throughput.ts builds and runs it.
@@ -19,14 +21,16 @@
  * Verdict: WASM pays for itself only if (b) beats (a), i.e. the loop's saving (a − c) is larger than the
  * call overhead (b − c).
  *
- * Measured 2026-12-03 17:30 UTC (2,000,000 ranges, 9 rounds, 2 shared cores, load average 1m 2.41 -> 2.54),
- * ns per TLBI command, CPU-time medians:
- *             (a) ts   (b) wasmEach   (c) wasmBatch   (d) C
- *   random    19.77     13.51           9.81           4.54
- *   onePage   54.67     39.79          14.16           5.21
- * Call overhead (b − c) 3.7 / 25.6 ns per command, below the loop's saving (a − c) 10.0 / 40.5: per request,
- * WASM wins 1.46× (random) and 1.37× (onePage), and stays 3.0× / 7.6× C (TypeScript 4.4× / 10.5×). Not
- * wired into src/: a planner would also have to copy the words out of linear memory (not counted here).
+ * Measured 2026-12-03 17:37 UTC (2,000,000 ranges, 9 rounds, each set in its own process, 2 shared cores,
+ * load average 1m 6.81 -> 6.75), ns per TLBI command, CPU-time medians:
+ *             (a) ts   (b) wasmEach   (b') wasmCopy   (c) wasmBatch   (d) C
+ *   random    13.04     8.97          18.93            6.61           3.55
+ *   onePage   23.70    17.00          26.69           10.40           4.26
+ * Call overhead (b − c) 2.4 / 6.6 ns per command is below the loop's saving (a − c) 6.4 / 13.3: with the
+ * words left in linear memory WASM per request wins 1.45× / 1.39× (2.5× / 4.0× C; TypeScript 3.7× / 5.6×).
+ * Copied into a PlanOutput (b') it loses: 1.45× / 1.13× the TypeScript time. Four earlier runs the same day
+ * (load 3.8-9.7) gave the same ordering (b/a 0.58-0.73, b'/a 1.24-1.55, those with (b')). Hence not wired into src/: it would win
+ * only if the planner's output lived in linear memory, which is a different PlanOutput, not this loop.
  */
 import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -45,11 +49,10 @@ const ASID = 5;
 const PG_SHIFT = 12;
 
 /** bench/linux_loop.c with CLOCK_PROCESS_CPUTIME_ID, built as plan-throughput.ts builds its CPU-clock twin. */
-function buildC(): string {
+function buildC(): void {
   const text = readFileSync(fileURLToPath(new URL('./linux_loop.c', import.meta.url)), 'utf8');
   writeFileSync('/tmp/wasm-range-linux_loop.c', text.replace(/CLOCK_MONOTONIC/g, 'CLOCK_PROCESS_CPUTIME_ID'));
-  execFileSync('gcc', ['-O2', '-o', '/tmp/wasm-range-linux_loop', '/tmp/wasm-range-linux_loop.c']);
-  return '/tmp/wasm-range-linux_loop';
+  execFileSync('gcc', ['-O2', '-o', C_BIN, '/tmp/wasm-range-linux_loop.c']);
 }
 
 /** One C run: commands, ns per command (CPU clock), checksum. */
@@ -121,12 +124,18 @@ interface Wasm {
 const OUT = 1024;
 const IN = 65536;
 
-async function loadWasm(): Promise<Wasm> {
+const WASM_BIN = '/tmp/wasm-range-loop.wasm';
+const C_BIN = '/tmp/wasm-range-linux_loop';
+
+/** Compile bench/wasm/range-loop.ts with AssemblyScript (the parent does it once, for every set's child). */
+function buildWasm(): void {
   const src = fileURLToPath(new URL('./wasm/range-loop.ts', import.meta.url));
-  const bin = '/tmp/wasm-range-loop.wasm';
   const asc = fileURLToPath(new URL('../node_modules/.bin/asc', import.meta.url));
-  execFileSync(asc, [src, '-O3', '--runtime', 'stub', '-o', bin], { stdio: 'inherit' });
-  const { instance } = await WebAssembly.instantiate(readFileSync(bin));
+  execFileSync(asc, [src, '-O3', '--runtime', 'stub', '-o', WASM_BIN], { stdio: 'inherit' });
+}
+
+async function loadWasm(): Promise<Wasm> {
+  const { instance } = await WebAssembly.instantiate(readFileSync(WASM_BIN));
   const w = instance.exports as unknown as Wasm;
   const need = IN + R * 18 + 65536;
   const have = w.memory.buffer.byteLength;
@@ -145,7 +154,7 @@ interface Result {
 }
 
 /** The three JS-driven cases on one input set; each returns commands and checksum. */
-function casesOf(w: Wasm, x: Inputs): Record<'ts' | 'wasmEach' | 'wasmBatch', () => Result> {
+function casesOf(w: Wasm, x: Inputs): Record<'ts' | 'wasmEach' | 'wasmCopy' | 'wasmBatch', () => Result> {
   const { iova, size, ttl, leaf } = x;
   const out = new e.PlanOutput(1024);
   const mem = w.memory.buffer;
@@ -204,6 +213,39 @@ function casesOf(w: Wasm, x: Inputs): Record<'ts' | 'wasmEach' | 'wasmBatch', ()
       }
       return { cmds, sum: sumOf(lo, hi) };
     },
+    wasmCopy: () => {
+      let cmds = 0;
+      let lo = 0;
+      let hi = 0;
+      for (let i = 0; i < R; i++) {
+        const n = rangeOne(OUT, iova[i]!, size[i]!, PG_SHIFT, ASID, ttl[i]!, leaf[i]!);
+        out.clear();
+        out.begin(0, false);
+        out.ensure(n);
+        const u = out.buf.u32;
+        const smmuOf = out.smmuOf;
+        const smmu = out.smmu;
+        for (let k = 0; k < n; k++) {
+          const j = k << 2;
+          u[j] = m32[o + j]!;
+          u[j + 1] = m32[o + j + 1]!;
+          u[j + 2] = m32[o + j + 2]!;
+          u[j + 3] = m32[o + j + 3]!;
+          smmuOf[k] = smmu;
+        }
+        out.buf.count = n;
+        cmds += n;
+        const k = (n - 1) * 4;
+        lo += (u[k + 2]! ^ u[0]!) >>> 0;
+        hi += (u[k + 3]! ^ u[1]!) >>> 0;
+        if (lo >= 2 ** 52) {
+          const carry = Math.floor(lo / TWO_POW_32);
+          lo -= carry * TWO_POW_32;
+          hi += carry;
+        }
+      }
+      return { cmds, sum: sumOf(lo, hi) };
+    },
     wasmBatch: () => {
       w.rangeBatch(OUT, iovaP, sizeP, ttlP, leafP, R, PG_SHIFT, ASID);
       const res = new BigUint64Array(mem, 0, 2);
@@ -245,36 +287,52 @@ function cpuMs(fn: () => unknown): number {
   return (c1.user + c1.system) / 1000;
 }
 
-const load0 = loadavg()[0]!;
-const cBin = buildC();
-const w = await loadWasm();
-const sets = [inputs('random'), inputs('onePage')];
-const names = ['ts', 'wasmEach', 'wasmBatch'] as const;
-const table: Record<string, Record<string, number>> = {};
-for (const x of sets) {
+type Row = Record<string, number>;
+
+/** Child: one input set (its own process, so one set's profile does not shape the code another is timed with). */
+async function runSet(name: 'random' | 'onePage'): Promise<Row> {
+  const w = await loadWasm();
+  const x = inputs(name);
   checkWords(w, x);
   const cases = casesOf(w, x);
-  const c = runC(cBin, x.file);
+  const names = ['ts', 'wasmEach', 'wasmCopy', 'wasmBatch'] as const;
+  const c = runC(C_BIN, x.file);
   for (const n of names) {
-    const r = cases[n]();
+    const r = cases[n](); // also the warm-up
     if (r.cmds !== c.cmds || r.sum !== c.sum)
       throw new Error(`${x.name} ${n}: ${r.cmds} commands, checksum ${r.sum}; C: ${c.cmds}, ${c.sum}`);
   }
-  const ms: Record<string, number[]> = { ts: [], wasmEach: [], wasmBatch: [], c: [] };
+  const ms: Record<string, number[]> = { ts: [], wasmEach: [], wasmCopy: [], wasmBatch: [], c: [] };
   for (let r = 0; r < ROUNDS; r++) {
-    ms.c!.push((runC(cBin, x.file).ns * c.cmds) / 1e6);
+    ms.c!.push((runC(C_BIN, x.file).ns * c.cmds) / 1e6);
     for (const n of names) ms[n]!.push(cpuMs(cases[n]));
   }
-  const row: Record<string, number> = { commands: c.cmds };
+  const row: Row = { commands: c.cmds };
   for (const [n, v] of Object.entries(ms)) row[`${n} ns/cmd`] = Math.round((median(v) * 1e8) / c.cmds) / 100;
-  table[x.name] = row;
+  return row;
 }
-const load1 = loadavg()[0]!;
-console.log(
-  `ranges ${R}, rounds ${ROUNDS}, CPU time medians; load average 1m ${load0.toFixed(2)} -> ${load1.toFixed(2)}`,
-);
-console.table(table);
-for (const [set, r] of Object.entries(table)) {
+
+const setArg = process.argv.indexOf('--set');
+if (setArg >= 0) {
+  process.stdout.write(JSON.stringify(await runSet(process.argv[setArg + 1] as 'random' | 'onePage')));
+} else {
+  const load0 = loadavg()[0]!;
+  buildC();
+  buildWasm();
+  const table: Record<string, Row> = {};
+  for (const set of ['random', 'onePage']) {
+    const args = ['--import', 'tsx', fileURLToPath(import.meta.url), String(R), String(ROUNDS), '--set', set];
+    table[set] = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' })) as Row;
+  }
+  const load1 = loadavg()[0]!;
+  console.log(
+    `ranges ${R}, rounds ${ROUNDS}, CPU time medians; load average 1m ${load0.toFixed(2)} -> ${load1.toFixed(2)}`,
+  );
+  console.table(table);
+  for (const [set, r] of Object.entries(table)) verdict(set, r);
+}
+
+function verdict(set: string, r: Row): void {
   const a = r['ts ns/cmd']!;
   const b = r['wasmEach ns/cmd']!;
   const c = r['wasmBatch ns/cmd']!;
@@ -286,5 +344,12 @@ for (const [set, r] of Object.entries(table)) {
         ? `WASM per request wins by ${(a - b).toFixed(2)} ns/cmd (${(a / b).toFixed(2)}x)`
         : `WASM per request does NOT win (${(b / a).toFixed(2)}x the TypeScript time)`) +
       `; TS ${(a / r['c ns/cmd']!).toFixed(2)}x C, WASM per request ${(b / r['c ns/cmd']!).toFixed(2)}x C`,
+  );
+  const bc = r['wasmCopy ns/cmd']!;
+  console.log(
+    `verdict ${set} into a PlanOutput: WASM per request + copy ${bc.toFixed(2)} ns/cmd vs TS ${a.toFixed(2)}: ` +
+      (bc < a
+        ? `WASM wins (${(a / bc).toFixed(2)}x)`
+        : `WASM does NOT win (${(bc / a).toFixed(2)}x the TypeScript time)`),
   );
 }
