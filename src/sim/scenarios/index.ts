@@ -159,17 +159,19 @@ export class ScenarioSession {
       const finished = this.current.advance(left);
       left -= this.current.done - before;
       if (!finished) return false;
-      this.closeCurrent();
+      this.closeCurrent(true);
       if (left <= 0) return this.current === null;
     }
     return true;
   }
 
-  private closeCurrent(): void {
+  /** Finish the current run (its final checks, its report); with `startNext`, make the next policy's run. */
+  private closeCurrent(startNext: boolean): void {
     const cur = this.current!;
     this.runs.set(this.order[this.next - 1]!, cur.finish());
     this.doneBefore += cur.done;
-    this.current = this.next < this.order.length ? startScenarioOnce(this.name, this.policyOptions(this.next++)) : null;
+    this.current =
+      startNext && this.next < this.order.length ? startScenarioOnce(this.name, this.policyOptions(this.next++)) : null;
   }
 
   private policyOptions(i: number): ScenarioOptions {
@@ -179,12 +181,7 @@ export class ScenarioSession {
   /** The report: complete when every run finished, else partial (marked interrupted). */
   report(): ScenarioReport {
     const interrupted = this.current !== null;
-    if (this.current !== null) {
-      const cur = this.current;
-      this.runs.set(this.order[this.next - 1]!, cur.finish());
-      this.doneBefore += cur.done;
-      this.current = null;
-    }
+    if (interrupted) this.closeCurrent(false);
     const o = this.options;
     const main = this.runs.get(o.policy)!;
     const runs = POLICIES.flatMap((p) => this.runs.get(p) ?? []);
