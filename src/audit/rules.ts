@@ -312,7 +312,7 @@ export class RuleChecker {
           if (k !== Kind.RangeTlbi && k !== Kind.TagTlbi) continue;
           const y = covers.coverOf(i);
           if (y >= 0) {
-            const caveat = coverCaveat(r, y, i) ?? '';
+            const caveat = coverCaveat(r, y);
             this.add(
               'covered-by-whole-tag',
               i,

@@ -3,7 +3,7 @@
  * `covered-by-whole-tag` waste rule). One table, TAG_SCOPES, says it for both: the index built from it finds
  * the earliest covering command from the first whole-tag command of each kind and tag, instead of trying every
  * whole-tag command for every TLBI (a batch of n NH_ASID commands took n² tests: 16,000 of them 2.9 s), and
- * `coverCaveat` gives the caveat the finding prints.
+ * `coverCaveat` gives the caveat of the covering command's scope, which the finding prints.
  *
  * The scopes (IHI 0070 §4.4.2, §4.4.3): NSNH_ALL covers every NH_*, S2_IPA and S12_VMALL; S12_VMALL covers
  * NH_* and S2_IPA of its VMID; NH_ALL covers NH_* of its VMID; NH_ASID covers NH_VA of its VMID and ASID;
@@ -90,14 +90,11 @@ function scopeKey(s: TagScope, r: Interpreted, x: number): number {
 }
 
 /**
- * Does whole-tag command y cover command x of the same batch? The caveat to print when it does ('' when the
- * coverage is complete), null when it does not.
+ * The caveat a `covered-by-whole-tag` finding prints for a TLBI that coverOf found covered by whole-tag command
+ * y: '' when the coverage is complete, else where it is not (global entries).
  */
-export function coverCaveat(r: Interpreted, y: number, x: number): string | null {
-  const i = SCOPE_OF[r.op[y]!] ?? -1;
-  if (i < 0 || y === x) return null;
-  const s = TAG_SCOPES[i]!;
-  return s.covers(r.op[x]!) && scopeKey(s, r, x) === scopeKey(s, r, y) ? s.caveat : null;
+export function coverCaveat(r: Interpreted, y: number): string {
+  return TAG_SCOPES[SCOPE_OF[r.op[y]!]!]!.caveat;
 }
 
 /** The first whole-tag command of each kind and tag in one batch. */
