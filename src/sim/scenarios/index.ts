@@ -128,8 +128,8 @@ export class ScenarioSession {
   readonly total: number;
   private readonly order: readonly Policy[];
   private readonly runs = new Map<Policy, ScenarioRun>();
+  // The run in progress is that of order[runs.size] (the runs before it are in `runs`).
   private current: ScenarioStepper | null;
-  private next = 1;
   private doneBefore = 0;
 
   constructor(
@@ -168,14 +168,10 @@ export class ScenarioSession {
   /** Finish the current run (its final checks, its report); with `startNext`, make the next policy's run. */
   private closeCurrent(startNext: boolean): void {
     const cur = this.current!;
-    this.runs.set(this.order[this.next - 1]!, cur.finish());
+    this.runs.set(this.order[this.runs.size]!, cur.finish());
     this.doneBefore += cur.done;
-    this.current =
-      startNext && this.next < this.order.length ? startScenarioOnce(this.name, this.policyOptions(this.next++)) : null;
-  }
-
-  private policyOptions(i: number): ScenarioOptions {
-    return { ...this.options, policy: this.order[i]! };
+    const policy = this.order[this.runs.size];
+    this.current = startNext && policy !== undefined ? startScenarioOnce(this.name, { ...this.options, policy }) : null;
   }
 
   /** The report: complete when every run finished, else partial (marked interrupted). */

@@ -343,26 +343,16 @@ function pkvmStep(w: PkvmWorld): void {
   } else hyp.checkEverything();
 }
 
-/**
- * The main loop's operation `op` of `ops`: SMMU 2 powers off a third of the way in and on again at two thirds
- * (isolation re-checked). Returns what it did to SMMU 2's power: 'on' once the cycle is complete, 'off' when
- * it powered it off (and not yet on), else null.
- */
-function pkvmMainOp(w: PkvmWorld, op: number, ops: number, armTimeout: () => void): 'off' | 'on' | null {
+/** The main loop's operation `op` of `ops`: SMMU 2 powers off a third of the way in and on again at two thirds (isolation re-checked). */
+function pkvmMainOp(w: PkvmWorld, op: number, ops: number, armTimeout: () => void): void {
   const { hyp } = w;
-  let power: 'off' | 'on' | null = null;
   armTimeout();
-  if (op === Math.floor(ops / 3)) {
-    hyp.powerOff(2);
-    power = 'off';
-  }
+  if (op === Math.floor(ops / 3)) hyp.powerOff(2);
   if (op === Math.floor((2 * ops) / 3)) {
     hyp.powerOn(2);
-    power = 'on';
     for (const h of w.hypPages) hyp.checkIsolation(h.pa, h.size, hostIovas(w));
   }
   pkvmStep(w);
-  return power;
 }
 
 /** The VMs tear down; host DMA goes on over the pages it got back; the last checks. */
@@ -433,16 +423,16 @@ export function startPkvmScenario(o: ScenarioOptions): ScenarioStepper {
     o.seed,
     w.hostDevices.filter((d) => d.ats).map((d) => ({ model: hyp.port(d.smmu).model, sid: d.sid })),
   );
-  let power: 'off' | 'on' | null = null;
   const stepper = loopStepper(
     ops,
-    (op) => {
-      power = pkvmMainOp(w, op, ops, armTimeout) ?? power;
-    },
+    (op) => pkvmMainOp(w, op, ops, armTimeout),
     () => {
       // SMMU 2 is on for the teardown: a run without main-loop operations powers it on as it always did; a run
-      // cut short (Ctrl-C) after the power-off and before the power-on turns it back on.
-      if ((power === null && stepper.done >= ops) || power === 'off') hyp.powerOn(2);
+      // cut short (Ctrl-C) after the power-off (operation ops/3) and before the power-on (2·ops/3) turns it
+      // back on.
+      const off = stepper.done > Math.floor(ops / 3);
+      const on = stepper.done > Math.floor((2 * ops) / 3);
+      if (ops === 0 || (off && !on)) hyp.powerOn(2);
       tearDown(w);
       return pkvmRun(w, now() - t0);
     },
