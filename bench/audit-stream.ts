@@ -9,7 +9,8 @@
  *  - the same traces through the QEMU conformance check (--qemu-ring with the sample's ring dump): ≤ 300 MB.
  * BEFORE_BIN=path/to/bin/smmuv3-tlbi.js runs another build of the CLI side by side (e.g. the previous commit's);
  * CASES=dump,json,trace300,trace,conf300,conf picks the cases (default all; `json` writes some GB of JSON to /dev/null).
- * Medians over the rounds; the load average is printed with them (the machine may be shared).
+ * Medians over the rounds, the builds interleaved round by round; the load average is printed with them (the machine
+ * may be shared).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, writeSync, statSync } from 'node:fs';
@@ -135,16 +136,18 @@ console.log(
 const only = process.env.CASES?.split(',');
 for (const c of cases) {
   if (only && !only.includes(c.key)) continue;
-  for (const [label, bin] of BINS) {
-    const runs: Run[] = [];
-    for (let k = 0; k < c.rounds; k++) runs.push(run(bin, c.args));
-    const bad = runs.find((r) => r.code !== 0 && r.code !== 1);
+  // Round by round, every build once per round (before and after side by side under the same load).
+  const runs = new Map<string, Run[]>(BINS.map(([label]) => [label, []]));
+  for (let k = 0; k < c.rounds; k++) for (const [label, bin] of BINS) runs.get(label)!.push(run(bin, c.args));
+  for (const [label] of BINS) {
+    const mine = runs.get(label)!;
+    const bad = mine.find((r) => r.code !== 0 && r.code !== 1);
     if (bad) {
       console.log(`${c.name.padEnd(28)} ${label.padEnd(6)} exit ${bad.code}: ${bad.err}`);
       continue;
     }
-    const cpu = median(runs.map((r) => r.cpu));
-    const rss = median(runs.map((r) => r.rssMiB));
+    const cpu = median(mine.map((r) => r.cpu));
+    const rss = median(mine.map((r) => r.rssMiB));
     const rate = c.count / cpu;
     console.log(
       `${c.name.padEnd(28)} ${label.padEnd(6)} ${cpu.toFixed(2).padStart(7)} s CPU  ${(rate / 1e6).toFixed(2).padStart(5)} M ${c.unit}/s  RSS ${rss.toFixed(0).padStart(5)} MiB  (${c.rounds} rounds, load ${loadavg()[0]!.toFixed(2)})`,

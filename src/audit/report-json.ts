@@ -22,6 +22,7 @@ import { CERROR_NAMES } from './ring.js';
 import { replanTotals, type ReplanRowJson } from './replan.js';
 import type { AuditReport, FindingJson } from './report.js';
 import { RULE_IDS } from './rules-table.js';
+import { nestedJson } from '../json-layout.js';
 
 export const AUDIT_SCHEMA_VERSION = 2;
 
@@ -48,15 +49,6 @@ export function auditSummaryJson(rep: AuditReport): Record<string, unknown> {
     histograms: rep.histograms,
     replan: rep.replan && { ...replanTotals(rep.replan), fromTrace: rep.replan.fromTrace },
   };
-}
-
-/**
- * `JSON.stringify(v, null, 2)` with every line after the first indented by `pad` (to nest it in a document).
- * The one copy: the CLI's JSON document writer (src/cli/output.ts) uses it too.
- */
-export function nestedJson(v: unknown, pad: string): string {
-  const s = JSON.stringify(v, null, 2);
-  return s.indexOf('\n') < 0 ? s : s.replace(/\n/g, '\n' + pad);
 }
 
 /**

@@ -11,7 +11,7 @@
  *   `error: cannot write output: <reason>` on stderr, exit 2. An error that arrives after the command returned
  *   (an asynchronous pipe write) is reported the same way.
  */
-import { nestedJson } from '../audit/report-json.js';
+import { nestedJson } from '../json-layout.js';
 
 /** The reader of stdout went away (EPIPE): stop quietly with the run's status so far. */
 export class OutputClosed extends Error {
@@ -209,9 +209,6 @@ class Output {
 
 /** The process's stdout writer. */
 export const output = new Output();
-
-/** Nesting a JSON value in a document: the core's one copy (src/audit/report-json.ts). */
-export { nestedJson };
 
 /**
  * One JSON document written as it is made, byte for byte what `JSON.stringify(doc, null, 2)` prints for the same
